@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sandbox-dev/sandbox/idmap"
+	"github.com/sandbox-dev/sandbox/sandbox"
+)
+
+type execCmd struct {
+	Rootfs    string        `help:"New root from DIR (read-only); default: a read-only view of the host's /usr, /bin, /lib*, /etc." placeholder:"DIR" type:"existingdir"`
+	Bind      []string      `help:"Bind host path SRC read-write at DST (default: the same path)." placeholder:"SRC[:DST]"`
+	RoBind    []string      `name:"ro-bind" help:"Bind host path SRC read-only (recursively) at DST." placeholder:"SRC[:DST]"`
+	Tmpfs     []string      `help:"Mount a fresh tmpfs at DST." placeholder:"DST"`
+	Workdir   string        `short:"w" help:"Working directory inside the box." placeholder:"DIR"`
+	Env       []string      `help:"Set a variable inside (the environment is cleared but for PATH, TERM, LANG, HOME)." placeholder:"KEY=VALUE"`
+	KeepEnv   bool          `name:"keep-env" help:"Pass the caller's whole environment (secrets included)."`
+	Hostname  string        `help:"Host name inside the box." default:"sandbox"`
+	Net       string        `help:"Network: none (own namespace, loopback only) or host." enum:"none,host" default:"none"`
+	UID       int           `name:"uid" help:"User id inside the box." default:"0"`
+	GID       int           `name:"gid" help:"Group id inside the box." default:"0"`
+	Map       string        `help:"Id mapping: self (your id alone) or auto (also your /etc/subuid range, via newuidmap)." enum:"self,auto" default:"self"`
+	Memory    string        `help:"Memory limit (cgroup), e.g. 256M; swap is off for the box." placeholder:"SIZE"`
+	CPUs      float64       `name:"cpus" help:"CPU quota in cores (cgroup)." placeholder:"N"`
+	Pids      int64         `help:"Most processes at once (cgroup)." placeholder:"N"`
+	Rlimit    []string      `help:"Resource limit NAME=VALUE (as, core, cpu, fsize, nofile, nproc, stack, ...); VALUE is N, SOFT:HARD or unlimited." placeholder:"NAME=VALUE"`
+	Timeout   time.Duration `help:"Wall-clock limit for the whole box (exit 124)." placeholder:"DURATION"`
+	CPUTime   time.Duration `name:"cpu-time" help:"CPU time limit of all the box's processes together (cgroup)." placeholder:"DURATION"`
+	MaxOutput string        `name:"max-output" help:"Limit of stdout plus stderr; the box is killed past it." placeholder:"SIZE"`
+	Seccomp   string        `help:"Seccomp filter: default, off, or a Docker/OCI JSON profile FILE." default:"default"`
+	CapAdd    []string      `name:"cap-add" help:"Keep this capability (inside the box's namespaces)." placeholder:"CAP"`
+	Report    string        `help:"Write the result as one JSON object to FILE." placeholder:"FILE"`
+	DryRun    bool          `name:"dry-run" help:"Print the setup plan and exit."`
+
+	Command []string `arg:"" passthrough:"" help:"The command and its arguments." name:"command"`
+}
+
+// spec turns the flags into a sandbox.Spec; it makes no syscalls.
+func (c *execCmd) spec() (sandbox.Spec, error) {
+	s := sandbox.Spec{
+		Args: c.Command, Rootfs: c.Rootfs, Workdir: c.Workdir, Env: c.Env,
+		KeepEnv: c.KeepEnv, Hostname: c.Hostname, Net: c.Net, UID: c.UID, GID: c.GID,
+		Map: idmap.Mode(c.Map), Timeout: c.Timeout, CPUTime: c.CPUTime,
+		Seccomp: c.Seccomp, CapAdd: c.CapAdd,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Accounting: c.Report != "",
+	}
+	// kong passes everything from the first positional on, "--" included;
+	// a dash before any "--" is a flag kong did not know.
+	if len(s.Args) > 0 && s.Args[0] == "--" {
+		s.Args = s.Args[1:]
+	} else if len(s.Args) > 0 && strings.HasPrefix(s.Args[0], "-") {
+		return s, fmt.Errorf("unknown flag %s (see `sandbox exec --help`; put the command after --)", s.Args[0])
+	}
+	// kong gives each repeated flag in order, but not the order between
+	// flags; the mounts are taken from os.Args so CLI order is mount order.
+	mounts, err := mountsInOrder(os.Args, c)
+	if err != nil {
+		return s, err
+	}
+	s.Mounts = mounts
+	if c.Memory != "" {
+		n, err := parseSize(c.Memory)
+		if err != nil {
+			return s, fmt.Errorf("--memory: %w", err)
+		}
+		s.Limits.Memory = n
+	}
+	if c.MaxOutput != "" {
+		n, err := parseSize(c.MaxOutput)
+		if err != nil {
+			return s, fmt.Errorf("--max-output: %w", err)
+		}
+		s.MaxOutput = n
+	}
+	s.Limits.CPUs, s.Limits.Pids = c.CPUs, c.Pids
+	for _, r := range c.Rlimit {
+		rl, err := parseRlimit(r)
+		if err != nil {
+			return s, fmt.Errorf("--rlimit %s: %w", r, err)
+		}
+		s.Rlimits = append(s.Rlimits, rl)
+	}
+	return s, s.Validate()
+}
+
+func (c *execCmd) Run() error {
+	s, err := c.spec()
+	if err != nil {
+		c.writeReport(sandbox.Result{Status: sandbox.StatusSetupError, ExitCode: sandbox.ExitSetup}, s, err)
+		return &exitError{code: sandbox.ExitSetup, err: err}
+	}
+	if c.DryRun {
+		return printPlan(s)
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	s.Signals = sigs
+	res, err := sandbox.Run(context.Background(), s)
+	if rerr := c.writeReport(res, s, err); rerr != nil && err == nil {
+		fmt.Fprintln(os.Stderr, "sandbox: report:", rerr)
+	}
+	if err != nil {
+		return &exitError{code: res.ExitCode, err: err}
+	}
+	switch res.Status {
+	case sandbox.StatusTimeout:
+		fmt.Fprintf(os.Stderr, "sandbox: timed out after %s\n", c.Timeout)
+	case sandbox.StatusCPUTime:
+		fmt.Fprintf(os.Stderr, "sandbox: CPU time limit %s exceeded\n", c.CPUTime)
+	case sandbox.StatusOutputLimit:
+		fmt.Fprintf(os.Stderr, "sandbox: output limit %s exceeded\n", c.MaxOutput)
+	case sandbox.StatusOOM:
+		fmt.Fprintf(os.Stderr, "sandbox: out of memory (limit %s)\n", c.Memory)
+	}
+	if res.ExitCode != 0 {
+		return &exitError{code: res.ExitCode}
+	}
+	return nil
+}
+
+func printPlan(s sandbox.Spec) error {
+	p, err := sandbox.DryRun(s)
+	if err != nil {
+		return &exitError{code: sandbox.ExitSetup, err: err}
+	}
+	for i, op := range p.Ops {
+		fmt.Printf("%3d  %s\n", i, op)
+	}
+	return nil
+}
+
+// report is the --report JSON: times in seconds, sizes in bytes.
+type report struct {
+	Status     sandbox.Status `json:"status"`
+	ExitCode   int            `json:"exit_code"`
+	Signal     int            `json:"signal"`
+	WallTime   float64        `json:"wall_time"`
+	CPUUser    float64        `json:"cpu_user"`
+	CPUSys     float64        `json:"cpu_sys"`
+	PeakMemory int64          `json:"peak_memory"`
+	OOMKilled  bool           `json:"oom_killed"`
+	OutputSize int64          `json:"output_bytes,omitempty"`
+	Error      string         `json:"error,omitempty"`
+	Limits     reportLimits   `json:"limits"`
+}
+
+type reportLimits struct {
+	Memory    int64            `json:"memory,omitempty"`
+	CPUs      float64          `json:"cpus,omitempty"`
+	Pids      int64            `json:"pids,omitempty"`
+	Timeout   float64          `json:"timeout,omitempty"`
+	CPUTime   float64          `json:"cpu_time,omitempty"`
+	MaxOutput int64            `json:"max_output,omitempty"`
+	Rlimits   []sandbox.Rlimit `json:"rlimits,omitempty"`
+}
+
+func (c *execCmd) writeReport(res sandbox.Result, s sandbox.Spec, runErr error) error {
+	if c.Report == "" {
+		return nil
+	}
+	r := report{
+		Status: res.Status, ExitCode: res.ExitCode, Signal: res.Signal,
+		WallTime: res.WallTime.Seconds(), CPUUser: res.CPUUser.Seconds(), CPUSys: res.CPUSys.Seconds(),
+		PeakMemory: res.PeakMemory, OOMKilled: res.OOMKilled, OutputSize: res.OutputSize,
+		Limits: reportLimits{
+			Memory: s.Limits.Memory, CPUs: s.Limits.CPUs, Pids: s.Limits.Pids,
+			Timeout: s.Timeout.Seconds(), CPUTime: s.CPUTime.Seconds(), MaxOutput: s.MaxOutput,
+			Rlimits: s.Rlimits,
+		},
+	}
+	if runErr != nil {
+		r.Error = runErr.Error()
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(c.Report, append(b, '\n'), 0o644)
+}
+
+// mountsInOrder reads --bind, --ro-bind and --tmpfs from the raw arguments,
+// in the order given, up to the "--" before the command.
+func mountsInOrder(args []string, c *execCmd) ([]sandbox.Mount, error) {
+	var out []sandbox.Mount
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		name, val, hasVal := strings.Cut(a, "=")
+		typ := strings.TrimPrefix(name, "--")
+		if typ != "bind" && typ != "ro-bind" && typ != "tmpfs" || !strings.HasPrefix(name, "--") {
+			continue
+		}
+		if !hasVal {
+			if i+1 >= len(args) {
+				return nil, fmt.Errorf("%s needs a value", name)
+			}
+			i++
+			val = args[i]
+		}
+		m := sandbox.Mount{Type: typ}
+		if typ == "tmpfs" {
+			m.Dest = val
+		} else {
+			src, dst, ok := strings.Cut(val, ":")
+			if !ok {
+				dst = src
+			}
+			if src == "" || dst == "" {
+				return nil, fmt.Errorf("--%s %q: want SRC[:DST]", typ, val)
+			}
+			m.Source, m.Dest = src, dst
+		}
+		out = append(out, m)
+	}
+	if len(out) != len(c.Bind)+len(c.RoBind)+len(c.Tmpfs) {
+		return nil, errors.New("mount flags: could not read them in order; give each as --flag=VALUE")
+	}
+	return out, nil
+}
+
+// parseSize reads 1024, 64K, 256M, 2G (powers of 1024; a trailing B or iB is
+// allowed).
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "B"), "I")
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'K':
+			mult = 1 << 10
+		case 'M':
+			mult = 1 << 20
+		case 'G':
+			mult = 1 << 30
+		case 'T':
+			mult = 1 << 40
+		}
+		if mult > 1 {
+			t = t[:n-1]
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v <= 0 || math.IsInf(v, 0) || v*float64(mult) > math.MaxInt64/2 {
+		return 0, fmt.Errorf("%q is not a size (e.g. 512K, 64M, 2G)", s)
+	}
+	return int64(v * float64(mult)), nil
+}
+
+// parseRlimit reads NAME=N, NAME=SOFT:HARD or NAME=unlimited.
+func parseRlimit(s string) (sandbox.Rlimit, error) {
+	name, val, ok := strings.Cut(s, "=")
+	if !ok || name == "" {
+		return sandbox.Rlimit{}, errors.New("want NAME=VALUE")
+	}
+	num := func(v string) (uint64, error) {
+		if v == "unlimited" || v == "infinity" {
+			return math.MaxUint64, nil
+		}
+		return strconv.ParseUint(v, 10, 64)
+	}
+	soft, hard, two := strings.Cut(val, ":")
+	r := sandbox.Rlimit{Name: strings.ToLower(name)}
+	var err error
+	if r.Soft, err = num(soft); err != nil {
+		return r, fmt.Errorf("%q is not a number or unlimited", soft)
+	}
+	r.Hard = r.Soft
+	if two {
+		if r.Hard, err = num(hard); err != nil {
+			return r, fmt.Errorf("%q is not a number or unlimited", hard)
+		}
+	}
+	return r, nil
+}

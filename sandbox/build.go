@@ -1,0 +1,213 @@
+package sandbox
+
+import (
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+)
+
+// hostDirs are the host directories the default root shows, read-only. No
+// /home, /root, /run, /var or /tmp: nothing of the user's, no sockets.
+var hostDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"}
+
+// devNodes are bound from the host's /dev: an unprivileged user namespace
+// cannot mknod, and these are the nodes ordinary programs expect.
+var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
+
+// maskedPaths hide kernel information and controls that a box has no use for
+// (the list runc and Docker mask); readOnlyPaths stay visible but read-only.
+var (
+	maskedPaths = []string{
+		"/proc/kcore", "/proc/keys", "/proc/key-users", "/proc/timer_list",
+		"/proc/timer_stats", "/proc/sched_debug", "/proc/latency_stats",
+		"/proc/sysrq-trigger", "/proc/kallsyms", "/proc/kpagecount", "/proc/kpageflags",
+		"/proc/kpagecgroup", "/proc/acpi", "/proc/scsi", "/proc/asound", "/proc/driver",
+	}
+	readOnlyPaths = []string{"/proc/sys", "/proc/bus", "/proc/fs", "/proc/irq"}
+)
+
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// host is what the planner reads from the caller's side; tests replace it.
+type host struct {
+	environ func() []string
+	lstat   func(string) (fs.FileInfo, error)
+	link    func(string) (string, error)
+}
+
+var realHost = host{environ: os.Environ, lstat: os.Lstat, link: os.Readlink}
+
+// payloadSpec is what the payload steps need beyond the Spec.
+type payloadSpec struct {
+	seccomp   []byte // compiled BPF, nil for none
+	setgroups bool   // setgroups(2) is allowed in this user namespace
+}
+
+// buildPlan turns a validated Spec into the ops of the init stage. All the
+// decisions are here; the executor does as it is told.
+func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
+	p := &Plan{}
+	add := func(op Op) { p.Ops = append(p.Ops, op) }
+	const nosuidNodev = FlagNoSuid | FlagNoDev
+
+	// The root.
+	if s.Rootfs != "" {
+		add(Op{Code: OpBind, Flags: FlagNoSuid, Str: []string{s.Rootfs, "/"}})
+	} else {
+		add(Op{Code: OpTmpfs, Str: []string{"/", "mode=0755"}})
+		for _, d := range hostDirs {
+			fi, err := h.lstat(d)
+			if err != nil {
+				continue
+			}
+			if fi.Mode()&fs.ModeSymlink != 0 {
+				// Merged-/usr hosts: /bin -> usr/bin stays a link.
+				if target, err := h.link(d); err == nil {
+					add(Op{Code: OpSymlink, Str: []string{target, d}})
+				}
+				continue
+			}
+			add(Op{Code: OpBind, Flags: FlagReadOnly | nosuidNodev, Str: []string{d, d}})
+		}
+		add(Op{Code: OpMkdir, Str: []string{"/root"}})
+	}
+
+	// /proc for the new pid namespace, a minimal /dev, a fresh /tmp.
+	add(Op{Code: OpProc, Str: []string{"/proc"}})
+	add(Op{Code: OpTmpfs, Flags: FlagNoExec, Str: []string{"/dev", "mode=0755"}})
+	for _, n := range devNodes {
+		add(Op{Code: OpBind, Flags: FlagNoSuid, Str: []string{"/dev/" + n, "/dev/" + n}})
+	}
+	add(Op{Code: OpDevpts, Str: []string{"/dev/pts"}})
+	add(Op{Code: OpSymlink, Str: []string{"pts/ptmx", "/dev/ptmx"}})
+	add(Op{Code: OpTmpfs, Flags: FlagNoExec, Str: []string{"/dev/shm", "mode=1777"}})
+	for i, n := range []string{"stdin", "stdout", "stderr"} {
+		add(Op{Code: OpSymlink, Str: []string{"/proc/self/fd/" + string(rune('0'+i)), "/dev/" + n}})
+	}
+	add(Op{Code: OpSymlink, Str: []string{"/proc/self/fd", "/dev/fd"}})
+	add(Op{Code: OpTmpfs, Str: []string{"/tmp", "mode=1777"}})
+
+	// The caller's mounts, in the order given: a later one may cover an
+	// earlier one or a default above.
+	for _, m := range s.Mounts {
+		switch m.Type {
+		case "bind":
+			add(Op{Code: OpBind, Flags: nosuidNodev, Str: []string{path.Clean(m.Source), path.Clean(m.Dest)}})
+		case "ro-bind":
+			add(Op{Code: OpBind, Flags: FlagReadOnly | nosuidNodev, Str: []string{path.Clean(m.Source), path.Clean(m.Dest)}})
+		case "tmpfs":
+			add(Op{Code: OpTmpfs, Str: []string{path.Clean(m.Dest), "mode=0755"}})
+		}
+	}
+
+	// Masks last among the mounts, so no mount above can uncover them.
+	for _, m := range maskedPaths {
+		add(Op{Code: OpMask, Str: []string{m}})
+	}
+	for _, r := range readOnlyPaths {
+		add(Op{Code: OpReadOnly, Flags: FlagSelfBind | FlagRecursive, Str: []string{r}})
+	}
+	// The root itself is read-only; its submounts (/tmp, binds) keep theirs.
+	add(Op{Code: OpReadOnly, Str: []string{"/"}})
+	add(Op{Code: OpPivot})
+
+	hostname := s.Hostname
+	if hostname == "" {
+		hostname = "sandbox"
+	}
+	add(Op{Code: OpHostname, Str: []string{hostname}})
+	if s.Net != "host" {
+		add(Op{Code: OpLoopback})
+	}
+	add(Op{Code: OpSession, Flags: FlagKeyring})
+	add(Op{Code: OpNotDumpable})
+
+	// The payload, from here on.
+	add(Op{Code: OpFork})
+	add(Op{Code: OpSession})
+	for _, r := range s.Rlimits {
+		add(Op{Code: OpRlimit, Arg: uint64(rlimitByName[r.Name]), Arg2: r.Soft, Arg3: r.Hard})
+	}
+	var keep uint64
+	for _, c := range s.CapAdd {
+		n, _ := capByName(c)
+		keep |= 1 << n
+	}
+	creds := Op{Code: OpCreds, Arg: keep, Arg2: uint64(s.UID), Arg3: uint64(s.GID)}
+	if ps.setgroups {
+		creds.Flags |= FlagSetgroups
+	}
+	add(creds)
+	workdir := s.Workdir
+	if workdir == "" {
+		workdir = "/"
+	}
+	add(Op{Code: OpChdir, Str: []string{path.Clean(workdir)}})
+	add(Op{Code: OpNoNewPrivs})
+	if ps.seccomp != nil {
+		// Last before exec (bubblewrap: "the last thing before execve()"):
+		// nothing above has to get past the filter.
+		add(Op{Code: OpSeccomp, Str: []string{string(ps.seccomp)}})
+	}
+	env := boxEnv(s, h.environ())
+	add(Op{Code: OpExec, Str: []string{joinNUL(s.Args), joinNUL(env), lookup(env, "PATH")}})
+	return p, nil
+}
+
+// boxEnv is the payload's environment: cleared by default, because the
+// caller's variables are where its secrets (tokens, keys) live.
+func boxEnv(s *Spec, caller []string) []string {
+	var env []string
+	if s.KeepEnv {
+		env = append(env, caller...)
+	} else {
+		for _, k := range []string{"PATH", "TERM", "LANG"} {
+			if v := lookup(caller, k); v != "" {
+				env = append(env, k+"="+v)
+			}
+		}
+		home := "/root"
+		if s.Workdir != "" {
+			home = path.Clean(s.Workdir)
+		}
+		env = append(env, "HOME="+home)
+	}
+	if lookup(env, "PATH") == "" {
+		env = append(env, "PATH="+defaultPath)
+	}
+	// --env wins over what is kept: later entries replace earlier ones.
+	for _, kv := range s.Env {
+		env = setEnv(env, kv)
+	}
+	return env
+}
+
+func lookup(env []string, key string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+func setEnv(env []string, kv string) []string {
+	k, _, _ := strings.Cut(kv, "=")
+	for i, e := range env {
+		if ek, _, _ := strings.Cut(e, "="); ek == k {
+			env[i] = kv
+			return env
+		}
+	}
+	return append(env, kv)
+}
+
+func joinNUL(v []string) string {
+	var b strings.Builder
+	for _, s := range v {
+		b.WriteString(s)
+		b.WriteByte(0)
+	}
+	return b.String()
+}

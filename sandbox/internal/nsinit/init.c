@@ -1,0 +1,710 @@
+// The init stage of a box, run before the Go runtime starts.
+//
+// The supervisor re-executes its own binary (/proc/self/exe), already cloned
+// into the new user, mount, pid, net, ipc, uts and cgroup namespaces, with
+// _SANDBOX_INIT=<fd> in an otherwise empty environment. This constructor runs
+// before the Go runtime (as runc's nsexec does), so pid 1 of a box is a small
+// C reaper rather than a parked Go runtime, and a launch pays for one Go
+// runtime start (the supervisor's), not two.
+//
+// It only executes: the supervisor has decided everything and sends a Plan, a
+// flat list of ops (sandbox/plan.go documents the encoding). Ops run in order;
+// the first that fails is reported back as {index, errno} and the supervisor
+// names it. The protocol on the socket <fd>:
+//
+//   supervisor                          init (pid 1)            payload
+//   -- plan length u32, plan bytes -->
+//   (shutdown write side)
+//                                      runs ops up to OpFork
+//                     <-- MSG_OP_ERROR {index, errno}  (on failure; exit)
+//                                      fork() ---------------> runs the rest
+//                     <-- MSG_OP_ERROR {index, errno} -------- (on failure)
+//                                                              execve: the fd is
+//                                                              close-on-exec, so
+//                                                              success is silence
+//                                      reaps; payload exits
+//                     <-- MSG_EXIT {wait status}
+//                     EOF (init exits)
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/mount.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+// Op codes and flags: the same numbers as sandbox/plan.go.
+enum {
+	OP_BIND = 1, OP_TMPFS, OP_PROC, OP_DEVPTS, OP_SYMLINK, OP_MKDIR, OP_MASK,
+	OP_READONLY, OP_PIVOT, OP_HOSTNAME, OP_LOOPBACK, OP_SESSION,
+	OP_NOT_DUMPABLE, OP_FORK, OP_CHDIR, OP_RLIMIT, OP_CREDS, OP_NO_NEW_PRIVS,
+	OP_SECCOMP, OP_EXEC,
+};
+#define F_READONLY (1u << 0)
+#define F_NODEV (1u << 1)
+#define F_NOSUID (1u << 2)
+#define F_NOEXEC (1u << 3)
+#define F_RECURSIVE (1u << 4)
+#define F_SELFBIND (1u << 5)
+#define F_TRY (1u << 6)
+#define F_SETGROUPS (1u << 7)
+#define F_KEYRING (1u << 8)
+
+#define PLAN_MAGIC 0x31584253u
+#define MAX_STR 4
+#define MAX_PLAN (64u << 20)
+
+// Messages to the supervisor: sandbox/parent.go reads the same layout.
+enum { MSG_OP_ERROR = 1, MSG_EXIT = 2 };
+struct msg {
+	uint32_t type;
+	int32_t index;
+	int32_t err;
+	int32_t status;
+};
+
+struct op {
+	uint32_t code, nstr;
+	uint64_t flags, arg, arg2, arg3;
+	const char *str[MAX_STR];
+	uint32_t len[MAX_STR];
+};
+
+// Paths while the new root is built. The first pivot_root moves the host's
+// root to OLDROOT under a private tmpfs, so host paths (bind sources) are
+// resolved under OLDROOT and box paths under NEWROOT, each with
+// RESOLVE_IN_ROOT: a symlink planted in a rootfs cannot lead a mount out of
+// it, and a host symlink resolves as it does on the host.
+#define BASE "/tmp"
+#define OLDROOT "/oldroot"
+#define NEWROOT "/newroot"
+
+static int sync_fd = -1;
+static volatile pid_t payload_pid;
+
+static void report(uint32_t type, int index, int err, int status)
+{
+	struct msg m = {type, index, err, status};
+	ssize_t n;
+	do
+		n = write(sync_fd, &m, sizeof m);
+	while (n < 0 && errno == EINTR);
+}
+
+static int read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+// decode parses the plan in place; strings point into buf (each is followed by
+// its NUL in the encoding). Returns the number of ops or -1.
+static long decode(unsigned char *buf, size_t len, struct op **out)
+{
+	if (len < 8 || get32(buf) != PLAN_MAGIC)
+		return -1;
+	uint32_t count = get32(buf + 4);
+	if (count > len / 40)
+		return -1;
+	struct op *ops = calloc(count ? count : 1, sizeof *ops);
+	if (!ops)
+		return -1;
+	size_t off = 8;
+	for (uint32_t i = 0; i < count; i++) {
+		if (len - off < 40)
+			return -1;
+		struct op *o = &ops[i];
+		o->code = get32(buf + off);
+		o->nstr = get32(buf + off + 4);
+		o->flags = get64(buf + off + 8);
+		o->arg = get64(buf + off + 16);
+		o->arg2 = get64(buf + off + 24);
+		o->arg3 = get64(buf + off + 32);
+		off += 40;
+		if (o->nstr > MAX_STR)
+			return -1;
+		for (uint32_t j = 0; j < o->nstr; j++) {
+			if (len - off < 4)
+				return -1;
+			uint32_t l = get32(buf + off);
+			off += 4;
+			if (len - off < (size_t)l + 1 || buf[off + l] != 0)
+				return -1;
+			o->str[j] = (const char *)buf + off;
+			o->len[j] = l;
+			off += (size_t)l + 1;
+		}
+		for (uint32_t j = o->nstr; j < MAX_STR; j++)
+			o->str[j] = "";
+	}
+	if (off != len)
+		return -1;
+	*out = ops;
+	return count;
+}
+
+static int xopenat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve)
+{
+	struct open_how how = {.flags = flags | O_CLOEXEC, .resolve = resolve};
+	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+// open_in resolves path inside root as if root were "/": absolute symlinks and
+// ".." stay inside it, and magic links (/proc/PID/fd/N, /proc/self/cwd) are
+// refused, so nothing planted in a rootfs leads outside it.
+static int open_in(const char *root, const char *path, int flags)
+{
+	int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0)
+		return -1;
+	while (*path == '/')
+		path++;
+	int fd = xopenat2(rfd, *path ? path : ".", O_PATH | flags,
+			  RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+	int e = errno;
+	close(rfd);
+	errno = e;
+	return fd;
+}
+
+// make_in creates path inside root, a directory or (file != 0) an empty file,
+// creating missing parents; each component is resolved inside root.
+static int make_in(const char *root, const char *path, int file)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+	if (n >= sizeof buf) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, n + 1);
+	char *p = buf;
+	while (*p == '/')
+		p++;
+	for (;;) {
+		char *slash = strchr(p, '/');
+		int last = slash == NULL;
+		if (slash)
+			*slash = 0;
+		if (*p) {
+			int fd = open_in(root, buf, 0);
+			if (fd >= 0) {
+				close(fd);
+			} else if (errno == ENOENT) {
+				// Create the component in its (already resolved) parent.
+				char *base = strrchr(buf, '/');
+				int pfd;
+				if (base && base != buf) {
+					*base = 0;
+					pfd = open_in(root, buf, O_DIRECTORY);
+					*base = '/';
+				} else {
+					pfd = open_in(root, "/", O_DIRECTORY);
+				}
+				if (pfd < 0)
+					return -1;
+				const char *name = base ? base + 1 : buf;
+				int r;
+				if (last && file) {
+					r = openat(pfd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+					if (r >= 0)
+						close(r);
+				} else {
+					r = mkdirat(pfd, name, 0755);
+				}
+				int e = errno;
+				close(pfd);
+				if (r < 0 && e != EEXIST) {
+					errno = e;
+					return -1;
+				}
+			} else {
+				return -1;
+			}
+		}
+		if (last)
+			return 0;
+		*slash = '/';
+		p = slash + 1;
+	}
+}
+
+static void fdpath(char *buf, size_t len, int fd)
+{
+	// The host's procfs is still reachable under OLDROOT while the box is
+	// built; the fd's magic link lets mount(2) act on the object resolved
+	// above instead of resolving a path again.
+	snprintf(buf, len, OLDROOT "/proc/self/fd/%d", fd);
+}
+
+// setattr changes mount attributes of the mount at box path.
+static int setattr(const char *path, uint64_t set, int recursive)
+{
+	int fd = open_in(NEWROOT, path, 0);
+	if (fd < 0)
+		return -1;
+	struct mount_attr attr = {.attr_set = set};
+	int r = (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0),
+			     &attr, sizeof attr);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+static int do_bind(const struct op *o)
+{
+	int src = open_in(OLDROOT, o->str[0], 0);
+	if (src < 0)
+		return (o->flags & F_TRY) && errno == ENOENT ? 0 : -1;
+	struct stat st;
+	if (fstat(src, &st) < 0 || make_in(NEWROOT, o->str[1], !S_ISDIR(st.st_mode)) < 0)
+		goto fail;
+	int dst = open_in(NEWROOT, o->str[1], 0);
+	if (dst < 0)
+		goto fail;
+	char s[64], d[64];
+	fdpath(s, sizeof s, src);
+	fdpath(d, sizeof d, dst);
+	int r = mount(s, d, NULL, MS_BIND | MS_REC, NULL);
+	int e = errno;
+	close(dst);
+	close(src);
+	errno = e;
+	if (r < 0)
+		return -1;
+	uint64_t attr = 0;
+	if (o->flags & F_READONLY)
+		attr |= MOUNT_ATTR_RDONLY;
+	if (o->flags & F_NODEV)
+		attr |= MOUNT_ATTR_NODEV;
+	if (o->flags & F_NOSUID)
+		attr |= MOUNT_ATTR_NOSUID;
+	// Recursive, so a submount under a read-only bind is read-only too.
+	return attr ? setattr(o->str[1], attr, 1) : 0;
+fail:
+	e = errno;
+	close(src);
+	errno = e;
+	return -1;
+}
+
+static int mount_fs(const char *fstype, const char *path, unsigned long flags, const char *data)
+{
+	if (make_in(NEWROOT, path, 0) < 0)
+		return -1;
+	int fd = open_in(NEWROOT, path, O_DIRECTORY);
+	if (fd < 0)
+		return -1;
+	char d[64];
+	fdpath(d, sizeof d, fd);
+	int r = mount(fstype, d, fstype, flags, data && *data ? data : NULL);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+static int do_symlink(const struct op *o)
+{
+	const char *link = o->str[1];
+	const char *base = strrchr(link, '/');
+	char parent[4096];
+	size_t n = base ? (size_t)(base - link) : 0;
+	if (n >= sizeof parent) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(parent, link, n);
+	parent[n] = 0;
+	if (make_in(NEWROOT, parent, 0) < 0)
+		return -1;
+	int pfd = open_in(NEWROOT, parent, O_DIRECTORY);
+	if (pfd < 0)
+		return -1;
+	int r = symlinkat(o->str[0], pfd, base ? base + 1 : link);
+	int e = errno;
+	close(pfd);
+	errno = e;
+	return r < 0 && e == EEXIST ? 0 : r;
+}
+
+static int do_mask(const struct op *o)
+{
+	int fd = open_in(NEWROOT, o->str[0], 0);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	struct stat st;
+	int r = fstat(fd, &st);
+	char d[64];
+	fdpath(d, sizeof d, fd);
+	if (r == 0 && S_ISDIR(st.st_mode))
+		r = mount("tmpfs", d, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0");
+	else if (r == 0)
+		r = mount(OLDROOT "/dev/null", d, NULL, MS_BIND, NULL);
+	int e = errno;
+	close(fd);
+	errno = e;
+	if (r == 0 && !S_ISDIR(st.st_mode))
+		r = setattr(o->str[0], MOUNT_ATTR_RDONLY, 0);
+	return r;
+}
+
+static int do_readonly(const struct op *o)
+{
+	if (o->flags & F_SELFBIND) {
+		int fd = open_in(NEWROOT, o->str[0], 0);
+		if (fd < 0)
+			return errno == ENOENT ? 0 : -1;
+		char d[64];
+		fdpath(d, sizeof d, fd);
+		int r = mount(d, d, NULL, MS_BIND | MS_REC, NULL);
+		int e = errno;
+		close(fd);
+		errno = e;
+		if (r < 0)
+			return -1;
+	}
+	return setattr(o->str[0], MOUNT_ATTR_RDONLY, (o->flags & F_RECURSIVE) != 0);
+}
+
+// pivot enters the new root and detaches everything else: the base tmpfs and,
+// under it, the host's root. pivot_root(".", ".") stacks the old root on top
+// of the new one; unmounting "." then removes it (pivot_root(2), NOTES).
+static int do_pivot(void)
+{
+	if (chdir(NEWROOT) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
+		return -1;
+	if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+		return -1;
+	return 0;
+}
+
+static int do_loopback(void)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -1;
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof ifr);
+	strcpy(ifr.ifr_name, "lo");
+	int r = ioctl(s, SIOCGIFFLAGS, &ifr);
+	if (r == 0) {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		r = ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	int e = errno;
+	close(s);
+	errno = e;
+	return r;
+}
+
+// do_creds leaves the payload with exactly the kept capabilities under its
+// final uid and gid. The order matters: the bounding set can only be dropped
+// while CAP_SETPCAP is held, and setresuid away from 0 clears the permitted
+// set unless PR_SET_KEEPCAPS is on (capabilities(7)).
+static int do_creds(const struct op *o)
+{
+	uint64_t keep = o->arg;
+	uid_t uid = (uid_t)o->arg2;
+	gid_t gid = (gid_t)o->arg3;
+	for (int cap = 0; cap <= 63; cap++) {
+		if (keep & (1ull << cap))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return -1;
+	}
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		return -1;
+	if ((o->flags & F_SETGROUPS) && setgroups(0, NULL) < 0)
+		return -1;
+	if (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+		return -1;
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+		return -1;
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2] = {
+		{(uint32_t)keep, (uint32_t)keep, (uint32_t)keep},
+		{(uint32_t)(keep >> 32), (uint32_t)(keep >> 32), (uint32_t)(keep >> 32)},
+	};
+	if (syscall(SYS_capset, &h, d) < 0)
+		return -1;
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+		return -1;
+	// A kept capability survives execve for a non-root uid only as ambient.
+	for (int cap = 0; cap <= 63; cap++)
+		if ((keep & (1ull << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+			return -1;
+	return 0;
+}
+
+static int do_seccomp(const struct op *o)
+{
+	struct sock_fprog prog = {
+		.len = (unsigned short)(o->len[0] / sizeof(struct sock_filter)),
+		.filter = (struct sock_filter *)(uintptr_t)o->str[0],
+	};
+	if (o->len[0] % sizeof(struct sock_filter) != 0 || prog.len == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
+}
+
+// split turns a NUL-separated list into a NULL-terminated vector.
+static char **split(const char *s, uint32_t len)
+{
+	size_t n = 0;
+	for (uint32_t i = 0; i < len; i++)
+		n += s[i] == 0;
+	char **v = calloc(n + 2, sizeof *v);
+	if (!v)
+		return NULL;
+	size_t k = 0;
+	for (uint32_t i = 0; i < len; i += (uint32_t)strlen(s + i) + 1)
+		v[k++] = (char *)s + i;
+	v[k] = NULL;
+	return v;
+}
+
+// do_exec searches path (the box's PATH, not this process's empty
+// environment) as execvp(3) does; it only returns on failure.
+static int do_exec(const struct op *o)
+{
+	char **argv = split(o->str[0], o->len[0]);
+	char **envp = split(o->str[1], o->len[1]);
+	if (!argv || !envp || !argv[0]) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (strchr(argv[0], '/')) {
+		execve(argv[0], argv, envp);
+		return -1;
+	}
+	int saw_eacces = 0;
+	const char *p = o->str[2];
+	char full[4096];
+	for (;;) {
+		const char *end = strchrnul(p, ':');
+		size_t dl = (size_t)(end - p);
+		if (dl == 0)
+			dl = 1, p = ".";
+		if (dl + strlen(argv[0]) + 2 <= sizeof full) {
+			memcpy(full, p, dl);
+			full[dl] = '/';
+			strcpy(full + dl + 1, argv[0]);
+			execve(full, argv, envp);
+			if (errno == EACCES)
+				saw_eacces = 1;
+			else if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP && errno != ENAMETOOLONG)
+				return -1;
+		}
+		if (!*end)
+			break;
+		p = end + 1;
+	}
+	errno = saw_eacces ? EACCES : ENOENT;
+	return -1;
+}
+
+static int run_op(const struct op *o)
+{
+	switch (o->code) {
+	case OP_BIND:
+		return do_bind(o);
+	case OP_TMPFS:
+		return mount_fs("tmpfs", o->str[0],
+				MS_NOSUID | MS_NODEV | ((o->flags & F_NOEXEC) ? MS_NOEXEC : 0), o->str[1]);
+	case OP_PROC:
+		return mount_fs("proc", o->str[0], MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	case OP_DEVPTS:
+		return mount_fs("devpts", o->str[0], MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
+	case OP_SYMLINK:
+		return do_symlink(o);
+	case OP_MKDIR:
+		return make_in(NEWROOT, o->str[0], 0);
+	case OP_MASK:
+		return do_mask(o);
+	case OP_READONLY:
+		return do_readonly(o);
+	case OP_PIVOT:
+		return do_pivot();
+	case OP_HOSTNAME:
+		return sethostname(o->str[0], o->len[0]);
+	case OP_LOOPBACK:
+		return do_loopback();
+	case OP_SESSION:
+		if (setsid() < 0 && errno != EPERM)
+			return -1;
+		// A fresh anonymous session keyring: the caller's keys stay out.
+		if ((o->flags & F_KEYRING) && syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL) < 0)
+			return -1;
+		return 0;
+	case OP_NOT_DUMPABLE:
+		return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	case OP_CHDIR: {
+		int fd = open_in("/", o->str[0], O_DIRECTORY);
+		if (fd < 0)
+			return -1;
+		int r = fchdir(fd);
+		close(fd);
+		return r;
+	}
+	case OP_RLIMIT: {
+		struct rlimit rl = {(rlim_t)o->arg2, (rlim_t)o->arg3};
+		return setrlimit((int)o->arg, &rl);
+	}
+	case OP_CREDS:
+		return do_creds(o);
+	case OP_NO_NEW_PRIVS:
+		return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	case OP_SECCOMP:
+		return do_seccomp(o);
+	case OP_EXEC:
+		return do_exec(o);
+	}
+	errno = ENOSYS;
+	return -1;
+}
+
+static void forward(int sig)
+{
+	if (payload_pid > 0)
+		kill(payload_pid, sig);
+}
+
+// reap is pid 1's life after the payload starts: forward the signals a user
+// sends to the supervisor, reap orphans, and once the payload is gone kill
+// whatever it left behind, so nothing outlives the run.
+static void reap(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = forward;
+	sa.sa_flags = SA_RESTART;
+	int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+		sigaction(sigs[i], &sa, NULL);
+	int status = 0, done = 0;
+	for (;;) {
+		int st;
+		pid_t p = waitpid(-1, &st, 0);
+		if (p < 0) {
+			if (errno == EINTR)
+				continue;
+			break; // ECHILD: the box is empty
+		}
+		if (p == payload_pid && !done) {
+			status = st;
+			done = 1;
+			payload_pid = 0;
+			// kill(-1) from a pid namespace's init reaches every
+			// other process in the namespace, and nothing outside.
+			kill(-1, SIGKILL);
+		}
+	}
+	report(MSG_EXIT, 0, 0, status);
+	_exit(0);
+}
+
+static void run_init(int fd)
+{
+	sync_fd = fd;
+	// Nothing but the sync socket and stdio crosses into the box.
+	syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC);
+	uint32_t len;
+	unsigned char hdr[4];
+	if (read_full(fd, hdr, 4) < 0)
+		_exit(125);
+	len = get32(hdr);
+	if (len > MAX_PLAN)
+		_exit(125);
+	unsigned char *buf = malloc(len ? len : 1);
+	if (!buf || read_full(fd, buf, len) < 0)
+		_exit(125);
+	struct op *ops;
+	long n = decode(buf, len, &ops);
+	if (n < 0) {
+		report(MSG_OP_ERROR, -1, EINVAL, 0);
+		_exit(125);
+	}
+
+	// The fixed prologue: a private propagation for everything below, then
+	// a tmpfs base holding the host root (OLDROOT) and the new root
+	// (NEWROOT) side by side. MS_SLAVE: the host's mount events may reach
+	// the box, nothing from the box reaches the host.
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
+	    mount("tmpfs", BASE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0 ||
+	    mkdir(BASE OLDROOT, 0755) < 0 || mkdir(BASE NEWROOT, 0755) < 0 ||
+	    syscall(SYS_pivot_root, BASE, BASE OLDROOT) < 0 || chdir("/") < 0) {
+		report(MSG_OP_ERROR, -1, errno, 0);
+		_exit(125);
+	}
+
+	for (long i = 0; i < n; i++) {
+		if (ops[i].code == OP_FORK) {
+			pid_t pid = fork();
+			if (pid < 0) {
+				report(MSG_OP_ERROR, (int)i, errno, 0);
+				_exit(125);
+			}
+			if (pid > 0) {
+				payload_pid = pid;
+				close(0), close(1), close(2);
+				reap();
+			}
+			continue;
+		}
+		if (run_op(&ops[i]) < 0) {
+			report(MSG_OP_ERROR, (int)i, errno, 0);
+			_exit(ops[i].code == OP_EXEC ? (errno == ENOENT ? 127 : 126) : 125);
+		}
+	}
+	report(MSG_OP_ERROR, (int)n, EINVAL, 0); // a plan must end in exec
+	_exit(125);
+}
+
+__attribute__((constructor)) static void sandbox_init(void)
+{
+	const char *v = getenv("_SANDBOX_INIT");
+	if (v)
+		run_init(atoi(v));
+}

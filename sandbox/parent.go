@@ -1,0 +1,571 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sandbox-dev/sandbox/cgroup"
+	"github.com/sandbox-dev/sandbox/idmap"
+	"github.com/sandbox-dev/sandbox/sandbox/internal/nsinit"
+	"github.com/sandbox-dev/sandbox/seccomp"
+)
+
+// ErrUserNSDisabled means the kernel refused to create a user namespace for
+// this user; the error text names the knob that is set.
+var ErrUserNSDisabled = errors.New("unprivileged user namespaces are disabled on this host")
+
+// cpuPoll is how often the CPU time of a box is read when --cpu-time is set.
+const cpuPoll = 20 * time.Millisecond
+
+// Messages from the init stage; init.c writes the same layout.
+const (
+	msgOpError = 1
+	msgExit    = 2
+	msgSize    = 16
+)
+
+type initMsg struct {
+	typ, index, errno, status int32
+}
+
+// Run executes the Spec and waits for the box to finish. A Result is
+// returned in every case; err is non-nil when the box could not be set up
+// (*SpecError, *SetupError) or the command could not be executed (*ExecError).
+// When Run returns, nothing that ran in the box is left running.
+func Run(ctx context.Context, s Spec) (Result, error) {
+	start := time.Now()
+	res := Result{Status: StatusSetupError, ExitCode: ExitSetup}
+	fail := func(err error) (Result, error) {
+		res.WallTime = time.Since(start)
+		return res, err
+	}
+	if err := s.Validate(); err != nil {
+		return fail(err)
+	}
+
+	// 1. Decide: the id mapping, the seccomp program, the Plan.
+	mapping, plan, err := prepare(&s)
+	if err != nil {
+		return fail(err)
+	}
+
+	// 2. The cgroup, before the box exists, so that it is born limited.
+	var cg *cgroup.Box
+	if s.Limits.Any() || s.CPUTime > 0 || s.Accounting {
+		cg, err = cgroup.New("sandbox", s.Limits)
+		if err != nil && (s.Limits.Any() || s.CPUTime > 0) {
+			return fail(&SetupError{Step: "cgroup", Err: err})
+		}
+		if err != nil {
+			cg = nil // accounting only: the run goes on with rusage numbers
+		}
+	}
+	if cg != nil {
+		defer cg.Delete()
+	}
+
+	// 3. Start the init stage, cloned into the new namespaces.
+	sv := &supervisor{spec: &s, cg: cg, start: start}
+	if err := sv.launch(mapping); err != nil {
+		return fail(err)
+	}
+	// 4. Map ids (helpers), put it in its cgroup, send the Plan: that releases it.
+	if err := sv.release(mapping, plan.Encode()); err != nil {
+		sv.kill()
+		sv.cmd.Wait()
+		return fail(err)
+	}
+	// 5. Wait, enforcing the limits.
+	return sv.wait(ctx, plan)
+}
+
+// DryRun validates the Spec and returns the Plan Run would execute, without
+// starting anything.
+func DryRun(s Spec) (*Plan, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	_, plan, err := prepare(&s)
+	return plan, err
+}
+
+// prepare makes every decision of a run: the id mapping, the seccomp
+// program (a broken profile fails here, before any process exists) and the
+// Plan.
+func prepare(s *Spec) (idmap.Mapping, *Plan, error) {
+	mapping, err := planMapping(s)
+	if err != nil {
+		return mapping, nil, &SetupError{Step: "id mapping", Err: err}
+	}
+	var prog []byte
+	switch s.Seccomp {
+	case "", "default":
+		prog, err = seccomp.DefaultProgram()
+	case "off":
+	default:
+		var p *seccomp.Profile
+		if p, err = seccomp.LoadFile(s.Seccomp); err == nil {
+			prog, err = p.Compile()
+		}
+	}
+	if err != nil {
+		return mapping, nil, &SetupError{Step: "seccomp profile", Err: err}
+	}
+	plan, err := buildPlan(s, realHost, payloadSpec{seccomp: prog, setgroups: mapping.SetgroupsAllowed})
+	if err != nil {
+		return mapping, nil, &SetupError{Step: "plan", Err: err}
+	}
+	return mapping, plan, nil
+}
+
+// planMapping reads what the id mapping needs and asks idmap for the plan.
+func planMapping(s *Spec) (idmap.Mapping, error) {
+	req := idmap.Request{
+		Mode: s.Map, UID: s.UID, GID: s.GID,
+		CallerUID: os.Getuid(), CallerGID: os.Getgid(),
+	}
+	if req.Mode == "" {
+		req.Mode = idmap.ModeSelf
+	}
+	// Subordinate ranges are read only when they can be used: the default
+	// path costs no file reads.
+	if req.Mode == idmap.ModeAuto || req.CallerUID == 0 {
+		name := strconv.Itoa(req.CallerUID)
+		if u, err := user.LookupId(name); err == nil {
+			name = u.Username
+		}
+		req.CallerName = name
+		var err error
+		if req.SubUIDs, _, err = idmap.SubIDs("uid", name, req.CallerUID); err != nil && req.Mode == idmap.ModeAuto {
+			return idmap.Mapping{}, err
+		}
+		if req.SubGIDs, _, err = idmap.SubIDs("gid", name, req.CallerUID); err != nil && req.Mode == idmap.ModeAuto {
+			return idmap.Mapping{}, err
+		}
+	}
+	return idmap.Plan(req)
+}
+
+type supervisor struct {
+	spec  *Spec
+	cg    *cgroup.Box
+	cmd   *exec.Cmd
+	sock  *os.File // the supervisor's end of the sync socket
+	start time.Time
+
+	msgs    chan initMsg
+	msgDone chan struct{}
+	output  atomic.Int64
+	overrun chan struct{} // closed when --max-output is exceeded
+	copies  chan error    // one per output copier
+	ncopy   int
+
+	opErr *initMsg // the first op that failed, if any
+	exit  *initMsg // the payload's wait status, once it exited
+}
+
+func (sv *supervisor) launch(m idmap.Mapping) error {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return &SetupError{Step: "sync socket", Err: os.NewSyscallError("socketpair", err)}
+	}
+	sv.sock = os.NewFile(uintptr(fds[0]), "sandbox-sync")
+	child := os.NewFile(uintptr(fds[1]), "sandbox-sync-child")
+	defer child.Close()
+
+	flags := uintptr(unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID |
+		unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWCGROUP)
+	if sv.spec.Net != "host" {
+		flags |= unix.CLONE_NEWNET
+	}
+	attr := &syscall.SysProcAttr{
+		Cloneflags: flags,
+		// Killing the supervisor kills pid 1 of the box, and with it the
+		// whole pid namespace.
+		Pdeathsig:                  syscall.SIGKILL,
+		UidMappings:                m.UIDs,
+		GidMappings:                m.GIDs,
+		GidMappingsEnableSetgroups: m.SetgroupsAllowed,
+	}
+	if m.Helpers {
+		attr.UidMappings, attr.GidMappings = nil, nil
+	}
+	if m.InitUID >= 0 {
+		// The child starts as a host id the map does not contain (root's);
+		// switch to a mapped one before exec, with no supplementary groups.
+		attr.Credential = &syscall.Credential{Uid: uint32(m.InitUID), Gid: uint32(m.InitGID)}
+	}
+	if !initIsRoot(m, os.Getuid()) {
+		// The init stage runs as a non-zero uid inside (or as an id not yet
+		// mapped), so execve would drop its capabilities; keep them as
+		// ambient ones. The payload drops them all before its own exec.
+		attr.AmbientCaps = allCaps()
+	}
+	if sv.cg != nil {
+		if fd, ok := sv.cg.FD(); ok {
+			attr.UseCgroupFD, attr.CgroupFD = true, fd
+		}
+	}
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{"sandbox-init"},
+		Env:         []string{nsinit.EnvVar + "=3"},
+		ExtraFiles:  []*os.File{child},
+		SysProcAttr: attr,
+	}
+	if err := sv.stdio(cmd); err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		sv.sock.Close()
+		return &SetupError{Step: "create namespaces", Err: explainClone(err)}
+	}
+	sv.cmd = cmd
+	return nil
+}
+
+// stdio wires the box's stdin, stdout and stderr. Without --max-output an
+// *os.File goes straight through; with it, output flows through a pipe and is
+// counted as it passes, never buffered whole.
+func (sv *supervisor) stdio(cmd *exec.Cmd) error {
+	s := sv.spec
+	cmd.Stdin = s.Stdin
+	if s.MaxOutput == 0 {
+		cmd.Stdout, cmd.Stderr = s.Stdout, s.Stderr
+		return nil
+	}
+	sv.overrun = make(chan struct{})
+	sv.copies = make(chan error, 2)
+	for _, w := range []struct {
+		dst io.Writer
+		set *io.Writer
+	}{{s.Stdout, &cmd.Stdout}, {s.Stderr, &cmd.Stderr}} {
+		r, wr, err := os.Pipe()
+		if err != nil {
+			return &SetupError{Step: "output pipe", Err: err}
+		}
+		*w.set = wr
+		dst := w.dst
+		if dst == nil {
+			dst = io.Discard
+		}
+		sv.ncopy++
+		go func() { sv.copies <- sv.copyLimited(dst, r); r.Close() }()
+	}
+	return nil
+}
+
+// copyLimited copies from the box to dst until EOF or the limit; past the
+// limit it stops writing, signals the overrun once, and drains nothing more.
+func (sv *supervisor) copyLimited(dst io.Writer, r io.Reader) error {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			total := sv.output.Add(int64(n))
+			allowed := int64(n)
+			if over := total - sv.spec.MaxOutput; over > 0 {
+				allowed = max(0, int64(n)-over)
+			}
+			if allowed > 0 {
+				dst.Write(buf[:allowed])
+			}
+			if allowed < int64(n) {
+				select {
+				case <-sv.overrun:
+				default:
+					close(sv.overrun)
+				}
+				return nil
+			}
+		}
+		if err != nil {
+			return nil
+		}
+	}
+}
+
+func (sv *supervisor) release(m idmap.Mapping, plan []byte) error {
+	pid := sv.cmd.Process.Pid
+	if m.Helpers {
+		if err := m.WriteFromParent(pid); err != nil {
+			return &SetupError{Step: "id mapping", Err: err}
+		}
+	}
+	if sv.cg != nil {
+		if _, ok := sv.cg.FD(); !ok {
+			if err := sv.cg.AddProc(pid); err != nil {
+				return &SetupError{Step: "cgroup", Err: err}
+			}
+		}
+	}
+	// Close our copies of the box's output pipes so that EOF means the box
+	// is done writing.
+	if sv.spec.MaxOutput > 0 {
+		for _, f := range []io.Writer{sv.cmd.Stdout, sv.cmd.Stderr} {
+			f.(*os.File).Close()
+		}
+	}
+	sv.msgs = make(chan initMsg, 4)
+	sv.msgDone = make(chan struct{})
+	go sv.readMsgs()
+	msg := make([]byte, 4, 4+len(plan))
+	binary.LittleEndian.PutUint32(msg, uint32(len(plan)))
+	msg = append(msg, plan...)
+	if _, err := sv.sock.Write(msg); err != nil {
+		return &SetupError{Step: "send plan", Err: err}
+	}
+	return nil
+}
+
+func (sv *supervisor) readMsgs() {
+	defer close(sv.msgDone)
+	buf := make([]byte, msgSize)
+	for {
+		if _, err := io.ReadFull(sv.sock, buf); err != nil {
+			return
+		}
+		sv.msgs <- initMsg{
+			typ:    int32(binary.LittleEndian.Uint32(buf)),
+			index:  int32(binary.LittleEndian.Uint32(buf[4:])),
+			errno:  int32(binary.LittleEndian.Uint32(buf[8:])),
+			status: int32(binary.LittleEndian.Uint32(buf[12:])),
+		}
+	}
+}
+
+func (sv *supervisor) kill() {
+	if sv.cmd != nil && sv.cmd.Process != nil {
+		// SIGKILL to pid 1 of the box ends its pid namespace: the kernel
+		// kills every process in it.
+		sv.cmd.Process.Kill()
+	}
+	if sv.cg != nil {
+		sv.cg.Kill()
+	}
+}
+
+func (sv *supervisor) wait(ctx context.Context, plan *Plan) (Result, error) {
+	s := sv.spec
+	waitDone := make(chan error, 1)
+	go func() { waitDone <- sv.cmd.Wait() }()
+
+	var timeout <-chan time.Time
+	if s.Timeout > 0 {
+		t := time.NewTimer(s.Timeout - time.Since(sv.start))
+		defer t.Stop()
+		timeout = t.C
+	}
+	var cpuTick <-chan time.Time
+	if s.CPUTime > 0 && sv.cg != nil {
+		t := time.NewTicker(cpuPoll)
+		defer t.Stop()
+		cpuTick = t.C
+	}
+	var reason Status
+	stop := func(r Status) {
+		if reason == "" {
+			reason = r
+			sv.kill()
+		}
+	}
+	msgs := sv.msgs
+loop:
+	for {
+		select {
+		case <-waitDone:
+			break loop
+		case m := <-msgs:
+			sv.note(m)
+		case <-timeout:
+			stop(StatusTimeout)
+		case <-ctx.Done():
+			stop(StatusTimeout)
+		case <-cpuTick:
+			if used, err := sv.cg.CPUUsage(); err == nil && used >= s.CPUTime {
+				stop(StatusCPUTime)
+			}
+		case <-sv.overrun:
+			stop(StatusOutputLimit)
+		case sig := <-s.Signals:
+			sv.cmd.Process.Signal(sig)
+		}
+	}
+	<-sv.msgDone
+	for len(sv.msgs) > 0 {
+		sv.note(<-sv.msgs)
+	}
+	sv.sock.Close()
+	for i := 0; i < sv.ncopy; i++ {
+		<-sv.copies
+	}
+	return sv.result(plan, reason)
+}
+
+// note records a message from the init stage.
+func (sv *supervisor) note(m initMsg) {
+	switch m.typ {
+	case msgOpError:
+		if sv.opErr == nil {
+			sv.opErr = &m
+		}
+	case msgExit:
+		sv.exit = &m
+	}
+}
+
+// initIsRoot tells whether the init stage is uid 0 inside when it execs, and
+// so keeps its capabilities through execve without help.
+func initIsRoot(m idmap.Mapping, callerUID int) bool {
+	if m.InitUID >= 0 {
+		return m.InitUID == 0
+	}
+	if m.Helpers {
+		return false // not mapped yet when it execs
+	}
+	for _, u := range m.UIDs {
+		if u.HostID <= callerUID && callerUID < u.HostID+u.Size {
+			return u.ContainerID+(callerUID-u.HostID) == 0
+		}
+	}
+	return false
+}
+
+// allCaps lists every capability this kernel knows.
+func allCaps() []uintptr {
+	last := len(capNames) - 1
+	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n < last {
+			last = n
+		}
+	}
+	caps := make([]uintptr, 0, last+1)
+	for c := 0; c <= last; c++ {
+		caps = append(caps, uintptr(c))
+	}
+	return caps
+}
+
+func (sv *supervisor) result(plan *Plan, reason Status) (Result, error) {
+	res := Result{WallTime: time.Since(sv.start), OutputSize: sv.output.Load()}
+	if ru, ok := sv.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		res.CPUUser = time.Duration(ru.Utime.Nano())
+		res.CPUSys = time.Duration(ru.Stime.Nano())
+		res.PeakMemory = ru.Maxrss * 1024
+	}
+	if sv.cg != nil {
+		if st, err := sv.cg.Stats(); err == nil {
+			if st.PeakMemory > 0 {
+				res.PeakMemory = st.PeakMemory
+			}
+			if st.CPUUser+st.CPUSys > 0 {
+				res.CPUUser, res.CPUSys = st.CPUUser, st.CPUSys
+			}
+			// The kernel's own counter, never a guess from a SIGKILL.
+			res.OOMKilled = st.OOMKills > 0
+		}
+	}
+
+	if e := sv.opErr; e != nil {
+		errno := syscall.Errno(e.errno)
+		if e.index >= 0 && int(e.index) < len(plan.Ops) && plan.Ops[e.index].Code == OpExec {
+			err := &ExecError{Command: sv.spec.Args[0], Err: errno}
+			res.Status, res.ExitCode = StatusExit, ExitCode(err)
+			return res, err
+		}
+		res.Status, res.ExitCode = StatusSetupError, ExitSetup
+		return res, opError(plan, int(e.index), errno, sv.spec.Rootfs)
+	}
+
+	// How the payload ended, if the init stage saw it end.
+	ws := syscall.WaitStatus(0)
+	switch {
+	case sv.exit != nil:
+		ws = syscall.WaitStatus(sv.exit.status)
+	case sv.cmd.ProcessState != nil:
+		ws = sv.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	}
+	switch {
+	case ws.Signaled():
+		res.Status, res.Signal, res.ExitCode = StatusSignal, int(ws.Signal()), exitSignalsBase+int(ws.Signal())
+	case ws.ExitStatus() != 0:
+		res.Status, res.ExitCode = StatusExit, ws.ExitStatus()
+	default:
+		res.Status, res.ExitCode = StatusOK, 0
+	}
+	if sv.exit == nil && reason == "" && ws.Signaled() {
+		// pid 1 itself was killed from outside before the payload ended.
+		res.Signal = int(ws.Signal())
+	}
+	switch {
+	case reason == StatusTimeout:
+		res.Status, res.ExitCode = StatusTimeout, ExitTimeout
+	case reason != "":
+		res.Status = reason
+		if sv.exit == nil {
+			res.Signal, res.ExitCode = int(syscall.SIGKILL), exitSignalsBase+int(syscall.SIGKILL)
+		}
+	case res.OOMKilled && res.Status != StatusOK:
+		res.Status = StatusOOM
+	}
+	return res, nil
+}
+
+// opError names the op that failed, with what the user can do about it.
+func opError(plan *Plan, index int, errno syscall.Errno, rootfs string) error {
+	step := "prepare the mount namespace (make / private, tmpfs on /tmp, pivot_root)"
+	if index >= 0 && index < len(plan.Ops) {
+		step = fmt.Sprintf("init step %d: %s", index, plan.Ops[index])
+	} else if index >= len(plan.Ops) {
+		step = "init: the plan ended without exec"
+	}
+	err := error(errno)
+	switch {
+	case errno == syscall.ENOENT && index >= 0 && index < len(plan.Ops) && plan.Ops[index].Code == OpBind:
+		err = fmt.Errorf("%w (does the source exist on the host, and is it visible to you?)", errno)
+	case rootfs != "" && (errno == syscall.EACCES || errno == syscall.EROFS):
+		err = fmt.Errorf("%w (a mount point missing from --rootfs %s must be creatable by you: create it there, e.g. mkdir -p %s/proc %s/dev %s/tmp)", errno, rootfs, rootfs, rootfs, rootfs)
+	case errno == syscall.EACCES || errno == syscall.EPERM:
+		err = fmt.Errorf("%w (a rootless box can only bind what the calling user may read; a mount the host locked cannot be changed)", errno)
+	}
+	return &SetupError{Step: step, Err: err}
+}
+
+// explainClone turns a failure to create the namespaces into an error that
+// names the knob which forbids it.
+func explainClone(err error) error {
+	if !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.ENOSPC) && !errors.Is(err, syscall.EACCES) && !errors.Is(err, syscall.EINVAL) {
+		return err
+	}
+	read := func(p string) string {
+		b, _ := os.ReadFile(p)
+		return strings.TrimSpace(string(b))
+	}
+	var why []string
+	if read("/proc/sys/kernel/unprivileged_userns_clone") == "0" {
+		why = append(why, "sysctl kernel.unprivileged_userns_clone=0 (set it to 1)")
+	}
+	if read("/proc/sys/user/max_user_namespaces") == "0" {
+		why = append(why, "sysctl user.max_user_namespaces=0 (set it to e.g. 15000)")
+	}
+	if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1" {
+		why = append(why, "AppArmor restricts unprivileged user namespaces: kernel.apparmor_restrict_unprivileged_userns=1 (set it to 0, or give the sandbox binary an AppArmor profile with `userns,`)")
+	}
+	if len(why) == 0 {
+		return fmt.Errorf("%w (run `sandbox doctor` to see what this host supports)", err)
+	}
+	return fmt.Errorf("%w: %w: %s", ErrUserNSDisabled, err, strings.Join(why, "; "))
+}

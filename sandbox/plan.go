@@ -1,0 +1,232 @@
+package sandbox
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// OpCode names one step of the init stage. The numbers are the wire format
+// shared with the C executor in internal/nsinit/init.c; keep them in sync.
+type OpCode uint32
+
+// The op codes. Ops before OpFork run in the box's pid 1 (the init stage);
+// ops after it run in the payload process, just before it execs.
+const (
+	// OpBind bind-mounts host path Str[0] (resolved inside the host's root)
+	// onto box path Str[1] (resolved inside the new root), recursively.
+	OpBind OpCode = 1
+	// OpTmpfs mounts a fresh tmpfs on box path Str[0] with options Str[1].
+	OpTmpfs OpCode = 2
+	// OpProc mounts a fresh procfs for the box's pid namespace on Str[0].
+	OpProc OpCode = 3
+	// OpDevpts mounts a new devpts instance on Str[0].
+	OpDevpts OpCode = 4
+	// OpSymlink creates the symlink Str[1] -> Str[0] in the box.
+	OpSymlink OpCode = 5
+	// OpMkdir creates directory Str[0] (and its parents) in the box.
+	OpMkdir OpCode = 6
+	// OpMask hides box path Str[0]: /dev/null over a file, an empty
+	// read-only tmpfs over a directory. A missing path is not an error.
+	OpMask OpCode = 7
+	// OpReadOnly makes the mount at box path Str[0] read-only, recursively
+	// when Flags has FlagRecursive. Str[0] is bound onto itself first when
+	// FlagSelfBind is set (for a directory that is not a mount point).
+	OpReadOnly OpCode = 8
+	// OpPivot makes the new root the root and detaches the old one.
+	OpPivot OpCode = 9
+	// OpHostname sets the UTS namespace's host name to Str[0].
+	OpHostname OpCode = 10
+	// OpLoopback brings up the loopback interface of the new net namespace.
+	OpLoopback OpCode = 11
+	// OpSession makes the process a session leader and gives it a fresh
+	// session keyring; OpDumpable(0) follows for pid 1.
+	OpSession OpCode = 12
+	// OpNotDumpable makes the process non-dumpable, so nothing in the box
+	// can ptrace it or open its /proc/PID files.
+	OpNotDumpable OpCode = 13
+	// OpFork starts the payload. The init stage stays behind as the reaper.
+	OpFork OpCode = 14
+	// OpChdir changes the payload's working directory to Str[0], resolved
+	// inside the box without following magic links.
+	OpChdir OpCode = 15
+	// OpRlimit sets resource Arg to soft limit Arg2 and hard limit Arg3.
+	OpRlimit OpCode = 16
+	// OpCreds drops the capability bounding set to the mask in Arg, sets the
+	// payload's uid to Arg2 and gid to Arg3, and leaves exactly the kept
+	// capabilities.
+	OpCreds OpCode = 17
+	// OpNoNewPrivs sets PR_SET_NO_NEW_PRIVS.
+	OpNoNewPrivs OpCode = 18
+	// OpSeccomp loads the BPF program in Str[0] on all threads.
+	OpSeccomp OpCode = 19
+	// OpExec executes Str[0] (argv, NUL-separated) with the environment in
+	// Str[1] (NUL-separated), searching Str[2] (the box's PATH) when argv[0]
+	// has no slash.
+	OpExec OpCode = 20
+)
+
+// Flags on ops.
+const (
+	FlagReadOnly  uint64 = 1 << 0 // bind: make it read-only, recursively
+	FlagNoDev     uint64 = 1 << 1 // bind: nodev
+	FlagNoSuid    uint64 = 1 << 2 // bind: nosuid
+	FlagNoExec    uint64 = 1 << 3 // tmpfs: noexec
+	FlagRecursive uint64 = 1 << 4 // readonly: the whole subtree
+	FlagSelfBind  uint64 = 1 << 5 // readonly: bind the path onto itself first
+	FlagTry       uint64 = 1 << 6 // bind: skip when the source does not exist
+	FlagSetgroups uint64 = 1 << 7 // creds: setgroups(0) is allowed; clear groups
+	FlagKeyring   uint64 = 1 << 8 // session: also join a fresh session keyring
+)
+
+var opNames = map[OpCode]string{
+	OpBind: "bind", OpTmpfs: "tmpfs", OpProc: "proc", OpDevpts: "devpts",
+	OpSymlink: "symlink", OpMkdir: "mkdir", OpMask: "mask", OpReadOnly: "readonly",
+	OpPivot: "pivot_root", OpHostname: "sethostname", OpLoopback: "loopback",
+	OpSession: "session", OpNotDumpable: "not-dumpable", OpFork: "fork",
+	OpChdir: "chdir", OpRlimit: "rlimit", OpCreds: "credentials",
+	OpNoNewPrivs: "no_new_privs", OpSeccomp: "seccomp", OpExec: "exec",
+}
+
+func (c OpCode) String() string {
+	if n, ok := opNames[c]; ok {
+		return n
+	}
+	return fmt.Sprintf("op%d", uint32(c))
+}
+
+// Op is one step of the init stage. Its meaning depends on Code; all path and
+// flag decisions are made when the Plan is built, so the executor only does
+// what the Op says.
+type Op struct {
+	Code  OpCode
+	Flags uint64
+	Arg   uint64
+	Arg2  uint64
+	Arg3  uint64
+	Str   []string
+}
+
+// String renders the op for error messages and --dry-run.
+func (o Op) String() string {
+	var b strings.Builder
+	b.WriteString(o.Code.String())
+	switch o.Code {
+	case OpBind:
+		fmt.Fprintf(&b, " %s -> %s", o.Str[0], o.Str[1])
+		if o.Flags&FlagReadOnly != 0 {
+			b.WriteString(" (read-only)")
+		}
+	case OpSymlink:
+		fmt.Fprintf(&b, " %s -> %s", o.Str[1], o.Str[0])
+	case OpExec:
+		fmt.Fprintf(&b, " %s", strings.ReplaceAll(strings.TrimSuffix(o.Str[0], "\x00"), "\x00", " "))
+	case OpRlimit:
+		fmt.Fprintf(&b, " %s=%d:%d", rlimitName(int(o.Arg)), o.Arg2, o.Arg3)
+	case OpCreds:
+		fmt.Fprintf(&b, " uid=%d gid=%d caps=%#x", o.Arg2, o.Arg3, o.Arg)
+	case OpSeccomp:
+		fmt.Fprintf(&b, " (%d instructions)", len(o.Str[0])/8)
+	default:
+		for _, s := range o.Str {
+			if s != "" {
+				fmt.Fprintf(&b, " %s", s)
+			}
+		}
+	}
+	return b.String()
+}
+
+// Plan is the ordered list of ops the init stage executes.
+type Plan struct {
+	Ops []Op
+}
+
+// planMagic starts every encoded Plan ("SBX1" little endian).
+const planMagic = 0x31584253
+
+// Encode renders the Plan in the flat form the C executor reads without a
+// parser library: a header {magic u32, count u32}, then per op
+// {code u32, nstr u32, flags u64, arg u64, arg2 u64, arg3 u64} followed by nstr strings,
+// each {len u32, bytes, NUL}. Integers are little endian; the C side checks
+// every length against the buffer it holds.
+func (p *Plan) Encode() []byte {
+	n := 8
+	for _, op := range p.Ops {
+		n += opHeader
+		for _, s := range op.Str {
+			n += 4 + len(s) + 1
+		}
+	}
+	buf := make([]byte, 0, n)
+	buf = binary.LittleEndian.AppendUint32(buf, planMagic)
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(p.Ops)))
+	for _, op := range p.Ops {
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(op.Code))
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(op.Str)))
+		buf = binary.LittleEndian.AppendUint64(buf, op.Flags)
+		buf = binary.LittleEndian.AppendUint64(buf, op.Arg)
+		buf = binary.LittleEndian.AppendUint64(buf, op.Arg2)
+		buf = binary.LittleEndian.AppendUint64(buf, op.Arg3)
+		for _, s := range op.Str {
+			buf = binary.LittleEndian.AppendUint32(buf, uint32(len(s)))
+			buf = append(buf, s...)
+			buf = append(buf, 0)
+		}
+	}
+	return buf
+}
+
+// opHeader is the encoded size of an op before its strings.
+const opHeader = 40
+
+// maxStrings is the most strings one op carries; the C side has the same bound.
+const maxStrings = 4
+
+var errShort = errors.New("plan: truncated")
+
+// DecodePlan is the inverse of Encode. The init stage has its own decoder in
+// C; this one exists so the encoding can be round-trip tested and fuzzed.
+func DecodePlan(b []byte) (*Plan, error) {
+	if len(b) < 8 || binary.LittleEndian.Uint32(b) != planMagic {
+		return nil, errors.New("plan: bad magic")
+	}
+	count := binary.LittleEndian.Uint32(b[4:])
+	b = b[8:]
+	p := &Plan{}
+	for i := uint32(0); i < count; i++ {
+		if len(b) < opHeader {
+			return nil, errShort
+		}
+		op := Op{
+			Code:  OpCode(binary.LittleEndian.Uint32(b)),
+			Flags: binary.LittleEndian.Uint64(b[8:]),
+			Arg:   binary.LittleEndian.Uint64(b[16:]),
+			Arg2:  binary.LittleEndian.Uint64(b[24:]),
+			Arg3:  binary.LittleEndian.Uint64(b[32:]),
+		}
+		nstr := binary.LittleEndian.Uint32(b[4:])
+		if nstr > maxStrings {
+			return nil, fmt.Errorf("plan: op %d has %d strings", i, nstr)
+		}
+		b = b[opHeader:]
+		for j := uint32(0); j < nstr; j++ {
+			if len(b) < 4 {
+				return nil, errShort
+			}
+			l := binary.LittleEndian.Uint32(b)
+			b = b[4:]
+			if uint64(len(b)) < uint64(l)+1 || b[l] != 0 {
+				return nil, errShort
+			}
+			op.Str = append(op.Str, string(b[:l]))
+			b = b[l+1:]
+		}
+		p.Ops = append(p.Ops, op)
+	}
+	if len(b) != 0 {
+		return nil, errors.New("plan: trailing bytes")
+	}
+	return p, nil
+}

@@ -1,0 +1,207 @@
+// Package sandbox runs a command in a box it cannot leave: new user, mount,
+// pid, net, ipc, uts and cgroup namespaces, a new root, a fresh /proc and
+// /dev, optional cgroup limits and a seccomp filter.
+//
+// Spec describes one run; Run executes it and returns a Result. Run is the
+// supervisor: it makes every decision in Go (the Spec becomes a Plan, an
+// ordered list of typed ops) and starts the init stage, a small C executor
+// (internal/nsinit) that runs in the new namespaces before any Go runtime
+// and carries the Plan out op by op.
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/sandbox-dev/sandbox/cgroup"
+	"github.com/sandbox-dev/sandbox/idmap"
+)
+
+// Spec is the one description of a run. The CLI builds it from flags; Go
+// programs (graders, CI runners) build it directly. It is JSON-serialisable
+// but for the stdio streams.
+type Spec struct {
+	// Args is the command and its arguments. Args[0] is looked up in the
+	// box's PATH when it has no slash.
+	Args []string `json:"args"`
+	// Rootfs is a directory to use as the new root (read-only). Empty: a
+	// fresh tmpfs holding a read-only view of the host's /usr, /bin, /sbin,
+	// /lib*, and /etc.
+	Rootfs string `json:"rootfs,omitempty"`
+	// Mounts are applied in order, after the root and before /proc, /dev
+	// and /tmp are final, so a later mount can cover an earlier one.
+	Mounts []Mount `json:"mounts,omitempty"`
+	// Workdir is the working directory inside the box (default /).
+	Workdir string `json:"workdir,omitempty"`
+	// Env adds KEY=VALUE variables to the box's environment.
+	Env []string `json:"env,omitempty"`
+	// KeepEnv passes the caller's whole environment. Without it the
+	// environment is cleared but for PATH, TERM, LANG and HOME.
+	KeepEnv bool `json:"keep_env,omitempty"`
+	// Hostname is the box's host name (default "sandbox").
+	Hostname string `json:"hostname,omitempty"`
+	// Net is "none" (default: an own network namespace with loopback only)
+	// or "host" (share the caller's network).
+	Net string `json:"net,omitempty"`
+	// UID and GID are the payload's identity inside the box (default 0).
+	UID int `json:"uid"`
+	GID int `json:"gid"`
+	// Map chooses the id mapping: idmap.ModeSelf (default: the caller's id
+	// alone) or idmap.ModeAuto (also the caller's subordinate ranges).
+	Map idmap.Mode `json:"map,omitempty"`
+	// Limits are the cgroup limits (memory, cpu quota, pids).
+	Limits cgroup.Limits `json:"limits"`
+	// Rlimits are set on the payload before it execs.
+	Rlimits []Rlimit `json:"rlimits,omitempty"`
+	// Timeout is the wall-clock limit for the whole box (0: none).
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// CPUTime is the CPU time limit of all the box's processes together
+	// (0: none). It needs cgroup accounting.
+	CPUTime time.Duration `json:"cpu_time,omitempty"`
+	// MaxOutput limits stdout plus stderr in bytes (0: none); the box is
+	// killed when it is exceeded.
+	MaxOutput int64 `json:"max_output,omitempty"`
+	// Seccomp is "default", "off", or the path of a Docker/OCI JSON profile.
+	Seccomp string `json:"seccomp,omitempty"`
+	// CapAdd lists capabilities (e.g. "CAP_NET_RAW" or "net_raw") the
+	// payload keeps inside its namespaces. All others are dropped.
+	CapAdd []string `json:"cap_add,omitempty"`
+
+	// Accounting asks for a cgroup even without limits, for exact peak
+	// memory and OOM counts; when none can be had the run goes on anyway.
+	Accounting bool `json:"accounting,omitempty"`
+
+	// Signals, when set, are forwarded to the box's pid 1, which passes
+	// them to the payload (the CLI forwards SIGINT, SIGTERM, SIGHUP, SIGQUIT).
+	Signals <-chan os.Signal `json:"-"`
+
+	// Stdin, Stdout and Stderr are the box's stdio. An *os.File is passed
+	// straight through; nil means /dev/null (Stdin) or discard.
+	Stdin  io.Reader `json:"-"`
+	Stdout io.Writer `json:"-"`
+	Stderr io.Writer `json:"-"`
+}
+
+// Mount is one filesystem operation of the Spec.
+type Mount struct {
+	// Type is "bind", "ro-bind" or "tmpfs".
+	Type string `json:"type"`
+	// Source is a host path (bind, ro-bind).
+	Source string `json:"source,omitempty"`
+	// Dest is the path inside the box.
+	Dest string `json:"dest"`
+}
+
+// Rlimit is one resource limit: Name as in --rlimit (nofile, as, ...).
+type Rlimit struct {
+	Name string `json:"name"`
+	Soft uint64 `json:"soft"`
+	Hard uint64 `json:"hard"`
+}
+
+// SpecError is a Spec that cannot run; Field names the flag to fix.
+type SpecError struct {
+	Field string
+	Msg   string
+}
+
+func (e *SpecError) Error() string { return e.Field + ": " + e.Msg }
+
+func specErr(field, format string, a ...any) error {
+	return &SpecError{Field: field, Msg: fmt.Sprintf(format, a...)}
+}
+
+// Validate checks the Spec before anything is started: every check is a
+// named rule, and the first failure names the field (flag) at fault.
+func (s *Spec) Validate() error {
+	if len(s.Args) == 0 || s.Args[0] == "" {
+		return specErr("command", "no command given: use `sandbox exec [flags] -- CMD [ARG...]`")
+	}
+	for _, a := range s.Args {
+		if strings.IndexByte(a, 0) >= 0 {
+			return specErr("command", "argument contains a NUL byte")
+		}
+	}
+	for i, m := range s.Mounts {
+		field := "--" + m.Type
+		switch m.Type {
+		case "bind", "ro-bind":
+			if !path.IsAbs(m.Source) {
+				return specErr(field, "source %q must be an absolute path", m.Source)
+			}
+		case "tmpfs":
+		default:
+			return specErr(fmt.Sprintf("mounts[%d].type", i), "unknown mount type %q", m.Type)
+		}
+		if err := checkBoxPath(m.Dest); err != nil {
+			return specErr(field, "destination %q: %v", m.Dest, err)
+		}
+	}
+	if s.Workdir != "" {
+		if err := checkBoxPath(s.Workdir); err != nil {
+			return specErr("--workdir", "%q: %v", s.Workdir, err)
+		}
+		// A working directory through /proc is how runc's CVE-2024-21626
+		// reached a leaked host fd; nothing legitimate needs one.
+		if c := path.Clean(s.Workdir); c == "/proc" || strings.HasPrefix(c, "/proc/") {
+			return specErr("--workdir", "%q: a path under /proc is not allowed", s.Workdir)
+		}
+	}
+	for _, e := range s.Env {
+		if i := strings.IndexByte(e, '='); i <= 0 || strings.IndexByte(e, 0) >= 0 {
+			return specErr("--env", "%q must be KEY=VALUE", e)
+		}
+	}
+	switch s.Net {
+	case "", "none", "host":
+	default:
+		return specErr("--net", "%q: must be none or host", s.Net)
+	}
+	switch s.Map {
+	case "", idmap.ModeSelf, idmap.ModeAuto:
+	default:
+		return specErr("--map", "%q: must be self or auto", s.Map)
+	}
+	if s.UID < 0 || s.UID > 65535*65536 || s.GID < 0 || s.GID > 65535*65536 {
+		return specErr("--uid/--gid", "out of range")
+	}
+	if len(s.Hostname) > 64 || strings.ContainsAny(s.Hostname, "/\x00") {
+		return specErr("--hostname", "%q is not a valid host name", s.Hostname)
+	}
+	for _, r := range s.Rlimits {
+		if _, ok := rlimitByName[r.Name]; !ok {
+			return specErr("--rlimit", "unknown resource %q (known: %s)", r.Name, rlimitNames())
+		}
+		if r.Soft > r.Hard {
+			return specErr("--rlimit", "%s: soft limit %d above hard limit %d", r.Name, r.Soft, r.Hard)
+		}
+	}
+	if s.Timeout < 0 || s.CPUTime < 0 || s.MaxOutput < 0 {
+		return specErr("--timeout/--cpu-time/--max-output", "must not be negative")
+	}
+	if s.Limits.Memory < 0 || s.Limits.CPUs < 0 || s.Limits.Pids < 0 {
+		return specErr("--memory/--cpus/--pids", "must not be negative")
+	}
+	for _, c := range s.CapAdd {
+		if _, err := capByName(c); err != nil {
+			return specErr("--cap-add", "%v", err)
+		}
+	}
+	return nil
+}
+
+// checkBoxPath accepts absolute paths without NUL bytes.
+func checkBoxPath(p string) error {
+	if !path.IsAbs(p) {
+		return errors.New("must be an absolute path")
+	}
+	if strings.IndexByte(p, 0) >= 0 {
+		return errors.New("contains a NUL byte")
+	}
+	return nil
+}
