@@ -1,0 +1,200 @@
+package sandbox
+
+import (
+	"io/fs"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeHost is a merged-/usr host: /bin and /lib are links.
+var fakeHost = host{
+	environ: func() []string {
+		return []string{"PATH=/usr/bin:/bin", "TERM=xterm", "GITHUB_TOKEN=secret", "HOME=/home/u"}
+	},
+	lstat: func(p string) (fs.FileInfo, error) {
+		switch p {
+		case "/bin", "/lib", "/sbin":
+			return fakeInfo{mode: fs.ModeSymlink}, nil
+		case "/usr", "/etc", "/lib64":
+			return fakeInfo{mode: fs.ModeDir}, nil
+		}
+		return nil, os.ErrNotExist
+	},
+	link: func(p string) (string, error) { return "usr" + p, nil },
+}
+
+type fakeInfo struct{ mode fs.FileMode }
+
+func (f fakeInfo) Name() string       { return "" }
+func (f fakeInfo) Size() int64        { return 0 }
+func (f fakeInfo) Mode() fs.FileMode  { return f.mode }
+func (f fakeInfo) ModTime() time.Time { return time.Time{} }
+func (f fakeInfo) IsDir() bool        { return f.mode.IsDir() }
+func (f fakeInfo) Sys() any           { return nil }
+
+func ops(p *Plan) []string {
+	var s []string
+	for _, o := range p.Ops {
+		s = append(s, o.String())
+	}
+	return s
+}
+
+func indexOf(list []string, prefix string) int {
+	for i, s := range list {
+		if strings.HasPrefix(s, prefix) {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestPlanHostView(t *testing.T) {
+	s := &Spec{Args: []string{"ls", "-l"}, Mounts: []Mount{{Type: "bind", Source: "/srv/w", Dest: "/work"}}}
+	p, err := buildPlan(s, fakeHost, payloadSpec{seccomp: make([]byte, 16)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := ops(p)
+	for _, want := range []string{
+		"tmpfs / mode=0755", "symlink /bin -> usr/bin", "bind /usr -> /usr (read-only)",
+		"bind /etc -> /etc (read-only)", "bind /lib64 -> /lib64 (read-only)", "proc /proc",
+		"bind /srv/w -> /work", "mask /proc/kcore", "pivot_root", "loopback", "fork",
+		"seccomp (2 instructions)", "exec ls -l",
+	} {
+		if indexOf(o, want) < 0 {
+			t.Errorf("plan lacks %q:\n%s", want, strings.Join(o, "\n"))
+		}
+	}
+	for _, bad := range []string{"bind /home", "bind /root", "bind /run", "bind /var"} {
+		if indexOf(o, bad) >= 0 {
+			t.Errorf("plan exposes %s", bad)
+		}
+	}
+	// Order: mounts before pivot, user mounts after defaults, masks after
+	// user mounts, seccomp just before exec, fork between init and payload.
+	order := []string{"tmpfs / ", "proc /proc", "tmpfs /tmp", "bind /srv/w", "mask /proc/kcore", "readonly /", "pivot_root", "fork", "credentials", "no_new_privs", "seccomp", "exec"}
+	last := -1
+	for _, step := range order {
+		i := indexOf(o, step)
+		if i <= last {
+			t.Fatalf("%q at %d, want after %d:\n%s", step, i, last, strings.Join(o, "\n"))
+		}
+		last = i
+	}
+	if p.Ops[len(p.Ops)-2].Code != OpSeccomp {
+		t.Fatal("seccomp is not the last step before exec")
+	}
+}
+
+func TestPlanEnv(t *testing.T) {
+	s := &Spec{Args: []string{"env"}, Env: []string{"TERM=dumb", "A=1"}}
+	p, _ := buildPlan(s, fakeHost, payloadSpec{})
+	exec := p.Ops[len(p.Ops)-1]
+	env := strings.Split(strings.TrimSuffix(exec.Str[1], "\x00"), "\x00")
+	want := []string{"PATH=/usr/bin:/bin", "TERM=dumb", "HOME=/root", "A=1"}
+	if !reflect.DeepEqual(env, want) {
+		t.Fatalf("env = %q, want %q", env, want)
+	}
+	if exec.Str[2] != "/usr/bin:/bin" {
+		t.Fatalf("search path = %q", exec.Str[2])
+	}
+	s.KeepEnv = true
+	p, _ = buildPlan(s, fakeHost, payloadSpec{})
+	if !strings.Contains(p.Ops[len(p.Ops)-1].Str[1], "GITHUB_TOKEN=secret") {
+		t.Fatal("--keep-env dropped the environment")
+	}
+}
+
+func TestPlanRootfsNetHostCaps(t *testing.T) {
+	s := &Spec{Args: []string{"true"}, Rootfs: "/srv/root", Net: "host", CapAdd: []string{"net_raw"}, UID: 5, GID: 6,
+		Rlimits: []Rlimit{{Name: "nofile", Soft: 17, Hard: 17}}}
+	p, _ := buildPlan(s, fakeHost, payloadSpec{setgroups: true})
+	o := ops(p)
+	if o[0] != "bind /srv/root -> /" || indexOf(o, "bind /usr") >= 0 {
+		t.Fatalf("rootfs plan:\n%s", strings.Join(o, "\n"))
+	}
+	if indexOf(o, "loopback") >= 0 {
+		t.Fatal("--net host must not touch the host's loopback")
+	}
+	if indexOf(o, "credentials uid=5 gid=6 caps=0x2000") < 0 || indexOf(o, "rlimit nofile=17:17") < 0 {
+		t.Fatalf("payload steps:\n%s", strings.Join(o, "\n"))
+	}
+	for _, op := range p.Ops {
+		if op.Code == OpCreds && op.Flags&FlagSetgroups == 0 {
+			t.Fatal("setgroups flag lost")
+		}
+	}
+}
+
+func TestEncodeRoundTrip(t *testing.T) {
+	s := &Spec{Args: []string{"sh", "-c", "echo ü"}, Mounts: []Mount{{Type: "tmpfs", Dest: "/x"}}}
+	p, _ := buildPlan(s, fakeHost, payloadSpec{seccomp: []byte{1, 2, 3, 4, 5, 6, 7, 0}})
+	q, err := DecodePlan(p.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(p, q) {
+		t.Fatalf("round trip differs:\n%v\n%v", ops(p), ops(q))
+	}
+	// Truncation anywhere is refused.
+	b := p.Encode()
+	for _, n := range []int{0, 4, 9, 47, len(b) - 1} {
+		if _, err := DecodePlan(b[:n]); err == nil {
+			t.Errorf("truncated to %d bytes: no error", n)
+		}
+	}
+}
+
+func FuzzDecodePlan(f *testing.F) {
+	p, _ := buildPlan(&Spec{Args: []string{"true"}}, fakeHost, payloadSpec{})
+	f.Add(p.Encode())
+	f.Add([]byte("SBX1\x01\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := DecodePlan(b)
+		if err != nil {
+			return
+		}
+		// Whatever decodes must encode back to the same bytes.
+		if got := p.Encode(); string(got) != string(b) {
+			t.Fatalf("re-encoding differs")
+		}
+	})
+}
+
+func TestValidate(t *testing.T) {
+	ok := Spec{Args: []string{"true"}}
+	if err := ok.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		mod   func(*Spec)
+		field string
+	}{
+		{func(s *Spec) { s.Args = nil }, "command"},
+		{func(s *Spec) { s.Mounts = []Mount{{Type: "bind", Source: "rel", Dest: "/x"}} }, "--bind"},
+		{func(s *Spec) { s.Mounts = []Mount{{Type: "ro-bind", Source: "/a", Dest: "rel"}} }, "--ro-bind"},
+		{func(s *Spec) { s.Mounts = []Mount{{Type: "overlay", Dest: "/x"}} }, "mounts[0].type"},
+		{func(s *Spec) { s.Workdir = "/proc/self/cwd" }, "--workdir"},
+		{func(s *Spec) { s.Workdir = "/proc" }, "--workdir"},
+		{func(s *Spec) { s.Env = []string{"NOVALUE"} }, "--env"},
+		{func(s *Spec) { s.Net = "bridge" }, "--net"},
+		{func(s *Spec) { s.Map = "all" }, "--map"},
+		{func(s *Spec) { s.Rlimits = []Rlimit{{Name: "files", Soft: 1, Hard: 1}} }, "--rlimit"},
+		{func(s *Spec) { s.Rlimits = []Rlimit{{Name: "nofile", Soft: 2, Hard: 1}} }, "--rlimit"},
+		{func(s *Spec) { s.CapAdd = []string{"CAP_FLY"} }, "--cap-add"},
+		{func(s *Spec) { s.Hostname = "a/b" }, "--hostname"},
+		{func(s *Spec) { s.Timeout = -1 }, "--timeout"},
+	} {
+		s := ok
+		tc.mod(&s)
+		err := s.Validate()
+		se, isSpec := err.(*SpecError)
+		if !isSpec || !strings.Contains(se.Field, tc.field) {
+			t.Errorf("want a SpecError naming %s, got %v", tc.field, err)
+		}
+	}
+}
