@@ -30,8 +30,13 @@ deps:
 		fi; \
 	fi
 
+# Static: no dynamic loader on the launch path of the supervisor or of the
+# box's init stage (which is this same binary, re-executed), and a smaller
+# pid 1 inside the box. osusergo/netgo keep glibc's NSS out of a static link.
+GOFLAGS_BUILD := -tags osusergo,netgo -ldflags '-s -w -extldflags "-static"'
+
 build: deps
-	$(GO) build -o $(BIN) ./cmd/sandbox
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/sandbox
 
 demo: build
 	./$(BIN) exec -- /bin/sh -c 'echo "hello from $$(hostname): pid $$$$, uid $$(id -u)"; echo "I see:" $$(ls /); touch /usr/x 2>/dev/null || echo "and /usr is read-only"'

@@ -164,6 +164,10 @@ func autoMap(kind string, inside, caller int, ranges []Range, who string) ([]sys
 		}
 		m = append(m, syscall.SysProcIDMap{ContainerID: int(next), HostID: int(r.Start), Size: int(r.Count)})
 		next += uint64(r.Count)
+		if next > math.MaxUint32 {
+			return nil, fmt.Errorf("subordinate %s ranges in %s add up to more ids than exist inside (%d): %w",
+				kind, file, uint32(math.MaxUint32), ErrBadRange)
+		}
 	}
 	if err := checkMap(kind, m, file); err != nil {
 		return nil, err

@@ -648,6 +648,7 @@ static void reap(void)
 static void run_init(int fd)
 {
 	sync_fd = fd;
+	prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0); // for ps: not "exe"
 	// Nothing but the sync socket and stdio crosses into the box.
 	syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC);
 	uint32_t len;

@@ -1,0 +1,117 @@
+package idmap
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// helperDir is where Debian installs the helpers; the fallback when they are
+// not on PATH (a sanitised PATH often lacks /usr/bin in CI runners).
+var helperDir = "/usr/bin"
+
+// lookPath is exec.LookPath, replaced in tests.
+var lookPath = exec.LookPath
+
+// WriteFromParent writes the maps of the child pid, which must have been
+// started in a new user namespace without mappings and not yet released.
+// It does nothing unless m.Helpers: then Go's SysProcAttr.UidMappings wrote
+// the maps already.
+//
+// It runs newuidmap first and then newgidmap. The order is not significant
+// to the kernel, but both must finish before the child is released: until
+// then the child's ids are the overflow id and it cannot setuid(2).
+func (m Mapping) WriteFromParent(pid int) error {
+	if !m.Helpers {
+		return nil
+	}
+	if pid <= 0 {
+		return fmt.Errorf("write id maps: pid %d: want the child's pid", pid)
+	}
+	for _, h := range []struct {
+		name string
+		maps []syscall.SysProcIDMap
+	}{{"newuidmap", m.UIDs}, {"newgidmap", m.GIDs}} {
+		path, err := FindHelper(h.name)
+		if err != nil {
+			return err
+		}
+		if err := runHelper(path, HelperArgs(pid, h.maps)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// HelperArgs returns the arguments of newuidmap(1)/newgidmap(1) for pid:
+// the pid, then "inside outside count" for each map line.
+func HelperArgs(pid int, maps []syscall.SysProcIDMap) []string {
+	args := make([]string, 0, 1+3*len(maps))
+	args = append(args, strconv.Itoa(pid))
+	for _, l := range maps {
+		args = append(args, strconv.Itoa(l.ContainerID), strconv.Itoa(l.HostID), strconv.Itoa(l.Size))
+	}
+	return args
+}
+
+// FindHelper returns the full path of newuidmap or newgidmap: found on PATH,
+// else in /usr/bin. It fails with ErrHelperMissing when neither has it, and,
+// for an unprivileged caller, with ErrHelperNotPrivileged when the file is
+// neither setuid root nor carries file capabilities (Fedora's way).
+func FindHelper(name string) (string, error) {
+	path, err := lookPath(name)
+	if err != nil {
+		path = filepath.Join(helperDir, name)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("find %s: %w (install the Debian package uidmap: apt-get install uidmap; or use --map self): %w",
+			name, ErrHelperMissing, err)
+	}
+	if os.Geteuid() == 0 {
+		// Root needs neither the setuid bit nor file capabilities.
+		return path, nil
+	}
+	_, xerr := unix.Getxattr(path, "security.capability", nil)
+	if !HelperPrivileged(fi, xerr == nil) {
+		return "", fmt.Errorf("%s (%s, mode %v) is not setuid root, so it cannot write the maps: %w; "+
+			"fix: sudo chown root %s && sudo chmod u+s %s (or reinstall the package uidmap), or use --map self",
+			name, path, fi.Mode(), ErrHelperNotPrivileged, path, path)
+	}
+	return path, nil
+}
+
+// HelperPrivileged reports whether a helper file can raise the privileges
+// it needs: setuid and owned by root, or carrying file capabilities.
+func HelperPrivileged(fi os.FileInfo, hasFileCaps bool) bool {
+	if hasFileCaps {
+		return true
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Uid == 0 && fi.Mode()&os.ModeSetuid != 0 && fi.Mode().IsRegular()
+}
+
+func runHelper(path string, args []string) error {
+	var stderr bytes.Buffer
+	cmd := exec.Command(path, args...)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = "no output"
+		}
+		var hint string
+		if strings.Contains(msg, "not allowed") || strings.Contains(msg, "subuid") || strings.Contains(msg, "subgid") {
+			hint = " (check the caller's ranges in /etc/subuid and /etc/subgid, or use --map self)"
+		}
+		return fmt.Errorf("%s %s: %w: %v: %s%s", filepath.Base(path), strings.Join(args, " "), ErrHelperFailed, err, msg, hint)
+	}
+	return nil
+}
