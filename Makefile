@@ -13,7 +13,7 @@ TESTUSER ?= sandbox-test
 # Build: cgo for libseccomp; run: libseccomp2. Tests: busybox-static for the
 # rootfs fixture, uidmap for --map auto. Bench: bubblewrap, hyperfine.
 DEBS      := gcc libc6-dev libseccomp-dev pkg-config busybox-static uidmap
-BENCHDEBS := bubblewrap hyperfine
+BENCHDEBS := bubblewrap hyperfine python3
 
 .PHONY: all build demo deps test unit integration fuzz bench clean testuser
 
@@ -42,13 +42,17 @@ demo: build
 	./$(BIN) exec -- /bin/sh -c 'echo "hello from $$(hostname): pid $$$$, uid $$(id -u)"; echo "I see:" $$(ls /); touch /usr/x 2>/dev/null || echo "and /usr is read-only"'
 
 # The integration tests run the box as an unprivileged user; as root, make
-# one (with a subordinate id range for --map auto).
+# one (with a subordinate id range for --map auto), and one without a range
+# for the error path.
 testuser:
 	@if [ "$$(id -u)" = 0 ] && ! id -u $(TESTUSER) >/dev/null 2>&1; then \
 		useradd --create-home --shell /bin/sh $(TESTUSER); \
 	fi
 	@if [ "$$(id -u)" = 0 ] && ! grep -q "^$(TESTUSER):" /etc/subuid 2>/dev/null; then \
 		usermod --add-subuids 300000-365535 --add-subgids 300000-365535 $(TESTUSER); \
+	fi
+	@if [ "$$(id -u)" = 0 ] && ! id -u $(TESTUSER)-nosub >/dev/null 2>&1; then \
+		useradd -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 --shell /bin/sh $(TESTUSER)-nosub; \
 	fi
 
 test: deps testuser

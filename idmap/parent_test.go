@@ -267,3 +267,63 @@ func TestWriteFromParentAsUser(t *testing.T) {
 		}
 	}
 }
+
+// TestRootCallerRunsUnprivileged starts a child the way the supervisor does
+// for a root caller and reads its host credentials from /proc: it must be the
+// mapped unprivileged id, with no supplementary groups, never host root.
+func TestRootCallerRunsUnprivileged(t *testing.T) {
+	requireRoot(t, "to plan for a root caller")
+	tests := []struct {
+		name             string
+		req              Request
+		wantUID, wantGID string
+	}{
+		{"self, nobody", Request{Mode: ModeSelf}, "65534", "65534"},
+		{"auto, configured range, --uid 5", Request{Mode: ModeAuto, UID: 5, GID: 7, RootRange: &Range{200000, 100}}, "200005", "200007"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := Plan(tt.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("/bin/sleep", "10")
+			cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER}
+			m.ApplyTo(cmd.SysProcAttr)
+			if err := cmd.Start(); err != nil {
+				t.Fatalf("start: %v", err)
+			}
+			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+			if err := m.WriteFromParent(cmd.Process.Pid); err != nil {
+				t.Fatal(err)
+			}
+			// Go returns from Start only after the child exec'd, so the
+			// Credential switch is done by now.
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			fields := map[string][]string{}
+			for _, l := range strings.Split(string(b), "\n") {
+				if k, v, ok := strings.Cut(l, ":"); ok {
+					fields[k] = strings.Fields(v)
+				}
+			}
+			for _, id := range fields["Uid"] {
+				if id != tt.wantUID {
+					t.Errorf("Uid: %v, want all %s", fields["Uid"], tt.wantUID)
+					break
+				}
+			}
+			for _, id := range fields["Gid"] {
+				if id != tt.wantGID {
+					t.Errorf("Gid: %v, want all %s", fields["Gid"], tt.wantGID)
+					break
+				}
+			}
+			if len(fields["Groups"]) != 0 {
+				t.Errorf("Groups: %v, want none (root's groups must not leak)", fields["Groups"])
+			}
+		})
+	}
+}

@@ -79,12 +79,22 @@ type Mapping struct {
 	// there) and true whenever InitGID is set, because Go's Credential calls
 	// setgroups(2) to empty the group list.
 	SetgroupsAllowed bool
-	// InitUID and InitGID are -1 when the child is already the requested id
-	// inside once the maps are written. Otherwise the supervisor sets
-	// SysProcAttr.Credential{Uid: InitUID, Gid: InitGID} (Groups empty,
-	// NoSetGroups false), which makes the child switch to them before exec.
-	// Both are -1 or both are set.
+	// InitUID and InitGID are -1 when Go must not switch ids before exec.
+	// Otherwise the supervisor sets SysProcAttr.Credential{Uid: InitUID,
+	// Gid: InitGID, Groups: []uint32{}} (ApplyTo does), which makes the child
+	// switch to them before exec. Both are -1 or both are set.
+	//
+	// They are set only when Go writes the maps (Helpers false): Go applies
+	// Credential right after clone and waits for the maps first only when
+	// SysProcAttr.UidMappings is set (syscall/exec_linux.go), so with helpers
+	// the switch would run before WriteFromParent and fail.
 	InitUID, InitGID int
+	// UID and GID are the identity the payload must have inside. When it
+	// differs from the child's identity after the maps are written and
+	// InitUID is -1 (auto with --uid/--gid other than 0), the init stage
+	// must switch to it itself (setgroups, setresgid, setresuid) after the
+	// child is released.
+	UID, GID int
 }
 
 // Plan chooses the id mapping for req. It is a pure function.
@@ -93,7 +103,8 @@ type Mapping struct {
 //     each, setgroups denied, written by Go.
 //   - auto, caller not root: 0 -> caller, then 1.. -> the subordinate ranges
 //     in order, written by newuidmap/newgidmap; the UID and GID must fall
-//     inside. Without ranges: ErrNoSubordinateRange, naming the fix.
+//     inside, and the init stage switches to them. Without ranges:
+//     ErrNoSubordinateRange, naming the fix.
 //   - caller root, either mode: host 0 is never mapped. self maps UID (GID)
 //     alone to the first id of RootRange, else of root's subordinate range,
 //     else nobody (65534); auto maps 0..Count-1 to the whole RootRange or
@@ -118,6 +129,7 @@ func Plan(req Request) (Mapping, error) {
 			UIDs:    []syscall.SysProcIDMap{{ContainerID: req.UID, HostID: req.CallerUID, Size: 1}},
 			GIDs:    []syscall.SysProcIDMap{{ContainerID: req.GID, HostID: req.CallerGID, Size: 1}},
 			InitUID: -1, InitGID: -1,
+			UID: req.UID, GID: req.GID,
 		}, nil
 	}
 
@@ -133,19 +145,17 @@ func Plan(req Request) (Mapping, error) {
 	if err != nil {
 		return Mapping{}, err
 	}
-	m := Mapping{
+	return Mapping{
 		UIDs: uids, GIDs: gids,
 		Helpers: true,
 		// newgidmap leaves setgroups "allow" when it maps ranges beyond the
-		// caller's own gid; Credential below needs setgroups(2).
+		// caller's own gid, so the init stage may empty the group list.
 		SetgroupsAllowed: true,
-		InitUID:          -1, InitGID: -1,
-	}
-	// The caller is inside 0, so the child needs a switch only for another id.
-	if req.UID != 0 || req.GID != 0 {
-		m.InitUID, m.InitGID = req.UID, req.GID
-	}
-	return m, nil
+		// The child is inside 0 once the maps are written; a switch to
+		// another --uid is the init stage's job (see Mapping.InitUID).
+		InitUID: -1, InitGID: -1,
+		UID: req.UID, GID: req.GID,
+	}, nil
 }
 
 // autoMap builds the auto map of one kind for an unprivileged caller.
@@ -198,6 +208,7 @@ func planRoot(req Request) (Mapping, error) {
 		// groups do not leak into the box; that needs "allow".
 		SetgroupsAllowed: true,
 		InitUID:          req.UID, InitGID: req.GID,
+		UID: req.UID, GID: req.GID,
 	}, nil
 }
 
@@ -253,4 +264,22 @@ func checkMap(kind string, m []syscall.SysProcIDMap, src string) error {
 		}
 	}
 	return nil
+}
+
+// ApplyTo sets the id fields of attr for this mapping: for Go-written maps
+// (Helpers false) UidMappings, GidMappings, GidMappingsEnableSetgroups and,
+// when InitUID is set, Credential with an empty group list, so the caller's
+// host groups do not leak into the box. With Helpers it sets nothing: the
+// child must start without mappings and WriteFromParent writes them. The
+// caller sets Cloneflags (CLONE_NEWUSER and the rest) itself.
+func (m Mapping) ApplyTo(attr *syscall.SysProcAttr) {
+	if m.Helpers {
+		return
+	}
+	attr.UidMappings = m.UIDs
+	attr.GidMappings = m.GIDs
+	attr.GidMappingsEnableSetgroups = m.SetgroupsAllowed
+	if m.InitUID >= 0 {
+		attr.Credential = &syscall.Credential{Uid: uint32(m.InitUID), Gid: uint32(m.InitGID), Groups: []uint32{}}
+	}
 }

@@ -35,6 +35,7 @@ func TestPlan(t *testing.T) {
 				UIDs:    []idm{{ContainerID: 1000, HostID: 1001, Size: 1}},
 				GIDs:    []idm{{ContainerID: 50, HostID: 1002, Size: 1}},
 				InitUID: -1, InitGID: -1,
+				UID: 1000, GID: 50,
 			},
 		},
 		{
@@ -65,7 +66,8 @@ func TestPlan(t *testing.T) {
 					{ContainerID: 11, HostID: 200000, Size: 5000}},
 				GIDs:    []idm{{ContainerID: 0, HostID: 1000, Size: 1}, {ContainerID: 1, HostID: 100000, Size: 65536}},
 				Helpers: true, SetgroupsAllowed: true,
-				InitUID: 1000, InitGID: 0,
+				InitUID: -1, InitGID: -1,
+				UID: 1000, GID: 0,
 			},
 		},
 		{
@@ -132,6 +134,7 @@ func TestPlan(t *testing.T) {
 				GIDs:             []idm{{ContainerID: 1000, HostID: 300000, Size: 1}},
 				SetgroupsAllowed: true,
 				InitUID:          1000, InitGID: 1000,
+				UID: 1000, GID: 1000,
 			},
 		},
 		{
@@ -142,6 +145,7 @@ func TestPlan(t *testing.T) {
 				GIDs:             []idm{{ContainerID: 0, HostID: 100000, Size: 65536}},
 				SetgroupsAllowed: true,
 				InitUID:          1000, InitGID: 0,
+				UID: 1000,
 			},
 		},
 		{
@@ -162,6 +166,7 @@ func TestPlan(t *testing.T) {
 				GIDs:             []idm{{ContainerID: 0, HostID: NobodyID, Size: 1}},
 				SetgroupsAllowed: true,
 				InitUID:          5, InitGID: 0,
+				UID: 5,
 			},
 		},
 		{
@@ -251,5 +256,41 @@ func TestHelperArgs(t *testing.T) {
 	want := []string{"42", "0", "1000", "1", "1", "100000", "65536"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+func TestApplyTo(t *testing.T) {
+	self, err := Plan(Request{Mode: ModeSelf, CallerUID: 1000, CallerGID: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a syscall.SysProcAttr
+	self.ApplyTo(&a)
+	if !reflect.DeepEqual(a.UidMappings, self.UIDs) || !reflect.DeepEqual(a.GidMappings, self.GIDs) ||
+		a.GidMappingsEnableSetgroups || a.Credential != nil {
+		t.Errorf("self: %+v", a)
+	}
+
+	root, err := Plan(Request{Mode: ModeAuto, UID: 5, GID: 6, RootRange: &Range{200000, 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a = syscall.SysProcAttr{}
+	root.ApplyTo(&a)
+	if a.Credential == nil || a.Credential.Uid != 5 || a.Credential.Gid != 6 || a.Credential.Groups == nil ||
+		len(a.Credential.Groups) != 0 || a.Credential.NoSetGroups || !a.GidMappingsEnableSetgroups {
+		t.Errorf("root: credential %+v, setgroups %v; want uid 5 gid 6, empty groups, setgroups allowed", a.Credential, a.GidMappingsEnableSetgroups)
+	}
+
+	auto, err := Plan(Request{Mode: ModeAuto, UID: 5, CallerUID: 1000, CallerGID: 1000,
+		SubUIDs: []Range{{100000, 10}}, SubGIDs: []Range{{100000, 10}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a = syscall.SysProcAttr{}
+	auto.ApplyTo(&a)
+	// Go would apply a Credential before the helpers write the maps.
+	if a.UidMappings != nil || a.GidMappings != nil || a.Credential != nil {
+		t.Errorf("auto: %+v, want no mappings and no credential (helpers write the maps)", a)
 	}
 }

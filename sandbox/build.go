@@ -5,6 +5,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"github.com/sandbox-dev/sandbox/idmap"
 )
 
 // hostDirs are the host directories the default root shows, read-only. No
@@ -15,17 +17,25 @@ var hostDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/l
 // cannot mknod, and these are the nodes ordinary programs expect.
 var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
-// maskedPaths hide kernel information and controls that a box has no use for
-// (the list runc and Docker mask); readOnlyPaths stay visible but read-only.
+// maskedPaths hide what a fresh procfs shows of the host that the box's
+// uid can read (runc's and Docker's list, less what only host root can read
+// anyway: kpage*, kallsyms' addresses, sysrq-trigger). A path the kernel
+// lacks costs one failed lookup. readOnlyPaths stay visible, read-only.
 var (
 	maskedPaths = []string{
 		"/proc/kcore", "/proc/keys", "/proc/key-users", "/proc/timer_list",
-		"/proc/timer_stats", "/proc/sched_debug", "/proc/latency_stats",
-		"/proc/sysrq-trigger", "/proc/kallsyms", "/proc/kpagecount", "/proc/kpageflags",
-		"/proc/kpagecgroup", "/proc/acpi", "/proc/scsi", "/proc/asound", "/proc/driver",
+		"/proc/sched_debug", "/proc/latency_stats",
+		"/proc/acpi", "/proc/scsi", "/proc/asound", "/proc/driver",
 	}
-	readOnlyPaths = []string{"/proc/sys", "/proc/bus", "/proc/fs", "/proc/irq"}
+	readOnlyPaths = []string{"/proc/sys", "/proc/sysrq-trigger", "/proc/bus", "/proc/fs", "/proc/irq"}
 )
+
+// multiUserCaps are kept with --map auto: a box with several users exists so
+// that its root can chown files to them and switch to them (package
+// managers, build tools), as rootless Podman's default allows. They act only
+// on the box's own user namespace: files owned by the mapped ids.
+var multiUserCaps uint64 = 1<<0 /* chown */ | 1<<1 /* dac_override */ | 1<<3 /* fowner */ |
+	1<<4 /* fsetid */ | 1<<5 /* kill */ | 1<<6 /* setgid */ | 1<<7 /* setuid */
 
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -130,6 +140,9 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 		add(Op{Code: OpRlimit, Arg: uint64(rlimitByName[r.Name]), Arg2: r.Soft, Arg3: r.Hard})
 	}
 	var keep uint64
+	if s.Map == idmap.ModeAuto && s.UID == 0 {
+		keep = multiUserCaps
+	}
 	for _, c := range s.CapAdd {
 		n, _ := capByName(c)
 		keep |= 1 << n

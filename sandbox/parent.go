@@ -72,6 +72,10 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 		if err != nil {
 			cg = nil // accounting only: the run goes on with rusage numbers
 		}
+		if cg != nil && s.CPUTime > 0 && !cg.CanMeasureCPU() {
+			cg.Delete()
+			return fail(&SetupError{Step: "cgroup", Err: fmt.Errorf("--cpu-time needs the cpuacct controller, which this cgroup cannot use: %w", cgroup.ErrNoAccounting)})
+		}
 	}
 	if cg != nil {
 		defer cg.Delete()
@@ -118,7 +122,9 @@ func prepare(s *Spec) (idmap.Mapping, *Plan, error) {
 	default:
 		var p *seccomp.Profile
 		if p, err = seccomp.LoadFile(s.Seccomp); err == nil {
-			prog, err = p.Compile()
+			// Capability conditions in a Docker profile mean what they
+			// mean in Docker: the capabilities the payload keeps.
+			prog, err = p.CompileFor(s.CapAdd)
 		}
 	}
 	if err != nil {
@@ -195,19 +201,12 @@ func (sv *supervisor) launch(m idmap.Mapping) error {
 		Cloneflags: flags,
 		// Killing the supervisor kills pid 1 of the box, and with it the
 		// whole pid namespace.
-		Pdeathsig:                  syscall.SIGKILL,
-		UidMappings:                m.UIDs,
-		GidMappings:                m.GIDs,
-		GidMappingsEnableSetgroups: m.SetgroupsAllowed,
+		Pdeathsig: syscall.SIGKILL,
 	}
-	if m.Helpers {
-		attr.UidMappings, attr.GidMappings = nil, nil
-	}
-	if m.InitUID >= 0 {
-		// The child starts as a host id the map does not contain (root's);
-		// switch to a mapped one before exec, with no supplementary groups.
-		attr.Credential = &syscall.Credential{Uid: uint32(m.InitUID), Gid: uint32(m.InitGID)}
-	}
+	// The caller's own id (and a root caller's unprivileged one): Go writes
+	// the maps before the child execs. Subordinate ranges: the helpers
+	// write them after Start, in release.
+	m.ApplyTo(attr)
 	if !initIsRoot(m, os.Getuid()) {
 		// The init stage runs as a non-zero uid inside (or as an id not yet
 		// mapped), so execve would drop its capabilities; keep them as
@@ -467,7 +466,8 @@ func (sv *supervisor) result(plan *Plan, reason Status) (Result, error) {
 		res.PeakMemory = ru.Maxrss * 1024
 	}
 	if sv.cg != nil {
-		if st, err := sv.cg.Stats(); err == nil {
+		// Stats returns what it could read along with an error for the rest.
+		if st, _ := sv.cg.Stats(); true {
 			if st.PeakMemory > 0 {
 				res.PeakMemory = st.PeakMemory
 			}

@@ -45,7 +45,7 @@ const (
 // (SCMP_CMP_*).
 type Op string
 
-// The comparison operators. For OpMaskedEq, Arg.Value is the mask and
+// The comparison operators. For OpMaskedEqual, Arg.Value is the mask and
 // Arg.ValueTwo the value the masked argument must equal (runc's and
 // libseccomp's order).
 const (
@@ -80,9 +80,12 @@ type Profile struct {
 	// ListenerPath names a seccomp agent's socket; it must be empty, as
 	// sandbox runs no agent.
 	ListenerPath string `json:"listenerPath,omitempty"`
-	// Syscalls are the rules, tried as libseccomp orders them: a rule with
-	// argument conditions never overrides an unconditional rule for the
-	// same system call.
+	// Syscalls are the rules, merged as libseccomp merges them: for one
+	// system call an unconditional rule overrides every rule with argument
+	// conditions, and equality tests (SCMP_CMP_EQ, SCMP_CMP_MASKED_EQ) are
+	// decided before range tests (libseccomp 2.5), so a rule with "index N >= 0" is a
+	// catch-all for the values no equality rule matched (the default
+	// profile relies on this; its tests check it).
 	Syscalls []Syscall `json:"syscalls,omitempty"`
 }
 
@@ -199,13 +202,18 @@ func jsonError(data []byte, err error) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		return fmt.Errorf("invalid JSON at %s: %w", position(data, syn.Offset), err)
+		off := syn.Offset
+		if off < int64(len(data)) {
+			// Offset counts the offending character; point at it.
+			off--
+		}
+		return fmt.Errorf("invalid JSON at %s: %w", position(data, off), err)
 	case errors.As(err, &typ):
 		field := typ.Field
 		if field == "" {
 			field = "(top level)"
 		}
-		return fmt.Errorf("field %s at %s: JSON %s is not a valid %s", field, position(data, typ.Offset), typ.Value, typ.Type)
+		return fmt.Errorf("field %s, value ending at %s: JSON %s is not a valid %s", field, position(data, typ.Offset), typ.Value, typ.Type)
 	default:
 		return fmt.Errorf("invalid JSON: %w", err)
 	}

@@ -122,6 +122,8 @@ type runOpts struct {
 	stdin string     // its stdin
 	extra []*os.File // inherited as fds 3, 4, ...
 	wrap  string     // run through `sh -c WRAP` with "$SANDBOX" set
+	user  string     // as this user instead of the test user (needs root)
+	root  bool       // as the caller itself (root in CI), not the test user
 }
 
 // sandbox runs the binary with args as the unprivileged test user.
@@ -144,10 +146,18 @@ func runWith(t *testing.T, o runOpts, args ...string) result {
 	cmd.Dir = "/"
 	cmd.Env = append([]string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/tmp", "SANDBOX=" + env.bin}, o.env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: env.cred}
+	switch {
+	case o.root:
+		cmd.SysProcAttr.Credential = nil
+	case o.user != "":
+		cmd.SysProcAttr.Credential = credOf(t, o.user)
+	}
 	cmd.ExtraFiles = o.extra
 	cmd.Stdin = strings.NewReader(o.stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// A box that leaks its stdout to a stray process must not hang the suite.
+	cmd.WaitDelay = 5 * time.Second
 	err := cmd.Run()
 	r := result{stdout: stdout.String(), stderr: stderr.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -200,4 +210,28 @@ func pgrep(s string) []string {
 		}
 	}
 	return found
+}
+
+// credOf is the credential of a local user; it needs root.
+func credOf(t *testing.T, name string) *syscall.Credential {
+	t.Helper()
+	needRoot(t)
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Fatalf("user %s: %v (make testuser creates it)", name, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
+}
+
+// needRoot skips a test that needs root, but fails it in CI, which runs as root.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if inCI() {
+			t.Fatal("CI runs as root; this test needs root")
+		}
+		t.Skip("needs root")
+	}
 }

@@ -190,19 +190,44 @@ static int xopenat2(int dirfd, const char *path, uint64_t flags, uint64_t resolv
 // open_in resolves path inside root as if root were "/": absolute symlinks and
 // ".." stay inside it, and magic links (/proc/PID/fd/N, /proc/self/cwd) are
 // refused, so nothing planted in a rootfs leads outside it.
+// The roots are opened once, not once per op. A mount on the new root
+// itself (its tmpfs, or the --rootfs bind) covers the directory the cached fd
+// points to: root_covered drops it.
+// do_pivot closes them all: none may outlive the old root (an fd to it is
+// a way out of the box).
+static int root_fds[3] = {-1, -1, -1};
+
+static int root_fd(const char *root)
+{
+	int *fd = &root_fds[strcmp(root, NEWROOT) == 0 ? 0 : strcmp(root, OLDROOT) == 0 ? 1 : 2];
+	if (*fd < 0)
+		*fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return *fd;
+}
+
+static void root_covered(void)
+{
+	if (root_fds[0] >= 0)
+		close(root_fds[0]);
+	root_fds[0] = -1;
+}
+
 static int open_in(const char *root, const char *path, int flags)
 {
-	int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int rfd = root_fd(root);
 	if (rfd < 0)
 		return -1;
 	while (*path == '/')
 		path++;
-	int fd = xopenat2(rfd, *path ? path : ".", O_PATH | flags,
-			  RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-	int e = errno;
-	close(rfd);
-	errno = e;
-	return fd;
+	return xopenat2(rfd, *path ? path : ".", O_PATH | flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+}
+
+// is_root tells whether a box path names the root itself.
+static int is_root(const char *path)
+{
+	while (*path == '/')
+		path++;
+	return *path == 0;
 }
 
 // make_in creates path inside root, a directory or (file != 0) an empty file,
@@ -311,6 +336,8 @@ static int do_bind(const struct op *o)
 	errno = e;
 	if (r < 0)
 		return -1;
+	if (is_root(o->str[1]))
+		root_covered();
 	uint64_t attr = 0;
 	if (o->flags & F_READONLY)
 		attr |= MOUNT_ATTR_RDONLY;
@@ -340,6 +367,8 @@ static int mount_fs(const char *fstype, const char *path, unsigned long flags, c
 	int e = errno;
 	close(fd);
 	errno = e;
+	if (r == 0 && is_root(path))
+		root_covered();
 	return r;
 }
 
@@ -411,6 +440,11 @@ static int do_readonly(const struct op *o)
 // of the new one; unmounting "." then removes it (pivot_root(2), NOTES).
 static int do_pivot(void)
 {
+	for (int i = 0; i < 3; i++) {
+		if (root_fds[i] >= 0)
+			close(root_fds[i]);
+		root_fds[i] = -1;
+	}
 	if (chdir(NEWROOT) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
 		return -1;
 	if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
@@ -649,8 +683,16 @@ static void run_init(int fd)
 {
 	sync_fd = fd;
 	prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0); // for ps: not "exe"
-	// Nothing but the sync socket and stdio crosses into the box.
+	// Nothing but the sync socket and stdio crosses into the box. The
+	// caller's other descriptors are closed, not only marked close-on-exec:
+	// this process never execs, and a payload given CAP_SYS_PTRACE
+	// (--cap-add) could reopen what pid 1 holds through /proc/1/fd, the
+	// leak of runc's CVE-2024-21626. The sync socket itself is
+	// close-on-exec so that the payload's exec closes it.
 	syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC);
+	if (fd > 3)
+		syscall(SYS_close_range, 3, (unsigned)fd - 1, 0);
+	syscall(SYS_close_range, (unsigned)fd + 1, ~0u, 0);
 	uint32_t len;
 	unsigned char hdr[4];
 	if (read_full(fd, hdr, 4) < 0)
@@ -670,9 +712,11 @@ static void run_init(int fd)
 
 	// The fixed prologue: a private propagation for everything below, then
 	// a tmpfs base holding the host root (OLDROOT) and the new root
-	// (NEWROOT) side by side. MS_SLAVE: the host's mount events may reach
-	// the box, nothing from the box reaches the host.
-	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
+	// (NEWROOT) side by side. MS_PRIVATE, not bubblewrap's MS_SLAVE: a mount
+	// the host makes later under a --ro-bind source would otherwise appear in
+	// the box with its own (writable) flags. The price: a host unmount does
+	// not reach a running box either.
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("tmpfs", BASE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0 ||
 	    mkdir(BASE OLDROOT, 0755) < 0 || mkdir(BASE NEWROOT, 0755) < 0 ||
 	    syscall(SYS_pivot_root, BASE, BASE OLDROOT) < 0 || chdir("/") < 0) {

@@ -1,0 +1,292 @@
+#!/usr/bin/env bash
+# bench/run.sh: what a sandbox launch costs, side by side with bubblewrap and
+# unshare(1), in one run, as an unprivileged user (the path that matters).
+#
+#   1. time per launch of /bin/true (hyperfine -N): plain, sandbox (host
+#      view), sandbox --rootfs (busybox), bwrap with comparable isolation,
+#      unshare with every namespace; and, to see where a sandbox launch's
+#      time goes, `sandbox version` (a Go start alone) and sandbox with
+#      --seccomp off
+#   2. throughput: N launches through xargs -P 1, 2, 8; launches/s
+#   3. the seccomp filter's cost per system call (bench/syscost.c inside the
+#      box, --seccomp default against --seccomp off, and against a filter
+#      that allows everything)
+#   4. resident memory of a box's supervisor and its pid 1
+#   5. the machine, the tool versions, and the sandbox/bwrap ratios
+#
+# Run by `make bench` after `make build`. As root it runs every measurement
+# as $BENCH_USER (make testuser creates it); as anyone else, as that user.
+# It never reaches the network. Knobs (environment): BENCH_RUNS (hyperfine
+# runs per command, >= 200), BENCH_WARMUP, BENCH_N (launches per throughput
+# batch), BENCH_ITERS (system calls per syscost measurement), BENCH_USER,
+# SANDBOX_BIN.
+set -euo pipefail
+
+RUNS=${BENCH_RUNS:-200}
+WARMUP=${BENCH_WARMUP:-20}
+N=${BENCH_N:-400}
+ITERS=${BENCH_ITERS:-2000000}
+SECCOMP_REPEAT=3
+PARALLEL=(1 2 8)
+BENCH_USER=${BENCH_USER:-sandbox-test}
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(dirname "$here")
+src_bin=${SANDBOX_BIN:-$repo/bin/sandbox}
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+need() {
+	command -v "$1" >/dev/null 2>&1 || die "$1 not found: $2"
+}
+
+section() {
+	printf '\n== %s\n' "$*"
+}
+
+# --- preconditions: fail before measuring anything -------------------------
+
+need hyperfine "apt-get install hyperfine (make bench installs it when run as root)"
+need bwrap "apt-get install bubblewrap (make bench installs it when run as root)"
+need unshare "apt-get install util-linux"
+need setpriv "apt-get install util-linux"
+need xargs "apt-get install findutils"
+need gcc "apt-get install gcc libc6-dev (a static C program measures the seccomp filter)"
+need python3 "apt-get install python3 (it turns hyperfine's JSON into the tables)"
+need busybox "apt-get install busybox-static (for the --rootfs launch)"
+[ -x "$src_bin" ] || die "$src_bin not found or not executable: run make build"
+[ "$RUNS" -ge 200 ] || die "BENCH_RUNS=$RUNS: at least 200 runs per command, or the median is noise"
+
+if [ "$(id -u)" = 0 ]; then
+	id -u "$BENCH_USER" >/dev/null 2>&1 ||
+		die "user $BENCH_USER does not exist: run make testuser (or set BENCH_USER)"
+	bench_uid=$(id -u "$BENCH_USER")
+	bench_gid=$(id -g "$BENCH_USER")
+	# setpriv execs the command itself (no extra fork, unlike runuser), so
+	# the pid of a background launch is the pid of the sandbox supervisor.
+	user_prefix=(setpriv --reuid="$bench_uid" --regid="$bench_gid" --init-groups --reset-env --)
+else
+	BENCH_USER=$(id -un)
+	user_prefix=()
+fi
+as_user() {
+	"${user_prefix[@]}" "$@"
+}
+
+# --- a world-readable work dir: the binaries, the rootfs, the results -------
+
+work=$(mktemp -d /tmp/sandbox-bench.XXXXXX)
+bg_pid=
+cleanup() {
+	# A box still running (an interrupted memory measurement) would keep
+	# files in the work dir busy; end it before removing the dir.
+	if [ -n "$bg_pid" ] && kill -0 "$bg_pid" 2>/dev/null; then
+		kill -TERM "$bg_pid" 2>/dev/null || true
+		wait "$bg_pid" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+chmod 755 "$work"
+mkdir "$work/bin" "$work/out"
+cp "$src_bin" "$work/bin/sandbox"
+gcc -O2 -static -Wall -Wextra -o "$work/bin/syscost" "$here/syscost.c" ||
+	die "compiling bench/syscost.c failed: is libc6-dev installed (static libc.a)?"
+chmod 755 "$work/bin" "$work/bin/sandbox" "$work/bin/syscost"
+sh "$repo/testdata/mkrootfs.sh" "$work/rootfs" >/dev/null
+# The results are written by the unprivileged user.
+if [ "$(id -u)" = 0 ]; then
+	chown "$bench_uid:$bench_gid" "$work/out"
+fi
+# hyperfine and the boxes start in a directory the user can read.
+cd "$work"
+
+sbx=$work/bin/sandbox
+report() {
+	python3 "$here/report.py" "$@"
+}
+
+# The commands compared. bwrap gets what sandbox gives by default: every
+# namespace, the host's /usr and /etc read-only with the merged-/usr
+# symlinks, a fresh /proc, a minimal /dev, an empty /tmp, no capabilities,
+# a new session, and death with its parent. (bwrap has no seccomp filter
+# by default, which favours it slightly.)
+cmd_plain=(/bin/true)
+cmd_sandbox=("$sbx" exec -- /bin/true)
+cmd_sandbox_rootfs=("$sbx" exec --rootfs "$work/rootfs" -- /bin/true)
+cmd_bwrap=(bwrap --unshare-all --die-with-parent --new-session
+	--ro-bind /usr /usr --ro-bind /etc /etc
+	--symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --symlink usr/sbin /sbin
+	--proc /proc --dev /dev --tmpfs /tmp --cap-drop ALL -- /bin/true)
+cmd_unshare=(unshare -U -m -p -n -i -u -C -f --map-root-user --mount-proc /bin/true)
+# Not compared, but they split a sandbox launch: the Go start and CLI alone,
+# and the launch without a seccomp filter (neither built nor loaded).
+cmd_sandbox_version=("$sbx" version)
+cmd_sandbox_noseccomp=("$sbx" exec --seccomp off -- /bin/true)
+
+# Each command once, with its errors shown: hyperfine and xargs would only
+# say that something exited non-zero.
+for name in plain sandbox sandbox_rootfs bwrap unshare sandbox_version sandbox_noseccomp; do
+	declare -n cmd="cmd_$name"
+	if ! err=$(as_user "${cmd[@]}" 2>&1); then
+		die "$name as $BENCH_USER failed: ${cmd[*]}
+$err"
+	fi
+	unset -n cmd
+done
+
+# --- the machine -------------------------------------------------------------
+
+section "machine"
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+echo "cpus:      $(nproc) ($cpu)"
+echo "kernel:    $(uname -r) $(uname -m)"
+if [ -r /etc/debian_version ]; then
+	echo "debian:    $(cat /etc/debian_version)"
+fi
+echo "load:      $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min, at start)"
+echo "user:      $BENCH_USER (uid $(as_user id -u))"
+echo "sandbox:   $(as_user "$sbx" version 2>&1 | head -n 1)"
+echo "bwrap:     $(bwrap --version)"
+echo "unshare:   $(unshare --version)"
+echo "hyperfine: $(hyperfine --version)"
+echo "gcc:       $(gcc --version | head -n 1)"
+echo "python3:   $(python3 --version 2>&1)"
+
+# --- 1. time per launch ------------------------------------------------------
+
+section "1. time per launch of /bin/true (hyperfine -N, $WARMUP warmup, $RUNS runs each)"
+# -N: no intermediate shell, so each time is the command's own. The names
+# are what report.py looks for. hyperfine's warnings (outliers on a busy
+# machine) go to a file and are counted, not repeated per command.
+as_user hyperfine -N --style none --warmup "$WARMUP" --runs "$RUNS" \
+	--export-json "$work/out/launch.json" \
+	-n plain "${cmd_plain[*]}" \
+	-n sandbox "${cmd_sandbox[*]}" \
+	-n sandbox-rootfs "${cmd_sandbox_rootfs[*]}" \
+	-n bwrap "${cmd_bwrap[*]}" \
+	-n unshare "${cmd_unshare[*]}" \
+	-n sandbox-version "${cmd_sandbox_version[*]}" \
+	-n sandbox-seccomp-off "${cmd_sandbox_noseccomp[*]}" 2>"$work/out/hyperfine.err" ||
+	die "hyperfine failed: $(cat "$work/out/hyperfine.err")"
+report launch "$work/out/launch.json"
+outliers=$(grep -c 'outliers were detected' "$work/out/hyperfine.err" || true)
+if [ "$outliers" -gt 0 ]; then
+	echo "(hyperfine saw statistical outliers in $outliers of 7 commands: other load on the machine; compare medians)"
+fi
+
+# --- 2. throughput -------------------------------------------------------------
+
+section "2. throughput: $N launches of /bin/true through xargs -P K"
+# One batch: the whole of it timed inside the user's shell, so the setpriv
+# start is not counted. xargs -I runs one command per input line; it exits
+# 123 if any launch failed, which set -e turns into a failure of the run.
+cat >"$work/bin/batch" <<'EOF'
+#!/bin/bash
+set -euo pipefail
+n=$1 p=$2
+shift 2
+start=$EPOCHREALTIME
+seq "$n" | xargs -P "$p" -I{} "$@"
+end=$EPOCHREALTIME
+echo "$start $end"
+EOF
+chmod 755 "$work/bin/batch"
+for p in "${PARALLEL[@]}"; do
+	for name in sandbox bwrap unshare; do
+		declare -n cmd="cmd_$name"
+		se=$(as_user "$work/bin/batch" "$N" "$p" "${cmd[@]}") ||
+			die "the throughput batch of $name at -P $p failed (a launch exited non-zero)"
+		echo "$name $p $N $se" >>"$work/out/throughput.txt"
+		unset -n cmd
+	done
+done
+report throughput "$work/out/throughput.txt"
+
+# --- 3. the seccomp filter's cost per system call ------------------------------
+
+section "3. seccomp filter cost per system call ($ITERS calls each, best of $SECCOMP_REPEAT)"
+# allow-all: a filter with no rules; its cost over "off" is the price of
+# having a filter at all (the kernel's slower system call entry), apart
+# from running the default filter's instructions.
+echo '{"defaultAction": "SCMP_ACT_ALLOW"}' >"$work/bin/allow-all.json"
+chmod 644 "$work/bin/allow-all.json"
+# Alternating the modes spreads the machine's background load over all.
+for _ in $(seq "$SECCOMP_REPEAT"); do
+	as_user "$work/bin/syscost" "$ITERS" | sed 's/^/host /' >>"$work/out/seccomp.txt"
+	for mode in off allow-all default; do
+		filter=$mode
+		[ "$mode" = allow-all ] && filter=$work/bin/allow-all.json
+		as_user "$sbx" exec --seccomp "$filter" --ro-bind "$work/bin:/opt/bench" -- \
+			/opt/bench/syscost "$ITERS" | sed "s/^/$mode /" >>"$work/out/seccomp.txt"
+	done
+done
+report seccomp "$work/out/seccomp.txt"
+echo "(host: no box, the caller's own seccomp state; filter ns = default - off)"
+
+# --- 4. resident memory ---------------------------------------------------------
+
+section "4. resident memory of the processes of one box (sleep 5)"
+
+status_field() { # PID FIELD: one field of /proc/PID/status, or "-"
+	sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" 2>/dev/null | head -n 1 | grep . || echo -
+}
+
+children() { # PID: its children's pids
+	cat /proc/"$1"/task/*/children 2>/dev/null || true
+}
+
+# print_tree PID DEPTH: each process of the box with its VmRSS.
+print_tree() {
+	local pid=$1 depth=$2 c
+	printf '%*s%-8s %-14s VmRSS %-10s RssAnon %-10s RssFile %s\n' $((depth * 2)) '' "$pid" \
+		"$(status_field "$pid" Name)" "$(status_field "$pid" VmRSS)" \
+		"$(status_field "$pid" RssAnon)" "$(status_field "$pid" RssFile)"
+	for c in $(children "$pid"); do
+		print_tree "$c" $((depth + 1))
+	done
+}
+
+# rss_of NAME CMD...: start CMD (ending in sleep) in the background as the
+# user, wait until the box is built and its payload has become sleep (a
+# grandchild named sleep), print the process tree, then let it finish.
+rss_of() {
+	local name=$1 i init= payload ready=
+	shift
+	# A simple command, not as_user: the background job's pid is then the
+	# launcher's own (setpriv execs it), not a subshell's.
+	"${user_prefix[@]}" "$@" </dev/null &
+	bg_pid=$!
+	for i in $(seq 300); do
+		for init in $(children "$bg_pid"); do
+			for payload in $(children "$init"); do
+				if [ "$(status_field "$payload" Name)" = sleep ]; then
+					ready=1
+					break 3
+				fi
+			done
+		done
+		sleep 0.01
+	done
+	[ -n "$ready" ] || die "$name: no payload named sleep appeared in a box under pid $bg_pid within 3s"
+	echo "$name:"
+	print_tree "$bg_pid" 1
+	echo "  => supervisor/launcher VmRSS $(status_field "$bg_pid" VmRSS), box pid 1 ($(status_field "$init" Name)) VmRSS $(status_field "$init" VmRSS)"
+	wait "$bg_pid" || die "$name: the box exited non-zero"
+	bg_pid=
+}
+# The sandbox tree should read: sandbox (the Go supervisor) -> sandbox-init
+# (pid 1 in the box, the C init stage) -> sleep; the names are printed so
+# that a change in that shape shows.
+rss_of sandbox "$sbx" exec -- /bin/sleep 5
+rss_of bwrap "${cmd_bwrap[@]:0:${#cmd_bwrap[@]}-1}" /bin/sleep 5
+
+# --- 5. summary ----------------------------------------------------------------
+
+section "5. sandbox / bwrap"
+echo "load:      $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min, at the end; above $(nproc) means the numbers are noisy)"
+report ratios "$work/out/launch.json" "$work/out/throughput.txt"

@@ -1,0 +1,670 @@
+// Package cgroup puts a box in its own cgroup: limits (memory without swap,
+// CPU quota, number of tasks), accounting (CPU time, peak memory, the
+// kernel's OOM-kill counter), kill-all and cleanup, through
+// github.com/containerd/cgroups/v3 (cgroup1 on legacy and hybrid hosts,
+// cgroup2 on unified ones).
+//
+// Where a box's cgroup goes: always below the caller's own cgroup, or below
+// a subtree delegated to the caller, never above, so that the box stays
+// inside every limit the caller is under.
+//
+//   - root: below its own cgroup, per controller on v1 (from /proc/self/cgroup).
+//   - unprivileged on v1: below its own cgroup if it may write it, else below
+//     /sys/fs/cgroup/<controller>/sandbox-<user>, which `sandbox cgroup-setup
+//     --user NAME` (Setup) made once as root. That directory sits below the
+//     root of each hierarchy: root chose to hand it to the user, so the box
+//     is then outside whatever v1 cgroup the caller itself is in.
+//   - unprivileged on v2: below its own cgroup if it owns it (a systemd
+//     Delegate=yes scope, or Setup's directory with the caller started
+//     inside it). If the caller sits in that cgroup itself, New first moves
+//     the caller into a child "sandbox-supervisor", because v2 gives
+//     controllers to children only of a cgroup that holds no process.
+//
+// On a hybrid host the cgroup2 mount at /sys/fs/cgroup/unified has no
+// controllers and is not used.
+//
+// The supervisor's order of calls:
+//
+//	box, err := cgroup.New("sandbox", limits) // before the box's init exists
+//	defer box.Delete()
+//	fd, ok := box.FD()                        // v2: clone straight into it
+//	... start init (blocked on its sync pipe), with UseCgroupFD/CgroupFD if ok
+//	if !ok { box.AddProc(pid) }               // before releasing init
+//	... release init; poll box.CPUUsage() for --cpu-time
+//	st, _ := box.Stats()                      // after init has exited
+//	box.Kill(); box.Delete()
+package cgroup
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/containerd/cgroups/v3"
+	"github.com/containerd/cgroups/v3/cgroup1"
+	"github.com/containerd/cgroups/v3/cgroup2"
+	"golang.org/x/sys/unix"
+)
+
+// unifiedPoint is where a unified (v2 only) host mounts cgroup2; the
+// containerd library assumes it as well.
+const unifiedPoint = "/sys/fs/cgroup"
+
+// ErrNoAccounting is returned by CPUUsage when the box has no CPU
+// accounting (the v1 cpuacct controller could not be used).
+var ErrNoAccounting = errors.New("cgroup: no CPU accounting for this box (cpuacct controller not available or not delegated)")
+
+// Box is one run's leaf cgroup (one per v1 controller, or one v2 cgroup).
+// Its methods are safe for concurrent use.
+type Box struct {
+	mu      sync.Mutex
+	leaf    string // the leaf's name, the same in every hierarchy
+	v1      []*v1Leaf
+	v2      *cgroup2.Manager
+	v2Dir   string
+	fd      int // O_PATH fd of the v2 leaf, -1 if none
+	deleted bool
+}
+
+// v1Leaf is the box's cgroup in one v1 hierarchy.
+type v1Leaf struct {
+	ctrl     string
+	required bool // a limit lives here; otherwise it is only accounting
+	cg       cgroup1.Cgroup
+	dir      string
+}
+
+// Stats are what the kernel accounted for a box.
+type Stats struct {
+	// PeakMemory is the highest memory use in bytes (v1
+	// memory.max_usage_in_bytes, v2 memory.peak); 0 if unknown.
+	PeakMemory int64
+	// OOMKills is the kernel's count of processes the OOM killer killed in
+	// the box (v1 memory.oom_control oom_kill, v2 memory.events oom_kill).
+	OOMKills uint64
+	// CPUUser and CPUSys are the CPU time spent in user and kernel mode
+	// (v1 cpuacct.stat, in USER_HZ ticks of 10ms; v2 cpu.stat, in µs).
+	CPUUser, CPUSys time.Duration
+}
+
+// New creates the box's leaf cgroup(s) for the controllers l needs, plus
+// accounting (v1 cpuacct, memory for peak use, freezer for Kill) where the
+// caller may have them: accounting never makes New fail, a limit does.
+// name prefixes the leaf's name, which gets a random suffix. An error
+// matching ErrNoDelegation names the controller, the path and the fix.
+func New(name string, l Limits) (*Box, error) {
+	return newBox(name, l, "")
+}
+
+// newBox is New with the name of Setup's directory replaced (for tests);
+// "" means setupDirName(user).
+func newBox(name string, l Limits, setupDir string) (*Box, error) {
+	if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
+		return nil, fmt.Errorf("cgroup: bad box name %q (one path element expected)", name)
+	}
+	if l.Memory < 0 || l.CPUs < 0 || l.Pids < 0 {
+		return nil, fmt.Errorf("cgroup: negative limit in %+v", l)
+	}
+	suffix := make([]byte, 6)
+	if _, err := rand.Read(suffix); err != nil {
+		return nil, fmt.Errorf("cgroup: random leaf name: %w", err)
+	}
+	h, err := readHost(setupDir)
+	if err != nil {
+		return nil, err
+	}
+	b := &Box{leaf: name + "-" + hex.EncodeToString(suffix), fd: -1}
+	switch mode := cgroups.Mode(); mode {
+	case cgroups.Legacy, cgroups.Hybrid:
+		err = b.createV1(h, l)
+	case cgroups.Unified:
+		err = b.createV2(h, l)
+	default:
+		err = fmt.Errorf("cgroup: no cgroup file system at %s: %w", unifiedPoint, ErrNoController)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// readHost gathers what the choice of parent cgroups depends on.
+func readHost(setupDir string) (host, error) {
+	h := host{euid: os.Geteuid(), probe: osProbe{}}
+	h.user = strconv.Itoa(h.euid)
+	if u, err := user.LookupId(h.user); err == nil {
+		h.user = u.Username
+	}
+	h.setupDir = setupDir
+	if h.setupDir == "" {
+		h.setupDir = setupDirName(h.user)
+	}
+	f, err := os.Open("/proc/self/cgroup")
+	if err != nil {
+		return h, fmt.Errorf("cgroup: %w", err)
+	}
+	h.self, err = ParseProcCgroup(f)
+	f.Close()
+	if err != nil {
+		return h, fmt.Errorf("cgroup: %w", err)
+	}
+	h.mounts, err = readMounts()
+	return h, err
+}
+
+func readMounts() ([]mount, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	defer f.Close()
+	m, err := parseMountinfo(f)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	return m, nil
+}
+
+// v1Want lists the v1 controllers a box uses for l, and whether each is
+// required (a limit) or only accounting.
+func v1Want(l Limits) []struct {
+	ctrl     string
+	required bool
+} {
+	type w = struct {
+		ctrl     string
+		required bool
+	}
+	out := []w{{"memory", l.Memory > 0}}
+	if l.CPUs > 0 {
+		out = append(out, w{"cpu", true})
+	}
+	if l.Pids > 0 {
+		out = append(out, w{"pids", true})
+	}
+	// cpuacct for CPUUsage and Stats; freezer so that Kill can stop a fork
+	// loop before signalling it.
+	return append(out, w{"cpuacct", false}, w{"freezer", false})
+}
+
+// v1Subsystem returns the containerd subsystem for ctrl mounted at m. The
+// library finds a controller at <dir>/<name>; co-mounted hierarchies
+// ("cpu,cpuacct") are reached through the usual symlinks.
+func v1Subsystem(ctrl string, m mount) (cgroup1.Subsystem, error) {
+	root := filepath.Dir(m.Point)
+	if filepath.Base(m.Point) != ctrl {
+		if _, err := os.Stat(filepath.Join(root, ctrl)); err != nil {
+			return nil, fmt.Errorf("cgroup: %s controller is mounted at %s but not reachable as %s: %w",
+				ctrl, m.Point, filepath.Join(root, ctrl), ErrNoController)
+		}
+	}
+	switch ctrl {
+	case "memory":
+		// The library's Stat reads every memory.<module>.* file; skip the
+		// modules this kernel does not have instead of failing.
+		var missing []string
+		for _, mod := range []string{"memsw", "kmem", "kmem.tcp"} {
+			if _, err := os.Stat(filepath.Join(m.Point, "memory."+mod+".usage_in_bytes")); err != nil {
+				missing = append(missing, mod)
+			}
+		}
+		return cgroup1.NewMemory(root, cgroup1.IgnoreModules(missing...)), nil
+	case "cpu":
+		return cgroup1.NewCpu(root), nil
+	case "cpuacct":
+		return cgroup1.NewCpuacct(root), nil
+	case "pids":
+		return cgroup1.NewPids(root), nil
+	case "freezer":
+		return cgroup1.NewFreezer(root), nil
+	}
+	return nil, fmt.Errorf("cgroup: %s controller: %w", ctrl, ErrNoController)
+}
+
+func only(s cgroup1.Subsystem) cgroup1.InitOpts {
+	return cgroup1.WithHierarchy(func() ([]cgroup1.Subsystem, error) { return []cgroup1.Subsystem{s}, nil })
+}
+
+// createV1 makes one leaf per controller, each below the parent
+// chooseV1Parent picks for it.
+func (b *Box) createV1(h host, l Limits) error {
+	for _, w := range v1Want(l) {
+		leaf, err := b.createV1Leaf(h, l, w.ctrl, w.required)
+		if err != nil {
+			if !w.required {
+				continue // accounting only: the run goes on without it
+			}
+			b.removeAll()
+			return err
+		}
+		b.v1 = append(b.v1, leaf)
+	}
+	return nil
+}
+
+func (b *Box) createV1Leaf(h host, l Limits, ctrl string, required bool) (*v1Leaf, error) {
+	p, err := chooseV1Parent(h, ctrl)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	sub, err := v1Subsystem(ctrl, p.Mount)
+	if err != nil {
+		return nil, err
+	}
+	rel := filepath.Join(p.Rel, b.leaf)
+	dir := filepath.Join(p.Mount.Point, rel)
+	_, statErr := os.Stat(filepath.Join(p.dir(), "memory.memsw.limit_in_bytes"))
+	res := v1Resources(l, statErr == nil)
+	if !required {
+		res = v1Resources(Limits{}, false) // accounting leaves carry no limit
+	}
+	cg, err := cgroup1.New(cgroup1.StaticPath(rel), res, only(sub))
+	if err != nil {
+		os.Remove(dir) // made before a limit failed to apply; rmdir of an empty cgroup
+		if isPermission(err) {
+			return nil, fmt.Errorf("cgroup: %w", &DelegationError{Controller: ctrl, Path: dir, User: h.user, Err: err})
+		}
+		return nil, fmt.Errorf("cgroup: create %s cgroup %s with %s: %w", ctrl, dir, describeV1(ctrl, l), err)
+	}
+	return &v1Leaf{ctrl: ctrl, required: required, cg: cg, dir: dir}, nil
+}
+
+// describeV1 names the values New writes for ctrl, for error messages.
+func describeV1(ctrl string, l Limits) string {
+	switch ctrl {
+	case "memory":
+		return fmt.Sprintf("memory.limit_in_bytes=%d", l.Memory)
+	case "cpu":
+		return fmt.Sprintf("cpu.cfs_quota_us=%d cpu.cfs_period_us=%d", cpuQuota(l.CPUs), cpuPeriod)
+	case "pids":
+		return fmt.Sprintf("pids.max=%d", l.Pids)
+	}
+	return "no limit"
+}
+
+// createV2 makes the box's v2 leaf below the parent chooseV2Parent picks.
+func (b *Box) createV2(h host, l Limits) error {
+	m, ok := findV2Mount(h.mounts, unifiedPoint)
+	if !ok {
+		return fmt.Errorf("cgroup: no cgroup2 mount at %s: %w", unifiedPoint, ErrNoController)
+	}
+	parent, err := chooseV2Parent(h, m)
+	if err != nil {
+		return fmt.Errorf("cgroup: %w", err)
+	}
+	parentDir := filepath.Join(m.Point, parent)
+	avail, err := os.ReadFile(filepath.Join(parentDir, "cgroup.controllers"))
+	if err != nil {
+		return fmt.Errorf("cgroup: read the controllers of %s: %w", parentDir, err)
+	}
+	have := strings.Fields(string(avail))
+	for _, c := range v2Resources(l, false).EnabledControllers() {
+		if !contains(have, c) {
+			return fmt.Errorf("cgroup: %w", &DelegationError{Controller: c, Path: parentDir, User: h.user, V2: true,
+				Err: fmt.Errorf("the %s controller is not in its cgroup.controllers (%q)", c, strings.TrimSpace(string(avail)))})
+		}
+	}
+	group := filepath.Join(parent, b.leaf)
+	create := func(res *cgroup2.Resources) (*cgroup2.Manager, error) {
+		mgr, err := cgroup2.NewManager(m.Point, group, res)
+		if errors.Is(err, unix.EBUSY) && strings.TrimSuffix(h.self.Unified, "/"+supervisorLeaf) == h.self.Unified {
+			// We sit in parent ourselves, so it cannot hand controllers to
+			// children: move this process into a child of its own first.
+			if merr := moveSelfV2(m.Point, parent); merr != nil {
+				return nil, merr
+			}
+			mgr, err = cgroup2.NewManager(m.Point, group, res)
+		}
+		return mgr, err
+	}
+	mgr, err := create(v2Resources(l, contains(have, "memory")))
+	if err != nil && l.Memory == 0 && contains(have, "memory") {
+		// Memory was asked for peak accounting only: go on without it.
+		mgr, err = create(v2Resources(l, false))
+	}
+	dir := filepath.Join(m.Point, group)
+	if err != nil {
+		if isPermission(err) || errors.Is(err, unix.EBUSY) {
+			return fmt.Errorf("cgroup: %w", &DelegationError{Controller: strings.Join(v2Resources(l, false).EnabledControllers(), ","),
+				Path: dir, User: h.user, V2: true, Err: err})
+		}
+		return fmt.Errorf("cgroup: create cgroup %s: %w", dir, err)
+	}
+	b.v2, b.v2Dir = mgr, dir
+	if _, err := os.Stat(filepath.Join(dir, "memory.swap.max")); err == nil && l.Memory > 0 {
+		if err := mgr.Update(v2SwapOff()); err != nil {
+			b.removeAll()
+			return fmt.Errorf("cgroup: turn swap off in %s (memory.swap.max=0): %w", dir, err)
+		}
+	}
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		b.removeAll()
+		return fmt.Errorf("cgroup: open %s: %w", dir, err)
+	}
+	b.fd = fd
+	return nil
+}
+
+// moveSelfV2 moves this process into <parent>/sandbox-supervisor.
+func moveSelfV2(point, parent string) error {
+	g := filepath.Join(parent, supervisorLeaf)
+	sup, err := cgroup2.NewManager(point, g, &cgroup2.Resources{})
+	if err != nil {
+		return fmt.Errorf("cgroup: create %s: %w", filepath.Join(point, g), err)
+	}
+	if err := sup.AddProc(uint64(os.Getpid())); err != nil {
+		return fmt.Errorf("cgroup: move this process into %s: %w", filepath.Join(point, g), err)
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// AddProc moves process pid into the box: into every v1 leaf, or the v2
+// leaf. Call it before the process runs any payload code. A v1 accounting
+// leaf that refuses the process is dropped, not reported.
+func (b *Box) AddProc(pid int) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.v2 != nil {
+		if err := b.v2.AddProc(uint64(pid)); err != nil {
+			return fmt.Errorf("cgroup: add pid %d to %s: %w", pid, b.v2Dir, err)
+		}
+		return nil
+	}
+	kept := b.v1[:0]
+	for _, lf := range b.v1 {
+		if err := lf.cg.AddProc(uint64(pid)); err != nil {
+			if lf.required {
+				return fmt.Errorf("cgroup: add pid %d to %s cgroup %s: %w", pid, lf.ctrl, lf.dir, err)
+			}
+			lf.cg.Delete()
+			continue
+		}
+		kept = append(kept, lf)
+	}
+	b.v1 = kept
+	return nil
+}
+
+// FD returns an O_PATH|O_DIRECTORY descriptor of the v2 leaf, for
+// SysProcAttr.UseCgroupFD/CgroupFD (clone3 CLONE_INTO_CGROUP), and true; on
+// v1 and hybrid hosts it returns false and the caller uses AddProc. The
+// descriptor stays open until Delete.
+func (b *Box) FD() (int, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.fd, b.fd >= 0
+}
+
+func (b *Box) leafOf(ctrl string) *v1Leaf {
+	for _, lf := range b.v1 {
+		if lf.ctrl == ctrl {
+			return lf
+		}
+	}
+	return nil
+}
+
+// CanMeasureCPU reports whether CPUUsage works for this box (on v1 it needs
+// the cpuacct controller, which is accounting and so optional in New).
+func (b *Box) CanMeasureCPU() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.v2 != nil || b.leafOf("cpuacct") != nil
+}
+
+// CPUUsage returns the CPU time used so far by everything in the box (v1
+// cpuacct.usage, in ns; v2 cpu.stat usage_usec). It reads only the CPU
+// files, so it is cheap enough to poll every few milliseconds.
+func (b *Box) CPUUsage() (time.Duration, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.v2 != nil {
+		st, err := b.v2.StatFiltered(cgroup2.StatCPU)
+		if err != nil {
+			return 0, fmt.Errorf("cgroup: read cpu.stat of %s: %w", b.v2Dir, err)
+		}
+		return time.Duration(st.CPU.UsageUsec) * time.Microsecond, nil
+	}
+	lf := b.leafOf("cpuacct")
+	if lf == nil {
+		return 0, ErrNoAccounting
+	}
+	st, err := lf.cg.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("cgroup: read cpuacct of %s: %w", lf.dir, err)
+	}
+	return time.Duration(st.CPU.Usage.Total), nil
+}
+
+// Stats returns the box's peak memory, OOM kills and CPU times. A value
+// whose controller the box lacks stays zero; an error means a file of a
+// controller it has could not be read.
+func (b *Box) Stats() (Stats, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var st Stats
+	if b.v2 != nil {
+		m, err := b.v2.StatFiltered(cgroup2.StatCPU | cgroup2.StatMemory | cgroup2.StatMemoryEvents)
+		if err != nil {
+			return st, fmt.Errorf("cgroup: read the stats of %s: %w", b.v2Dir, err)
+		}
+		if m.Memory != nil {
+			st.PeakMemory = int64(m.Memory.MaxUsage)
+		}
+		if m.MemoryEvents != nil {
+			st.OOMKills = m.MemoryEvents.OomKill
+		}
+		if m.CPU != nil {
+			st.CPUUser = time.Duration(m.CPU.UserUsec) * time.Microsecond
+			st.CPUSys = time.Duration(m.CPU.SystemUsec) * time.Microsecond
+		}
+		return st, nil
+	}
+	var errs []error
+	if lf := b.leafOf("memory"); lf != nil {
+		m, err := lf.cg.Stat()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cgroup: read the memory stats of %s: %w", lf.dir, err))
+		} else {
+			if m.Memory != nil && m.Memory.Usage != nil {
+				st.PeakMemory = int64(m.Memory.Usage.Max)
+			}
+			if m.MemoryOomControl != nil {
+				st.OOMKills = m.MemoryOomControl.OomKill
+			}
+		}
+	}
+	if lf := b.leafOf("cpuacct"); lf != nil {
+		m, err := lf.cg.Stat()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cgroup: read the cpuacct stats of %s: %w", lf.dir, err))
+		} else {
+			st.CPUUser = time.Duration(m.CPU.Usage.User)
+			st.CPUSys = time.Duration(m.CPU.Usage.Kernel)
+		}
+	}
+	return st, errors.Join(errs...)
+}
+
+// Kill sends SIGKILL to every process in the box: v2 cgroup.kill; v1
+// freezes the leaf where it has the freezer, so that nothing forks in
+// between, kills what it lists and thaws; without a freezer (and on v2
+// kernels before 5.14) it kills what is listed until the leaf is empty. It
+// does not wait for the processes (the caller may be their parent and reap
+// them); Delete waits.
+func (b *Box) Kill() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.deleted {
+		return nil
+	}
+	if b.v2 != nil {
+		if _, err := os.Stat(filepath.Join(b.v2Dir, "cgroup.kill")); err == nil {
+			if err := b.v2.Kill(); err != nil {
+				return fmt.Errorf("cgroup: write cgroup.kill of %s: %w", b.v2Dir, err)
+			}
+			return nil
+		}
+		// Not the library's fallback: it wait(2)s for the processes, which
+		// would reap the caller's child behind its back, and its freeze
+		// waits without bound.
+		return killLoop(b.v2Dir, func() ([]int, error) {
+			pids, err := b.v2.Procs(true)
+			out := make([]int, len(pids))
+			for i, p := range pids {
+				out[i] = int(p)
+			}
+			return out, err
+		})
+	}
+	if len(b.v1) == 0 {
+		return nil
+	}
+	if fr := b.leafOf("freezer"); fr != nil {
+		// The library's Freeze waits for FROZEN without bound, and a task
+		// in uninterruptible sleep can keep the cgroup FREEZING for as long
+		// as it sleeps: Kill must not hang the supervisor on it.
+		if err := setFreezer(fr.dir, "FROZEN", freezeWait); err == nil {
+			killListed(fr)
+			// Frozen tasks die once thawed (cgroup-v1/freezer-subsystem.rst).
+			setFreezer(fr.dir, "THAWED", freezeWait)
+		}
+	}
+	lf := b.v1[0]
+	return killLoop(lf.dir, func() ([]int, error) {
+		procs, err := lf.cg.Processes(cgroup1.Name(lf.ctrl), true)
+		out := make([]int, len(procs))
+		for i, p := range procs {
+			out[i] = p.Pid
+		}
+		return out, err
+	})
+}
+
+// freezeWait bounds how long Kill waits for the v1 freezer.
+const freezeWait = 100 * time.Millisecond
+
+// setFreezer writes state to the v1 freezer.state of dir and waits up to
+// wait for the cgroup to reach it.
+func setFreezer(dir, state string, wait time.Duration) error {
+	f := filepath.Join(dir, "freezer.state")
+	if err := os.WriteFile(f, []byte(state), 0); err != nil {
+		return fmt.Errorf("cgroup: write %s to %s: %w", state, f, err)
+	}
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		if cur, err := os.ReadFile(f); err != nil || strings.TrimSpace(string(cur)) == state {
+			return nil
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
+}
+
+func killListed(lf *v1Leaf) {
+	procs, _ := lf.cg.Processes(cgroup1.Name(lf.ctrl), true)
+	for _, p := range procs {
+		unix.Kill(p.Pid, unix.SIGKILL)
+	}
+}
+
+// killLoop kills what list returns until it returns nothing, so that a
+// process forked between a listing and the kill is caught next round.
+func killLoop(dir string, list func() ([]int, error)) error {
+	for range 100 {
+		pids, err := list()
+		if err != nil {
+			return fmt.Errorf("cgroup: list the processes of %s: %w", dir, err)
+		}
+		if len(pids) == 0 {
+			return nil
+		}
+		for _, p := range pids {
+			unix.Kill(p, unix.SIGKILL)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
+}
+
+// deleteWait bounds how long Delete waits for killed processes to leave.
+const deleteWait = 2 * time.Second
+
+// Delete removes the box's leaf cgroup(s), retrying while processes that
+// were killed are still exiting. Call Kill first. It is safe to call twice.
+func (b *Box) Delete() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.deleted {
+		return nil
+	}
+	if b.fd >= 0 {
+		unix.Close(b.fd)
+		b.fd = -1
+	}
+	var errs []error
+	if b.v2 != nil {
+		if err := retryDelete(b.v2.Delete, nil); err != nil {
+			errs = append(errs, fmt.Errorf("cgroup: remove %s: %w", b.v2Dir, err))
+		}
+	}
+	for _, lf := range b.v1 {
+		if err := retryDelete(lf.cg.Delete, cgroup1.ErrCgroupDeleted); err != nil {
+			errs = append(errs, fmt.Errorf("cgroup: remove %s cgroup %s: %w", lf.ctrl, lf.dir, err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w (kill what is left with Kill, or remove the directories by hand)", errors.Join(errs...))
+	}
+	b.deleted = true
+	return nil
+}
+
+// retryDelete calls del until it succeeds or deleteWait passes; the kernel
+// refuses to remove a cgroup until its last process has exited.
+func retryDelete(del func() error, done error) error {
+	deadline := time.Now().Add(deleteWait)
+	for {
+		err := del()
+		if err == nil || (done != nil && errors.Is(err, done)) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// removeAll undoes a partly made box after a failure in New.
+func (b *Box) removeAll() {
+	if b.fd >= 0 {
+		unix.Close(b.fd)
+		b.fd = -1
+	}
+	if b.v2 != nil {
+		b.v2.Delete()
+	}
+	for _, lf := range b.v1 {
+		lf.cg.Delete()
+	}
+	b.v1, b.v2 = nil, nil
+}
