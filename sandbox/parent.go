@@ -81,13 +81,15 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 		defer cg.Delete()
 	}
 
-	// 3. Start the init stage, cloned into the new namespaces.
+	// 3. Start the init stage, cloned into the new namespaces, with the Plan
+	// already waiting in its socket.
 	sv := &supervisor{spec: &s, cg: cg, start: start}
-	if err := sv.launch(mapping); err != nil {
+	if err := sv.launch(mapping, plan.Encode()); err != nil {
 		return fail(err)
 	}
-	// 4. Map ids (helpers), put it in its cgroup, send the Plan: that releases it.
-	if err := sv.release(mapping, plan.Encode()); err != nil {
+	// 4. Map ids (helpers), put it in its cgroup, and release it if it was
+	// told to wait for that.
+	if err := sv.release(mapping); err != nil {
 		sv.kill()
 		sv.cmd.Wait()
 		return fail(err)
@@ -146,9 +148,11 @@ func planMapping(s *Spec) (idmap.Mapping, error) {
 	if req.Mode == "" {
 		req.Mode = idmap.ModeSelf
 	}
-	// Subordinate ranges are read only when they can be used: the default
-	// path costs no file reads.
-	if req.Mode == idmap.ModeAuto || req.CallerUID == 0 {
+	// Subordinate ranges are read only for --map auto: the default path
+	// costs no file reads, and a root caller's --map self maps to nobody
+	// without asking getsubids (which costs milliseconds when root has no
+	// /etc/subuid line).
+	if req.Mode == idmap.ModeAuto {
 		name := strconv.Itoa(req.CallerUID)
 		if u, err := user.LookupId(name); err == nil {
 			name = u.Username
@@ -170,6 +174,7 @@ type supervisor struct {
 	cg    *cgroup.Box
 	cmd   *exec.Cmd
 	sock  *os.File // the supervisor's end of the sync socket
+	hold  bool     // the init stage waits for a release byte after the Plan
 	start time.Time
 
 	msgs    chan initMsg
@@ -183,7 +188,12 @@ type supervisor struct {
 	exit  *initMsg // the payload's wait status, once it exited
 }
 
-func (sv *supervisor) launch(m idmap.Mapping) error {
+// maxEarlyPlan is the largest Plan written before the child exists: it must
+// fit in the socket's buffer, or the write would wait for a reader that has
+// not been started.
+const maxEarlyPlan = 64 << 10
+
+func (sv *supervisor) launch(m idmap.Mapping, plan []byte) error {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return &SetupError{Step: "sync socket", Err: os.NewSyscallError("socketpair", err)}
@@ -191,6 +201,36 @@ func (sv *supervisor) launch(m idmap.Mapping) error {
 	sv.sock = os.NewFile(uintptr(fds[0]), "sandbox-sync")
 	child := os.NewFile(uintptr(fds[1]), "sandbox-sync-child")
 	defer child.Close()
+
+	// The child waits for a release byte only when something must happen
+	// between its start and its first op: the helpers write its id maps, or
+	// it must be moved into a v1 cgroup. Otherwise the Plan is sent before
+	// the clone and the child starts on it at once: no round trip.
+	bornInCgroup := false
+	if sv.cg != nil {
+		_, bornInCgroup = sv.cg.FD()
+	}
+	sv.hold = m.Helpers || (sv.cg != nil && !bornInCgroup)
+	msg := make([]byte, 8, 8+len(plan))
+	binary.LittleEndian.PutUint32(msg, uint32(len(plan)))
+	if sv.hold {
+		binary.LittleEndian.PutUint32(msg[4:], 1)
+	}
+	msg = append(msg, plan...)
+	early := len(msg) <= maxEarlyPlan
+	if early {
+		if _, err := sv.sock.Write(msg); err != nil {
+			sv.sock.Close()
+			return &SetupError{Step: "send plan", Err: err}
+		}
+	}
+	defer func() {
+		if !early && sv.cmd != nil {
+			// A Plan too large for the socket's buffer (a huge
+			// environment) goes once the child reads.
+			go sv.sock.Write(msg)
+		}
+	}()
 
 	flags := uintptr(unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID |
 		unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWCGROUP)
@@ -297,7 +337,7 @@ func (sv *supervisor) copyLimited(dst io.Writer, r io.Reader) error {
 	}
 }
 
-func (sv *supervisor) release(m idmap.Mapping, plan []byte) error {
+func (sv *supervisor) release(m idmap.Mapping) error {
 	pid := sv.cmd.Process.Pid
 	if m.Helpers {
 		if err := m.WriteFromParent(pid); err != nil {
@@ -321,11 +361,10 @@ func (sv *supervisor) release(m idmap.Mapping, plan []byte) error {
 	sv.msgs = make(chan initMsg, 4)
 	sv.msgDone = make(chan struct{})
 	go sv.readMsgs()
-	msg := make([]byte, 4, 4+len(plan))
-	binary.LittleEndian.PutUint32(msg, uint32(len(plan)))
-	msg = append(msg, plan...)
-	if _, err := sv.sock.Write(msg); err != nil {
-		return &SetupError{Step: "send plan", Err: err}
+	if sv.hold {
+		if _, err := sv.sock.Write([]byte{1}); err != nil {
+			return &SetupError{Step: "release the init stage", Err: err}
+		}
 	}
 	return nil
 }

@@ -13,8 +13,8 @@
 // names it. The protocol on the socket <fd>:
 //
 //   supervisor                          init (pid 1)            payload
-//   -- plan length u32, plan bytes -->
-//   (shutdown write side)
+//   -- {plan length u32, hold u32}, plan bytes -->  (before the clone)
+//   -- release byte -->                (only with hold: after newuidmap or cgroup)
 //                                      runs ops up to OpFork
 //                     <-- MSG_OP_ERROR {index, errno}  (on failure; exit)
 //                                      fork() ---------------> runs the rest
@@ -239,6 +239,13 @@ static int make_in(const char *root, const char *path, int file)
 	if (n >= sizeof buf) {
 		errno = ENAMETOOLONG;
 		return -1;
+	}
+	// Most targets exist already (a rootfs's /proc, a host view's /usr):
+	// one lookup, not one per component.
+	int fd = open_in(root, path, 0);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
 	}
 	memcpy(buf, path, n + 1);
 	char *p = buf;
@@ -693,15 +700,19 @@ static void run_init(int fd)
 	if (fd > 3)
 		syscall(SYS_close_range, 3, (unsigned)fd - 1, 0);
 	syscall(SYS_close_range, (unsigned)fd + 1, ~0u, 0);
-	uint32_t len;
-	unsigned char hdr[4];
-	if (read_full(fd, hdr, 4) < 0)
+	// {plan length u32, hold u32}, the plan, and with hold, one release
+	// byte once the supervisor has mapped our ids or moved us into our
+	// cgroup.
+	unsigned char hdr[8];
+	if (read_full(fd, hdr, sizeof hdr) < 0)
 		_exit(125);
-	len = get32(hdr);
+	uint32_t len = get32(hdr);
 	if (len > MAX_PLAN)
 		_exit(125);
 	unsigned char *buf = malloc(len ? len : 1);
 	if (!buf || read_full(fd, buf, len) < 0)
+		_exit(125);
+	if (get32(hdr + 4) && read_full(fd, hdr, 1) < 0)
 		_exit(125);
 	struct op *ops;
 	long n = decode(buf, len, &ops);
