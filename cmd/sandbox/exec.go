@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/sandbox-dev/sandbox/idmap"
+	"github.com/sandbox-dev/sandbox/internal/flagval"
 	"github.com/sandbox-dev/sandbox/sandbox"
 )
 
@@ -70,14 +69,14 @@ func (c *execCmd) spec() (sandbox.Spec, error) {
 	}
 	s.Mounts = mounts
 	if c.Memory != "" {
-		n, err := parseSize(c.Memory)
+		n, err := flagval.Size(c.Memory)
 		if err != nil {
 			return s, fmt.Errorf("--memory: %w", err)
 		}
 		s.Limits.Memory = n
 	}
 	if c.MaxOutput != "" {
-		n, err := parseSize(c.MaxOutput)
+		n, err := flagval.Size(c.MaxOutput)
 		if err != nil {
 			return s, fmt.Errorf("--max-output: %w", err)
 		}
@@ -85,7 +84,7 @@ func (c *execCmd) spec() (sandbox.Spec, error) {
 	}
 	s.Limits.CPUs, s.Limits.Pids = c.CPUs, c.Pids
 	for _, r := range c.Rlimit {
-		rl, err := parseRlimit(r)
+		rl, err := flagval.Rlimit(r)
 		if err != nil {
 			return s, fmt.Errorf("--rlimit %s: %w", r, err)
 		}
@@ -210,18 +209,12 @@ func mountsInOrder(args []string, c *execCmd) ([]sandbox.Mount, error) {
 			i++
 			val = args[i]
 		}
-		m := sandbox.Mount{Type: typ}
-		if typ == "tmpfs" {
-			m.Dest = val
-		} else {
-			src, dst, ok := strings.Cut(val, ":")
-			if !ok {
-				dst = src
+		m := sandbox.Mount{Type: typ, Dest: val}
+		if typ != "tmpfs" {
+			var err error
+			if m, err = flagval.Bind(typ, val); err != nil {
+				return nil, err
 			}
-			if src == "" || dst == "" {
-				return nil, fmt.Errorf("--%s %q: want SRC[:DST]", typ, val)
-			}
-			m.Source, m.Dest = src, dst
 		}
 		out = append(out, m)
 	}
@@ -231,56 +224,3 @@ func mountsInOrder(args []string, c *execCmd) ([]sandbox.Mount, error) {
 	return out, nil
 }
 
-// parseSize reads 1024, 64K, 256M, 2G (powers of 1024; a trailing B or iB is
-// allowed).
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "B"), "I")
-	mult := int64(1)
-	if n := len(t); n > 0 {
-		switch t[n-1] {
-		case 'K':
-			mult = 1 << 10
-		case 'M':
-			mult = 1 << 20
-		case 'G':
-			mult = 1 << 30
-		case 'T':
-			mult = 1 << 40
-		}
-		if mult > 1 {
-			t = t[:n-1]
-		}
-	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v <= 0 || math.IsInf(v, 0) || v*float64(mult) > math.MaxInt64/2 {
-		return 0, fmt.Errorf("%q is not a size (e.g. 512K, 64M, 2G)", s)
-	}
-	return int64(v * float64(mult)), nil
-}
-
-// parseRlimit reads NAME=N, NAME=SOFT:HARD or NAME=unlimited.
-func parseRlimit(s string) (sandbox.Rlimit, error) {
-	name, val, ok := strings.Cut(s, "=")
-	if !ok || name == "" {
-		return sandbox.Rlimit{}, errors.New("want NAME=VALUE")
-	}
-	num := func(v string) (uint64, error) {
-		if v == "unlimited" || v == "infinity" {
-			return math.MaxUint64, nil
-		}
-		return strconv.ParseUint(v, 10, 64)
-	}
-	soft, hard, two := strings.Cut(val, ":")
-	r := sandbox.Rlimit{Name: strings.ToLower(name)}
-	var err error
-	if r.Soft, err = num(soft); err != nil {
-		return r, fmt.Errorf("%q is not a number or unlimited", soft)
-	}
-	r.Hard = r.Soft
-	if two {
-		if r.Hard, err = num(hard); err != nil {
-			return r, fmt.Errorf("%q is not a number or unlimited", hard)
-		}
-	}
-	return r, nil
-}

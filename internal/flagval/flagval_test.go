@@ -1,0 +1,81 @@
+package flagval
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/sandbox-dev/sandbox/sandbox"
+)
+
+func TestSize(t *testing.T) {
+	for in, want := range map[string]int64{
+		"1024": 1024, "1K": 1024, "64M": 64 << 20, "64m": 64 << 20, "2G": 2 << 30,
+		"1.5K": 1536, "256MiB": 256 << 20, "10MB": 10 << 20, " 3k ": 3072,
+	} {
+		if got, err := Size(in); err != nil || got != want {
+			t.Errorf("Size(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "lots", "-1M", "0", "1Q", "K", "NaN", "Inf", "1e400", "9999999999T"} {
+		if _, err := Size(bad); err == nil || !strings.Contains(err.Error(), "not a size") {
+			t.Errorf("Size(%q): want an error, got %v", bad, err)
+		}
+	}
+}
+
+func TestRlimit(t *testing.T) {
+	r, err := Rlimit("nofile=17")
+	if err != nil || r.Name != "nofile" || r.Soft != 17 || r.Hard != 17 {
+		t.Fatalf("%+v %v", r, err)
+	}
+	r, err = Rlimit("CORE=0:unlimited")
+	if err != nil || r.Name != "core" || r.Soft != 0 || r.Hard != math.MaxUint64 {
+		t.Fatalf("%+v %v", r, err)
+	}
+	for _, bad := range []string{"nofile", "=5", "nofile=x", "nofile=1:y", "nofile=-1"} {
+		if _, err := Rlimit(bad); err == nil {
+			t.Errorf("Rlimit(%q): want an error", bad)
+		}
+	}
+}
+
+func TestBind(t *testing.T) {
+	m, err := Bind("bind", "/a:/b")
+	if err != nil || m.Source != "/a" || m.Dest != "/b" || m.Type != "bind" {
+		t.Fatalf("%+v %v", m, err)
+	}
+	if m, _ := Bind("ro-bind", "/a"); m.Dest != "/a" {
+		t.Fatalf("default destination: %+v", m)
+	}
+	for _, bad := range []string{"", ":/b", "/a:"} {
+		if _, err := Bind("bind", bad); err == nil {
+			t.Errorf("Bind(%q): want an error", bad)
+		}
+	}
+}
+
+// FuzzFlags feeds arbitrary flag values through the parsers and, when they
+// parse, through the Spec's validation: nothing may panic, and what parses
+// must be within range.
+func FuzzFlags(f *testing.F) {
+	for _, s := range []string{"64M", "nofile=17", "/a:/b", "1.5G", "core=0:unlimited", "::", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if n, err := Size(s); err == nil && n <= 0 {
+			t.Fatalf("Size(%q) = %d", s, n)
+		}
+		if r, err := Rlimit(s); err == nil && r.Name == "" {
+			t.Fatalf("Rlimit(%q) has no name", s)
+		}
+		if m, err := Bind("bind", s); err == nil {
+			spec := specWith(m)
+			_ = spec.Validate()
+		}
+	})
+}
+
+func specWith(m sandbox.Mount) *sandbox.Spec {
+	return &sandbox.Spec{Args: []string{"true"}, Mounts: []sandbox.Mount{m}}
+}
