@@ -223,4 +223,3 @@ func mountsInOrder(args []string, c *execCmd) ([]sandbox.Mount, error) {
 	}
 	return out, nil
 }
-
