@@ -136,6 +136,9 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	// The payload, from here on.
 	add(Op{Code: OpFork})
 	add(Op{Code: OpSession})
+	if s.TTY {
+		add(Op{Code: OpSetCtty})
+	}
 	for _, r := range s.Rlimits {
 		add(Op{Code: OpRlimit, Arg: uint64(rlimitByName[r.Name]), Arg2: r.Soft, Arg3: r.Hard})
 	}

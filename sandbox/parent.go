@@ -184,6 +184,9 @@ type supervisor struct {
 	copies  chan error    // one per output copier
 	ncopy   int
 
+	closeAfterStart []*os.File // the box's ends of pipes and terminals
+	restore         func()     // puts the caller's terminal back, with --tty
+
 	opErr *initMsg // the first op that failed, if any
 	exit  *initMsg // the payload's wait status, once it exited
 }
@@ -282,12 +285,15 @@ func (sv *supervisor) launch(m idmap.Mapping, plan []byte) error {
 func (sv *supervisor) stdio(cmd *exec.Cmd) error {
 	s := sv.spec
 	cmd.Stdin = s.Stdin
+	sv.overrun = make(chan struct{})
+	sv.copies = make(chan error, 2)
+	if s.TTY {
+		return sv.ttyStdio(cmd)
+	}
 	if s.MaxOutput == 0 {
 		cmd.Stdout, cmd.Stderr = s.Stdout, s.Stderr
 		return nil
 	}
-	sv.overrun = make(chan struct{})
-	sv.copies = make(chan error, 2)
 	for _, w := range []struct {
 		dst io.Writer
 		set *io.Writer
@@ -297,6 +303,7 @@ func (sv *supervisor) stdio(cmd *exec.Cmd) error {
 			return &SetupError{Step: "output pipe", Err: err}
 		}
 		*w.set = wr
+		sv.closeAfterStart = append(sv.closeAfterStart, wr)
 		dst := w.dst
 		if dst == nil {
 			dst = io.Discard
@@ -316,7 +323,7 @@ func (sv *supervisor) copyLimited(dst io.Writer, r io.Reader) error {
 		if n > 0 {
 			total := sv.output.Add(int64(n))
 			allowed := int64(n)
-			if over := total - sv.spec.MaxOutput; over > 0 {
+			if over := total - sv.spec.MaxOutput; sv.spec.MaxOutput > 0 && over > 0 {
 				allowed = max(0, int64(n)-over)
 			}
 			if allowed > 0 {
@@ -351,12 +358,10 @@ func (sv *supervisor) release(m idmap.Mapping) error {
 			}
 		}
 	}
-	// Close our copies of the box's output pipes so that EOF means the box
-	// is done writing.
-	if sv.spec.MaxOutput > 0 {
-		for _, f := range []io.Writer{sv.cmd.Stdout, sv.cmd.Stderr} {
-			f.(*os.File).Close()
-		}
+	// Close our copies of the box's ends of its output pipes or terminal,
+	// so that EOF means the box is done writing.
+	for _, f := range sv.closeAfterStart {
+		f.Close()
 	}
 	sv.msgs = make(chan initMsg, 4)
 	sv.msgDone = make(chan struct{})
@@ -449,6 +454,9 @@ loop:
 	sv.sock.Close()
 	for i := 0; i < sv.ncopy; i++ {
 		<-sv.copies
+	}
+	if sv.restore != nil {
+		sv.restore()
 	}
 	return sv.result(plan, reason)
 }

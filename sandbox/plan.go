@@ -65,6 +65,9 @@ const (
 	// Str[1] (NUL-separated), searching Str[2] (the box's PATH) when argv[0]
 	// has no slash.
 	OpExec OpCode = 20
+	// OpSetCtty makes the terminal on stdin the controlling terminal of the
+	// payload (after OpSession): the pseudo-terminal of --tty.
+	OpSetCtty OpCode = 21
 )
 
 // Flags on ops.
@@ -86,7 +89,7 @@ var opNames = map[OpCode]string{
 	OpPivot: "pivot_root", OpHostname: "sethostname", OpLoopback: "loopback",
 	OpSession: "session", OpNotDumpable: "not-dumpable", OpFork: "fork",
 	OpChdir: "chdir", OpRlimit: "rlimit", OpCreds: "credentials",
-	OpNoNewPrivs: "no_new_privs", OpSeccomp: "seccomp", OpExec: "exec",
+	OpNoNewPrivs: "no_new_privs", OpSeccomp: "seccomp", OpExec: "exec", OpSetCtty: "setctty",
 }
 
 func (c OpCode) String() string {

@@ -72,6 +72,11 @@ type Spec struct {
 	// payload keeps inside its namespaces. All others are dropped.
 	CapAdd []string `json:"cap_add,omitempty"`
 
+	// TTY gives the payload a new pseudo-terminal as its controlling
+	// terminal; the supervisor relays it to Stdin and Stdout (which should
+	// be the caller's terminal) and passes on window size changes.
+	TTY bool `json:"tty,omitempty"`
+
 	// Accounting asks for a cgroup even without limits, for exact peak
 	// memory and OOM counts; when none can be had the run goes on anyway.
 	Accounting bool `json:"accounting,omitempty"`

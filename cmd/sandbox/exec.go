@@ -39,6 +39,7 @@ type execCmd struct {
 	Seccomp   string        `help:"Seccomp filter: default, off, or a Docker/OCI JSON profile FILE." default:"default"`
 	CapAdd    []string      `name:"cap-add" help:"Keep this capability (inside the box's namespaces)." placeholder:"CAP"`
 	Report    string        `help:"Write the result as one JSON object to FILE." placeholder:"FILE"`
+	TTY       bool          `name:"tty" short:"t" help:"A new terminal inside, relayed to yours (for interactive shells)."`
 	DryRun    bool          `name:"dry-run" help:"Print the setup plan and exit."`
 
 	Command []string `arg:"" passthrough:"" help:"The command and its arguments." name:"command"`
@@ -52,7 +53,7 @@ func (c *execCmd) spec() (sandbox.Spec, error) {
 		Map: idmap.Mode(c.Map), Timeout: c.Timeout, CPUTime: c.CPUTime,
 		Seccomp: c.Seccomp, CapAdd: c.CapAdd,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Accounting: c.Report != "",
+		Accounting: c.Report != "", TTY: c.TTY,
 	}
 	// kong passes everything from the first positional on, "--" included;
 	// a dash before any "--" is a flag kong did not know.

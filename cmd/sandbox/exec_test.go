@@ -347,3 +347,18 @@ func TestProcMasked(t *testing.T) {
 		t.Fatal("no masked /proc file has content on this host; the test checks nothing")
 	}
 }
+
+func TestTTY(t *testing.T) {
+	// --tty: the payload's stdin and stdout are a terminal of the box's own
+	// (the harness's stdio are pipes), input is relayed in, output out, and
+	// the exit status passes through.
+	r := runWith(t, runOpts{stdin: "test -t 0 && test -t 1 && echo both-terminals; exit 3\n"}, "exec", "-t", "--", "/bin/sh")
+	if r.code != 3 || !strings.Contains(r.stdout, "both-terminals") {
+		t.Fatalf("--tty:\n%s", r)
+	}
+	// Without --tty the same payload sees the pipes.
+	r = runWith(t, runOpts{stdin: "test -t 0 || echo not-a-terminal\n"}, "exec", "--", "/bin/sh")
+	if !strings.Contains(r.stdout, "not-a-terminal") {
+		t.Fatalf("without --tty:\n%s", r)
+	}
+}

@@ -57,7 +57,7 @@ enum {
 	OP_BIND = 1, OP_TMPFS, OP_PROC, OP_DEVPTS, OP_SYMLINK, OP_MKDIR, OP_MASK,
 	OP_READONLY, OP_PIVOT, OP_HOSTNAME, OP_LOOPBACK, OP_SESSION,
 	OP_NOT_DUMPABLE, OP_FORK, OP_CHDIR, OP_RLIMIT, OP_CREDS, OP_NO_NEW_PRIVS,
-	OP_SECCOMP, OP_EXEC,
+	OP_SECCOMP, OP_EXEC, OP_SETCTTY,
 };
 #define F_READONLY (1u << 0)
 #define F_NODEV (1u << 1)
@@ -639,6 +639,10 @@ static int run_op(const struct op *o)
 		return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	case OP_SECCOMP:
 		return do_seccomp(o);
+	case OP_SETCTTY:
+		// --tty: the box's own pseudo-terminal (never the caller's) on
+		// stdin becomes the payload's controlling terminal.
+		return ioctl(0, TIOCSCTTY, 0);
 	case OP_EXEC:
 		return do_exec(o);
 	}
