@@ -362,3 +362,13 @@ func TestTTY(t *testing.T) {
 		t.Fatalf("without --tty:\n%s", r)
 	}
 }
+
+func TestUserNamespacesDisabled(t *testing.T) {
+	// user.max_user_namespaces is per user namespace: set to 0 in a
+	// namespace of our own, it forbids new ones below it exactly as the host
+	// sysctl does, without touching the host.
+	r := runWith(t, runOpts{wrap: `exec unshare -U -r /bin/sh -c 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$SANDBOX" exec -- true'`})
+	if r.code != 125 || !strings.Contains(r.stderr, "user.max_user_namespaces") {
+		t.Fatalf("want exit 125 naming the sysctl\n%s", r)
+	}
+}
