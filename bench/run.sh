@@ -96,7 +96,9 @@ mkdir "$work/bin" "$work/out"
 cp "$src_bin" "$work/bin/sandbox"
 gcc -O2 -static -Wall -Wextra -o "$work/bin/syscost" "$here/syscost.c" ||
 	die "compiling bench/syscost.c failed: is libc6-dev installed (static libc.a)?"
-chmod 755 "$work/bin" "$work/bin/sandbox" "$work/bin/syscost"
+(cd "$repo" && go build -tags osusergo,netgo -ldflags '-s -w -extldflags "-static"' -o "$work/bin/runloop" ./bench/runloop) ||
+	die "building bench/runloop failed"
+chmod 755 "$work/bin" "$work/bin/sandbox" "$work/bin/syscost" "$work/bin/runloop"
 sh "$repo/testdata/mkrootfs.sh" "$work/rootfs" >/dev/null
 # The results are written by the unprivileged user.
 if [ "$(id -u)" = 0 ]; then
@@ -206,6 +208,16 @@ for p in "${PARALLEL[@]}"; do
 	done
 done
 report throughput "$work/out/throughput.txt"
+
+# --- 2b. the same through the Go library -----------------------------------------
+
+section "2b. throughput through the Go library: one process calling sandbox.Run"
+# A grader or CI runner written in Go pays the Go runtime's start once, not
+# per box: this is the box's own cost, to set beside bwrap's launches/s above.
+for p in "${PARALLEL[@]}"; do
+	as_user "$work/bin/runloop" -n "$N" -p "$p" -- /bin/true ||
+		die "the library batch at -P $p failed"
+done
 
 # --- 3. the seccomp filter's cost per system call ------------------------------
 
