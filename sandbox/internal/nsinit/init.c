@@ -659,15 +659,17 @@ static void forward(int sig)
 // reap is pid 1's life after the payload starts: forward the signals a user
 // sends to the supervisor, reap orphans, and once the payload is gone kill
 // whatever it left behind, so nothing outlives the run.
-static void reap(void)
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+static void reap(const sigset_t *unblock)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = forward;
 	sa.sa_flags = SA_RESTART;
-	int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
-		sigaction(sigs[i], &sa, NULL);
+	for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
+		sigaction(forwarded[i], &sa, NULL);
+	sigprocmask(SIG_SETMASK, unblock, NULL);
 	int status = 0, done = 0;
 	for (;;) {
 		int st;
@@ -741,6 +743,15 @@ static void run_init(int fd)
 
 	for (long i = 0; i < n; i++) {
 		if (ops[i].code == OP_FORK) {
+			// The signals to forward stay blocked from before the fork
+			// until the reaper's handlers are in place, so that none
+			// finds pid 1 without them (and kills the box) or the
+			// payload with them.
+			sigset_t block, old;
+			sigemptyset(&block);
+			for (size_t k = 0; k < sizeof forwarded / sizeof *forwarded; k++)
+				sigaddset(&block, forwarded[k]);
+			sigprocmask(SIG_BLOCK, &block, &old);
 			pid_t pid = fork();
 			if (pid < 0) {
 				report(MSG_OP_ERROR, (int)i, errno, 0);
@@ -749,13 +760,15 @@ static void run_init(int fd)
 			if (pid > 0) {
 				payload_pid = pid;
 				close(0), close(1), close(2);
-				reap();
+				reap(&old);
 			}
+			sigprocmask(SIG_SETMASK, &old, NULL);
 			continue;
 		}
 		if (run_op(&ops[i]) < 0) {
-			report(MSG_OP_ERROR, (int)i, errno, 0);
-			_exit(ops[i].code == OP_EXEC ? (errno == ENOENT ? 127 : 126) : 125);
+			int err = errno;
+			report(MSG_OP_ERROR, (int)i, err, 0);
+			_exit(ops[i].code == OP_EXEC ? (err == ENOENT ? 127 : 126) : 125);
 		}
 	}
 	report(MSG_OP_ERROR, (int)n, EINVAL, 0); // a plan must end in exec
