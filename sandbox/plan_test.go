@@ -150,7 +150,13 @@ func TestEncodeRoundTrip(t *testing.T) {
 }
 
 func FuzzDecodePlan(f *testing.F) {
-	p, _ := buildPlan(&Spec{Args: []string{"true"}}, fakeHost, payloadSpec{})
+	// A small seed: the fuzzer's minimizer is quadratic in the input's size,
+	// and a whole plan (kilobytes) stalls it.
+	p := &Plan{Ops: []Op{
+		{Code: OpBind, Flags: FlagReadOnly, Str: []string{"/usr", "/usr"}},
+		{Code: OpRlimit, Arg: 7, Arg2: 17, Arg3: 17},
+		{Code: OpExec, Str: []string{"true\x00", "PATH=/bin\x00", "/bin"}},
+	}}
 	f.Add(p.Encode())
 	f.Add([]byte("SBX1\x01\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
