@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -433,8 +434,8 @@ func TestKillThenDeleteLeavesNothing(t *testing.T) {
 	}
 }
 
-// asUser runs a helper mode of a copy of the test binary as uid/gid 1001
-// (sbxtest), and returns its output.
+// asUser runs a helper mode of a copy of the test binary as the
+// unprivileged test user, and returns its output.
 func asUser(t *testing.T, mode string, env ...string) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "cgroup-test-bin")
@@ -459,18 +460,32 @@ func asUser(t *testing.T, mode string, env ...string) string {
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Dir = "/"
 	cmd.Env = append([]string{helperEnv + "=" + mode, "PATH=/usr/bin:/bin", "HOME=/"}, env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: testUID, Gid: testUID}}
+	_, uid, gid := testUser(t)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}}}
 	out, err := cmd.CombinedOutput()
-	t.Logf("as uid %d: %s", testUID, out)
+	t.Logf("as uid %d: %s", uid, out)
 	if err != nil {
-		t.Fatalf("helper %s as uid %d: %v", mode, testUID, err)
+		t.Fatalf("helper %s as uid %d: %v", mode, uid, err)
 	}
 	return string(out)
 }
 
-// testUID is the unprivileged user the tests use (sbxtest on the build
-// machine and in CI).
-const testUID = 1001
+// testUser is the unprivileged user the tests run as: SANDBOX_TEST_USER,
+// by default sandbox-test, which `make testuser` creates (and CI with it).
+func testUser(t *testing.T) (name string, uid, gid uint32) {
+	t.Helper()
+	name = os.Getenv("SANDBOX_TEST_USER")
+	if name == "" {
+		name = "sandbox-test"
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Fatalf("the unprivileged test user %s: %v (run make testuser)", name, err)
+	}
+	id, _ := strconv.Atoi(u.Uid)
+	g, _ := strconv.Atoi(u.Gid)
+	return name, uint32(id), uint32(g)
+}
 
 func randName(t *testing.T, prefix string) string {
 	b := make([]byte, 4)
@@ -483,6 +498,7 @@ func randName(t *testing.T, prefix string) string {
 func TestSetupThenNewAsUser(t *testing.T) {
 	requireRoot(t)
 	requireV1(t) // on v2 the user's process must also start inside the directory
+	_, uid, gid := testUser(t)
 	dir := randName(t, "sandbox-test-")
 	mounts, err := readMounts()
 	if err != nil {
@@ -500,7 +516,7 @@ func TestSetupThenNewAsUser(t *testing.T) {
 		}
 	})
 	for i := range 2 { // idempotent
-		if err := setup(dir, testUID, testUID); err != nil {
+		if err := setup(dir, int(uid), int(gid)); err != nil {
 			t.Fatalf("setup run %d: %v", i+1, err)
 		}
 	}
@@ -510,8 +526,8 @@ func TestSetupThenNewAsUser(t *testing.T) {
 			if err := syscall.Stat(filepath.Join(d, f), &st); err != nil {
 				t.Fatal(err)
 			}
-			if st.Uid != testUID || st.Gid != testUID {
-				t.Errorf("%s owned by %d:%d, want %d:%d", filepath.Join(d, f), st.Uid, st.Gid, testUID, testUID)
+			if st.Uid != uid || st.Gid != gid {
+				t.Errorf("%s owned by %d:%d, want %d:%d", filepath.Join(d, f), st.Uid, st.Gid, uid, gid)
 			}
 		}
 	}
@@ -527,7 +543,8 @@ func TestNoDelegationAsUser(t *testing.T) {
 	if !strings.Contains(out, "is=true") {
 		t.Errorf("New without delegation did not return ErrNoDelegation: %s", out)
 	}
-	want := []string{"memory", "cgroup-setup --user sbxtest"}
+	name, _, _ := testUser(t)
+	want := []string{"memory", "cgroup-setup --user " + name}
 	if m := cgroups.Mode(); m == cgroups.Legacy || m == cgroups.Hybrid {
 		want = append(want, "/sys/fs/cgroup/memory/sandbox-none-")
 	}

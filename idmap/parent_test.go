@@ -206,16 +206,21 @@ func ensureSubID(t *testing.T, file, name string, uid int) Range {
 }
 
 // TestWriteFromParentAsUser runs the rootless auto path for real: as the
-// unprivileged user sbxtest, start a process in a new user namespace and
-// write its maps through the setuid newuidmap/newgidmap.
+// unprivileged test user (SANDBOX_TEST_USER, by default sandbox-test, made
+// by `make testuser`), start a process in a new user namespace and write its
+// maps through the setuid newuidmap/newgidmap.
 func TestWriteFromParentAsUser(t *testing.T) {
-	requireRoot(t, "to run a helper as user sbxtest")
-	u, err := user.Lookup("sbxtest")
+	requireRoot(t, "to run a helper as the unprivileged test user")
+	name := os.Getenv("SANDBOX_TEST_USER")
+	if name == "" {
+		name = "sandbox-test"
+	}
+	u, err := user.Lookup(name)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("user sbxtest: %v", err)
+			t.Fatalf("user %s: %v", name, err)
 		}
-		t.Skipf("needs the user sbxtest: %v", err)
+		t.Skipf("needs the user %s (make testuser): %v", name, err)
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
@@ -225,7 +230,7 @@ func TestWriteFromParentAsUser(t *testing.T) {
 	ru := ensureSubID(t, "/etc/subuid", u.Username, uid)
 	rg := ensureSubID(t, "/etc/subgid", u.Username, uid)
 
-	// The test binary lives in a 0700 build dir; copy it where sbxtest can run it.
+	// The test binary lives in a 0700 build dir; copy it where the user can run it.
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -253,7 +258,7 @@ func TestWriteFromParentAsUser(t *testing.T) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("helper as sbxtest: %v\n%s", err, out)
+		t.Fatalf("helper as %s: %v\n%s", name, err, out)
 	}
 	t.Logf("helper output:\n%s", out)
 	for _, want := range []string{
