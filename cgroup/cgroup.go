@@ -270,7 +270,7 @@ func (b *Box) createV1Leaf(h host, l Limits, ctrl string, required bool) (*v1Lea
 	if err != nil {
 		os.Remove(dir) // made before a limit failed to apply; rmdir of an empty cgroup
 		if isPermission(err) {
-			return nil, fmt.Errorf("cgroup: %w", &DelegationError{Controller: ctrl, Path: dir, User: h.user, Err: err})
+			return nil, fmt.Errorf("%w", &DelegationError{Controller: ctrl, Path: dir, User: h.user, Err: err})
 		}
 		return nil, fmt.Errorf("cgroup: create %s cgroup %s with %s: %w", ctrl, dir, describeV1(ctrl, l), err)
 	}
@@ -308,7 +308,7 @@ func (b *Box) createV2(h host, l Limits) error {
 	have := strings.Fields(string(avail))
 	for _, c := range v2Resources(l, false).EnabledControllers() {
 		if !contains(have, c) {
-			return fmt.Errorf("cgroup: %w", &DelegationError{Controller: c, Path: parentDir, User: h.user, V2: true,
+			return fmt.Errorf("%w", &DelegationError{Controller: c, Path: parentDir, User: h.user, V2: true,
 				Err: fmt.Errorf("the %s controller is not in its cgroup.controllers (%q)", c, strings.TrimSpace(string(avail)))})
 		}
 	}
@@ -333,7 +333,7 @@ func (b *Box) createV2(h host, l Limits) error {
 	dir := filepath.Join(m.Point, group)
 	if err != nil {
 		if isPermission(err) || errors.Is(err, unix.EBUSY) {
-			return fmt.Errorf("cgroup: %w", &DelegationError{Controller: strings.Join(v2Resources(l, false).EnabledControllers(), ","),
+			return fmt.Errorf("%w", &DelegationError{Controller: strings.Join(v2Resources(l, false).EnabledControllers(), ","),
 				Path: dir, User: h.user, V2: true, Err: err})
 		}
 		return fmt.Errorf("cgroup: create cgroup %s: %w", dir, err)

@@ -67,7 +67,7 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 	if s.Limits.Any() || s.CPUTime > 0 || s.Accounting {
 		cg, err = cgroup.New("sandbox", s.Limits)
 		if err != nil && (s.Limits.Any() || s.CPUTime > 0) {
-			return fail(&SetupError{Step: "cgroup", Err: err})
+			return fail(&SetupError{Step: "limits", Err: err})
 		}
 		if err != nil {
 			cg = nil // accounting only: the run goes on with rusage numbers
@@ -189,6 +189,11 @@ type supervisor struct {
 
 	opErr *initMsg // the first op that failed, if any
 	exit  *initMsg // the payload's wait status, once it exited
+
+	// CPU time of the box's processes other than pid 1 when a limit
+	// killed them, for a box without CPU accounting in a cgroup (see stop
+	// in wait).
+	lostUser, lostSys time.Duration
 }
 
 // maxEarlyPlan is the largest Plan written before the child exists: it must
@@ -422,6 +427,15 @@ func (sv *supervisor) wait(ctx context.Context, plan *Plan) (Result, error) {
 	stop := func(r Status) {
 		if reason == "" {
 			reason = r
+			if sv.cg == nil || !sv.cg.CanMeasureCPU() {
+				// Without CPU accounting in a cgroup the CPU time comes
+				// from wait4's rusage of pid 1, which counts only the
+				// children it reaped: the processes the kill ends are
+				// reaped by the kernel (zap_pid_ns_processes ignores
+				// SIGCHLD) and their time would be lost. Read it just
+				// before the kill.
+				sv.lostUser, sv.lostSys = boxCPU(sv.cmd.Process.Pid)
+			}
 			sv.kill()
 		}
 	}
@@ -454,6 +468,16 @@ loop:
 	sv.sock.Close()
 	for i := 0; i < sv.ncopy; i++ {
 		<-sv.copies
+	}
+	select {
+	case <-sv.overrun:
+		// The box wrote past the limit and ended before the loop saw the
+		// overrun (its last output was still in the pipe): it is the
+		// same verdict.
+		if reason == "" {
+			reason = StatusOutputLimit
+		}
+	default:
 	}
 	if sv.restore != nil {
 		sv.restore()
@@ -508,8 +532,8 @@ func allCaps() []uintptr {
 func (sv *supervisor) result(plan *Plan, reason Status) (Result, error) {
 	res := Result{WallTime: time.Since(sv.start), OutputSize: sv.output.Load()}
 	if ru, ok := sv.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.CPUUser = time.Duration(ru.Utime.Nano())
-		res.CPUSys = time.Duration(ru.Stime.Nano())
+		res.CPUUser = time.Duration(ru.Utime.Nano()) + sv.lostUser
+		res.CPUSys = time.Duration(ru.Stime.Nano()) + sv.lostSys
 		res.PeakMemory = ru.Maxrss * 1024
 	}
 	if sv.cg != nil {
@@ -561,14 +585,94 @@ func (sv *supervisor) result(plan *Plan, reason Status) (Result, error) {
 	case reason == StatusTimeout:
 		res.Status, res.ExitCode = StatusTimeout, ExitTimeout
 	case reason != "":
+		// The supervisor killed the box with SIGKILL; say so whatever the
+		// payload died of in the race (SIGPIPE from the closed output
+		// pipe, or an exit just before the kill), so that a limit always
+		// gives the same exit status, and never 0.
 		res.Status = reason
-		if sv.exit == nil {
-			res.Signal, res.ExitCode = int(syscall.SIGKILL), exitSignalsBase+int(syscall.SIGKILL)
-		}
+		res.Signal, res.ExitCode = int(syscall.SIGKILL), exitSignalsBase+int(syscall.SIGKILL)
 	case res.OOMKilled && res.Status != StatusOK:
 		res.Status = StatusOOM
 	}
 	return res, nil
+}
+
+// boxCPU sums the CPU time of the descendants of pid (pid 1 of the box) as
+// /proc shows it: each one's own time and that of the children it reaped.
+// Descendants, because every process of the box's pid namespace is one:
+// orphans go to its pid 1.
+func boxCPU(pid int) (user, sys time.Duration) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, 0
+	}
+	type proc struct {
+		ppid int
+		user time.Duration
+		sys  time.Duration
+	}
+	procs := map[int]proc{}
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if ppid, u, s, err := parseProcStat(string(b)); err == nil {
+			procs[n] = proc{ppid, u, s}
+		}
+	}
+	in := func(n int) bool {
+		for range len(procs) { // bounded: pid reuse cannot make it loop
+			p, ok := procs[n]
+			if !ok {
+				return false
+			}
+			if p.ppid == pid {
+				return true
+			}
+			n = p.ppid
+		}
+		return false
+	}
+	for n, p := range procs {
+		if n != pid && in(n) {
+			user += p.user
+			sys += p.sys
+		}
+	}
+	return user, sys
+}
+
+// userHZ is the unit of the times in /proc/PID/stat (USER_HZ, 100 on every
+// Linux architecture's ABI).
+const userHZ = 100
+
+// parseProcStat reads the parent pid and the user and system CPU time of a
+// process and of its reaped children from the text of /proc/PID/stat
+// (proc(5): fields 4, 14, 15, 16 and 17).
+func parseProcStat(stat string) (ppid int, user, sys time.Duration, err error) {
+	// The command name (field 2) may hold spaces and parentheses; the
+	// fields after it are fixed.
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, 0, 0, fmt.Errorf("parse /proc/PID/stat: no command name in %q", stat)
+	}
+	f := strings.Fields(stat[i+1:]) // f[0] is field 3, the state
+	if len(f) < 15 {
+		return 0, 0, 0, fmt.Errorf("parse /proc/PID/stat: %d fields after the command name, want 15 or more", len(f))
+	}
+	var n [5]int64
+	for k, idx := range []int{1, 11, 12, 13, 14} {
+		if n[k], err = strconv.ParseInt(f[idx], 10, 64); err != nil {
+			return 0, 0, 0, fmt.Errorf("parse /proc/PID/stat: field %d: %w", idx+3, err)
+		}
+	}
+	tick := time.Second / userHZ
+	return int(n[0]), time.Duration(n[1]+n[3]) * tick, time.Duration(n[2]+n[4]) * tick, nil
 }
 
 // opError names the op that failed, with what the user can do about it.

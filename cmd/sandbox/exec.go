@@ -97,7 +97,9 @@ func (c *execCmd) spec() (sandbox.Spec, error) {
 func (c *execCmd) Run() error {
 	s, err := c.spec()
 	if err != nil {
-		c.writeReport(sandbox.Result{Status: sandbox.StatusSetupError, ExitCode: sandbox.ExitSetup}, s, err)
+		if rerr := c.writeReport(sandbox.Result{Status: sandbox.StatusSetupError, ExitCode: sandbox.ExitSetup}, s, err); rerr != nil {
+			fmt.Fprintln(os.Stderr, "sandbox: report:", rerr)
+		}
 		return &exitError{code: sandbox.ExitSetup, err: err}
 	}
 	if c.DryRun {
@@ -107,7 +109,9 @@ func (c *execCmd) Run() error {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	s.Signals = sigs
 	res, err := sandbox.Run(context.Background(), s)
-	if rerr := c.writeReport(res, s, err); rerr != nil && err == nil {
+	// A report that cannot be written is said even when the run failed
+	// too: a grader reading it must know why it is missing.
+	if rerr := c.writeReport(res, s, err); rerr != nil {
 		fmt.Fprintln(os.Stderr, "sandbox: report:", rerr)
 	}
 	if err != nil {

@@ -17,6 +17,7 @@
 //	probe open-write PATH   open PATH for writing (O_WRONLY, no create): "open_write: ok" or errno
 //	probe x32               getpid through the x32 ABI, in a child: "x32: ok", errno, or "x32: killed=SIGSYS"
 //	probe i386              getpid through int 0x80 (the i386 ABI), in a child: the same forms
+//	probe alloc MB [HOLD]   map MB megabytes, touch every page, print "allocated: MB", then sleep HOLD (a Go duration)
 //
 // Output is one line per attempt and stable, for tests to compare. The exit
 // status is 0 when every attempt could be made, whatever its result, and 2
@@ -35,6 +36,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -559,9 +561,28 @@ func int80Getpid() int32 {
 	return call()
 }
 
+// alloc maps mb megabytes and writes to every page, so that the kernel
+// charges all of it to the box's memory cgroup (an untouched mapping costs
+// nothing); it then holds the memory for hold. mmap rather than a Go slice:
+// the Go heap would grow in steps and the garbage collector could hand
+// pages back before the peak is measured.
+func alloc(mb int, hold time.Duration) error {
+	mem, err := unix.Mmap(-1, 0, mb<<20, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return fmt.Errorf("mmap %d MB: %w", mb, err)
+	}
+	page := unix.Getpagesize()
+	for i := 0; i < len(mem); i += page {
+		mem[i] = 1
+	}
+	fmt.Printf("allocated: %d\n", mb)
+	time.Sleep(hold)
+	return unix.Munmap(mem)
+}
+
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: probe syscall NAME... | tiocsti | tioclinux | fds | caps | ids | keyring | list |")
-	fmt.Fprintln(os.Stderr, "       ptrace-attach PID | connect tcp|unix-abstract|unix ADDR | netlink-links | open-write PATH | x32 | i386")
+	fmt.Fprintln(os.Stderr, "       ptrace-attach PID | connect tcp|unix-abstract|unix ADDR | netlink-links | open-write PATH | x32 | i386 | alloc MB [HOLD]")
 	os.Exit(2)
 }
 
@@ -644,6 +665,21 @@ func main() {
 		fmt.Printf("open_write: %s\n", result(err))
 	case "x32", "i386":
 		fail(otherABI(os.Args[1]))
+	case "alloc":
+		if len(os.Args) < 3 || len(os.Args) > 4 {
+			usage()
+		}
+		mb, err := strconv.Atoi(os.Args[2])
+		if err != nil || mb <= 0 {
+			usage()
+		}
+		var hold time.Duration
+		if len(os.Args) == 4 {
+			if hold, err = time.ParseDuration(os.Args[3]); err != nil {
+				usage()
+			}
+		}
+		fail(alloc(mb, hold))
 	case "abi-child": // the child of x32 and i386
 		if len(os.Args) != 3 {
 			usage()
