@@ -347,6 +347,61 @@ func TestEscapeReadOnlySubmount(t *testing.T) {
 	}
 }
 
+// TestEscapeHostMountAfterStart: the box's mounts are private. With
+// bubblewrap's slave propagation, a file system the host mounts under a
+// --ro-bind source while a box runs appears in the box with its own flags,
+// writable. The test makes the bound directory a shared mount (as systemd
+// hosts' mounts are), starts a box that waits, mounts a tmpfs under the
+// directory on the host, and lets the box try to write into it.
+func TestEscapeHostMountAfterStart(t *testing.T) {
+	need(t)
+	needRoot(t) // to mount on the host
+	d := hostDir(t)
+	sub := filepath.Join(d, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(d, d, "", unix.MS_BIND, ""); err != nil {
+		t.Fatalf("bind the test dir onto itself: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(d, unix.MNT_DETACH) })
+	if err := unix.Mount("", d, "", unix.MS_SHARED, ""); err != nil {
+		t.Fatalf("make it shared: %v", err)
+	}
+	ready := filepath.Join(d, "ready")
+	// The box waits until the host has mounted, then writes.
+	cmd := exec.Command(env.bin, "exec", "--ro-bind", d+":/ro", "--", "/bin/sh", "-c",
+		`i=0; while [ ! -e /ro/ready ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; touch /ro/sub/x 2>/dev/null && echo WROTE; grep -c ' /ro/sub ' /proc/self/mountinfo; true`)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: env.cred}
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the box is up, and has bound d
+	if err := unix.Mount("tmpfs", sub, "tmpfs", 0, "mode=0777"); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("mount under the bound dir: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(sub, unix.MNT_DETACH) })
+	// The ready file is made in the tmpfs-free parent, which the box sees.
+	if err := os.WriteFile(ready, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("box: %v\n%s", err, out.String())
+	}
+	if strings.Contains(out.String(), "WROTE") {
+		t.Fatalf("the box wrote into a host mount made after it started:\n%s", out.String())
+	}
+	if f := strings.Fields(out.String()); len(f) == 0 || f[len(f)-1] != "0" {
+		t.Fatalf("the host's later mount propagated into the box (mountinfo lines): %q", out.String())
+	}
+	assertEmpty(t, sub)
+}
+
 // TestEscapeDeviceNodes: no device node can be made in the box, even with
 // the filter off and CAP_MKNOD kept: the kernel allows mknod of devices
 // only to CAP_MKNOD in the initial user namespace. /dev holds only the
