@@ -148,9 +148,10 @@ static long decode(unsigned char *buf, size_t len, struct op **out)
 	if (!ops)
 		return -1;
 	size_t off = 8;
+	// Failures past here free ops: the fuzz test decodes millions of plans.
 	for (uint32_t i = 0; i < count; i++) {
 		if (len - off < 40)
-			return -1;
+			goto bad;
 		struct op *o = &ops[i];
 		o->code = get32(buf + off);
 		o->nstr = get32(buf + off + 4);
@@ -160,14 +161,14 @@ static long decode(unsigned char *buf, size_t len, struct op **out)
 		o->arg3 = get64(buf + off + 32);
 		off += 40;
 		if (o->nstr > MAX_STR)
-			return -1;
+			goto bad;
 		for (uint32_t j = 0; j < o->nstr; j++) {
 			if (len - off < 4)
-				return -1;
+				goto bad;
 			uint32_t l = get32(buf + off);
 			off += 4;
 			if (len - off < (size_t)l + 1 || buf[off + l] != 0)
-				return -1;
+				goto bad;
 			o->str[j] = (const char *)buf + off;
 			o->len[j] = l;
 			off += (size_t)l + 1;
@@ -176,9 +177,12 @@ static long decode(unsigned char *buf, size_t len, struct op **out)
 			o->str[j] = "";
 	}
 	if (off != len)
-		return -1;
+		goto bad;
 	*out = ops;
 	return count;
+bad:
+	free(ops);
+	return -1;
 }
 
 static int xopenat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve)
