@@ -33,7 +33,8 @@ deps:
 # Static: no dynamic loader on the launch path of the supervisor or of the
 # box's init stage (which is this same binary, re-executed), and a smaller
 # pid 1 inside the box. osusergo/netgo keep glibc's NSS out of a static link.
-GOFLAGS_BUILD := -tags osusergo,netgo -ldflags '-s -w -extldflags "-static"'
+VERSION       := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+GOFLAGS_BUILD := -tags osusergo,netgo -ldflags '-s -w -extldflags "-static" -X main.version=$(VERSION)'
 
 build: deps
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/sandbox
