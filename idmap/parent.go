@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -35,15 +36,27 @@ func (m Mapping) WriteFromParent(pid int) error {
 	if pid <= 0 {
 		return fmt.Errorf("write id maps: pid %d: want the child's pid", pid)
 	}
-	for _, h := range []struct {
+	// The two helpers are independent (each writes one file of the child's),
+	// so they run side by side: each is a setuid exec of a few milliseconds.
+	helpers := []struct {
 		name string
 		maps []syscall.SysProcIDMap
-	}{{"newuidmap", m.UIDs}, {"newgidmap", m.GIDs}} {
-		path, err := FindHelper(h.name)
+	}{{"newuidmap", m.UIDs}, {"newgidmap", m.GIDs}}
+	errs := make([]error, len(helpers))
+	var wg sync.WaitGroup
+	for i, h := range helpers {
+		wg.Go(func() {
+			path, err := FindHelper(h.name)
+			if err == nil {
+				err = runHelper(path, HelperArgs(pid, h.maps))
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	// In a fixed order, uid first, whichever finished first.
+	for _, err := range errs {
 		if err != nil {
-			return err
-		}
-		if err := runHelper(path, HelperArgs(pid, h.maps)); err != nil {
 			return err
 		}
 	}
