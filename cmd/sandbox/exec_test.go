@@ -372,3 +372,18 @@ func TestUserNamespacesDisabled(t *testing.T) {
 		t.Fatalf("want exit 125 naming the sysctl\n%s", r)
 	}
 }
+
+func TestCgroupNamespaceRoot(t *testing.T) {
+	// A box in a cgroup of its own sees that cgroup as "/": nothing of the
+	// host's cgroup tree, not even the leaf's name.
+	needRoot(t)
+	r := runWith(t, runOpts{root: true}, "exec", "--memory", "256M", "--pids", "64", "--", "cat", "/proc/self/cgroup")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		if f := strings.SplitN(l, ":", 3); len(f) != 3 || f[2] != "/" {
+			t.Errorf("the box sees its cgroup as %q in %q, want /", f[len(f)-1], l)
+		}
+	}
+}

@@ -722,8 +722,18 @@ static void run_init(int fd)
 	unsigned char *buf = malloc(len ? len : 1);
 	if (!buf || read_full(fd, buf, len) < 0)
 		_exit(125);
-	if (get32(hdr + 4) && read_full(fd, hdr, 1) < 0)
-		_exit(125);
+	if (get32(hdr + 4)) {
+		if (read_full(fd, hdr, 1) < 0)
+			_exit(125);
+		// The supervisor may just have moved us into the box's cgroup
+		// (cgroup v1): the cgroup namespace of the clone is rooted where
+		// we were born, so take a new one rooted at the box's cgroup, and
+		// the box sees its own as "/".
+		if (unshare(CLONE_NEWCGROUP) < 0) {
+			report(MSG_OP_ERROR, -1, errno, 0);
+			_exit(125);
+		}
+	}
 	struct op *ops;
 	long n = decode(buf, len, &ops);
 	if (n < 0) {
