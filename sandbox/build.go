@@ -132,6 +132,9 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	}
 	add(Op{Code: OpSession, Flags: FlagKeyring})
 	add(Op{Code: OpNotDumpable})
+	if s.TTY {
+		add(Op{Code: OpTTY})
+	}
 
 	// The payload, from here on.
 	add(Op{Code: OpFork})

@@ -34,11 +34,13 @@ const cpuPoll = 20 * time.Millisecond
 const (
 	msgOpError = 1
 	msgExit    = 2
+	msgTTY     = 3
 	msgSize    = 16
 )
 
 type initMsg struct {
 	typ, index, errno, status int32
+	fd                        int // passed with the message, or -1
 }
 
 // Run executes the Spec and waits for the box to finish. A Result is
@@ -381,16 +383,40 @@ func (sv *supervisor) release(m idmap.Mapping) error {
 
 func (sv *supervisor) readMsgs() {
 	defer close(sv.msgDone)
+	rc, err := sv.sock.SyscallConn()
+	if err != nil {
+		return
+	}
 	buf := make([]byte, msgSize)
+	oob := make([]byte, unix.CmsgSpace(4))
 	for {
-		if _, err := io.ReadFull(sv.sock, buf); err != nil {
-			return
+		// Fixed-size messages on a stream; the terminal's master (--tty)
+		// rides on its message as SCM_RIGHTS.
+		fd, got := -1, 0
+		for got < msgSize {
+			var n, oobn int
+			var rerr error
+			if err := rc.Read(func(s uintptr) bool {
+				n, oobn, _, _, rerr = unix.Recvmsg(int(s), buf[got:], oob, unix.MSG_CMSG_CLOEXEC)
+				return rerr != unix.EAGAIN
+			}); err != nil || rerr != nil || n == 0 {
+				return
+			}
+			got += n
+			if oobn > 0 {
+				if cms, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(cms) > 0 {
+					if fds, err := unix.ParseUnixRights(&cms[0]); err == nil && len(fds) > 0 {
+						fd = fds[0]
+					}
+				}
+			}
 		}
 		sv.msgs <- initMsg{
 			typ:    int32(binary.LittleEndian.Uint32(buf)),
 			index:  int32(binary.LittleEndian.Uint32(buf[4:])),
 			errno:  int32(binary.LittleEndian.Uint32(buf[8:])),
 			status: int32(binary.LittleEndian.Uint32(buf[12:])),
+			fd:     fd,
 		}
 	}
 }
@@ -494,6 +520,10 @@ func (sv *supervisor) note(m initMsg) {
 		}
 	case msgExit:
 		sv.exit = &m
+	case msgTTY:
+		if m.fd >= 0 {
+			sv.relay(os.NewFile(uintptr(m.fd), "sandbox-tty"))
+		}
 	}
 }
 

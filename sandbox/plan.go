@@ -65,9 +65,13 @@ const (
 	// Str[1] (NUL-separated), searching Str[2] (the box's PATH) when argv[0]
 	// has no slash.
 	OpExec OpCode = 20
-	// OpSetCtty makes the terminal on stdin the controlling terminal of the
-	// payload (after OpSession): the pseudo-terminal of --tty.
+	// OpSetCtty makes the terminal of OpTTY the payload's stdin, stdout,
+	// stderr and controlling terminal (after OpSession).
 	OpSetCtty OpCode = 21
+	// OpTTY makes a terminal in the box's devpts (in pid 1, after the
+	// pivot), sends its master to the supervisor and keeps the slave for
+	// OpSetCtty.
+	OpTTY OpCode = 22
 )
 
 // Flags on ops.
@@ -89,7 +93,7 @@ var opNames = map[OpCode]string{
 	OpPivot: "pivot_root", OpHostname: "sethostname", OpLoopback: "loopback",
 	OpSession: "session", OpNotDumpable: "not-dumpable", OpFork: "fork",
 	OpChdir: "chdir", OpRlimit: "rlimit", OpCreds: "credentials",
-	OpNoNewPrivs: "no_new_privs", OpSeccomp: "seccomp", OpExec: "exec", OpSetCtty: "setctty",
+	OpNoNewPrivs: "no_new_privs", OpSeccomp: "seccomp", OpExec: "exec", OpSetCtty: "setctty", OpTTY: "tty",
 }
 
 func (c OpCode) String() string {

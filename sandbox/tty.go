@@ -9,35 +9,27 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ttyStdio gives the box a new pseudo-terminal (--tty) and relays it: the
-// caller's stdin to the terminal, the terminal to the caller's stdout. The
-// box never gets the caller's own terminal, so TIOCSTI inside can only type
-// into the box's.
-func (sv *supervisor) ttyStdio(cmd *exec.Cmd) error {
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return &SetupError{Step: "--tty: open /dev/ptmx", Err: err}
-	}
-	fd := int(master.Fd())
-	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
-		master.Close()
-		return &SetupError{Step: "--tty: unlock the terminal", Err: err}
-	}
-	// TIOCGPTPEER opens the peer without a path lookup in /dev/pts.
-	sfd, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
-	if errno != 0 {
-		master.Close()
-		return &SetupError{Step: "--tty: open the terminal's peer", Err: errno}
-	}
-	slave := os.NewFile(sfd, "sandbox-tty")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	sv.closeAfterStart = append(sv.closeAfterStart, slave)
+// With --tty the box makes its terminal in its own devpts (OpTTY), so that
+// ttyname(3) and tty(1) work inside, and passes the master side to the
+// supervisor over the sync socket. The box never gets the caller's own
+// terminal, so TIOCSTI inside can only type into the box's.
 
+// ttyStdio leaves pid 1 nothing of the caller's: its stdio are /dev/null,
+// and the payload's are the box's terminal.
+func (sv *supervisor) ttyStdio(cmd *exec.Cmd) error {
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
+	return nil
+}
+
+// relay connects the box's terminal to the caller's: stdin in, output out,
+// the caller's terminal in raw mode meanwhile, window size changes passed on.
+func (sv *supervisor) relay(master *os.File) {
 	s := sv.spec
+	fd := int(master.Fd())
 	if in, ok := s.Stdin.(*os.File); ok {
 		if tio, err := unix.IoctlGetTermios(int(in.Fd()), unix.TCGETS); err == nil {
-			// The caller's terminal goes raw: keys reach the box as typed,
-			// and the box's terminal does the echo and the line editing.
+			// Keys reach the box as typed; its terminal does the echo and
+			// the line editing.
 			raw := *tio
 			raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
 			raw.Oflag &^= unix.OPOST
@@ -81,5 +73,4 @@ func (sv *supervisor) ttyStdio(cmd *exec.Cmd) error {
 		sv.copies <- sv.copyLimited(out, master)
 		master.Close()
 	}()
-	return nil
 }

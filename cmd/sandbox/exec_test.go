@@ -352,9 +352,13 @@ func TestTTY(t *testing.T) {
 	// --tty: the payload's stdin and stdout are a terminal of the box's own
 	// (the harness's stdio are pipes), input is relayed in, output out, and
 	// the exit status passes through.
-	r := runWith(t, runOpts{stdin: "test -t 0 && test -t 1 && echo both-terminals; exit 3\n"}, "exec", "-t", "--", "/bin/sh")
+	r := runWith(t, runOpts{stdin: "test -t 0 && test -t 1 && echo both-terminals; tty; exit 3\n"}, "exec", "-t", "--", "/bin/sh")
 	if r.code != 3 || !strings.Contains(r.stdout, "both-terminals") {
 		t.Fatalf("--tty:\n%s", r)
+	}
+	// The terminal is the box's own, in its devpts: tty(1) names it.
+	if !strings.Contains(r.stdout, "\n/dev/pts/0") {
+		t.Fatalf("tty inside a --tty box:\n%s", r)
 	}
 	// Without --tty the same payload sees the pipes.
 	r = runWith(t, runOpts{stdin: "test -t 0 || echo not-a-terminal\n"}, "exec", "--", "/bin/sh")

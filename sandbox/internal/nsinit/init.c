@@ -57,7 +57,7 @@ enum {
 	OP_BIND = 1, OP_TMPFS, OP_PROC, OP_DEVPTS, OP_SYMLINK, OP_MKDIR, OP_MASK,
 	OP_READONLY, OP_PIVOT, OP_HOSTNAME, OP_LOOPBACK, OP_SESSION,
 	OP_NOT_DUMPABLE, OP_FORK, OP_CHDIR, OP_RLIMIT, OP_CREDS, OP_NO_NEW_PRIVS,
-	OP_SECCOMP, OP_EXEC, OP_SETCTTY,
+	OP_SECCOMP, OP_EXEC, OP_SETCTTY, OP_TTY,
 };
 #define F_READONLY (1u << 0)
 #define F_NODEV (1u << 1)
@@ -74,7 +74,7 @@ enum {
 #define MAX_PLAN (64u << 20)
 
 // Messages to the supervisor: sandbox/parent.go reads the same layout.
-enum { MSG_OP_ERROR = 1, MSG_EXIT = 2 };
+enum { MSG_OP_ERROR = 1, MSG_EXIT = 2, MSG_TTY = 3 };
 struct msg {
 	uint32_t type;
 	int32_t index;
@@ -99,6 +99,7 @@ struct op {
 #define NEWROOT "/newroot"
 
 static int sync_fd = -1;
+static int tty_slave = -1; // --tty: the payload's terminal, from the box's own devpts
 static volatile pid_t payload_pid;
 
 static void report(uint32_t type, int index, int err, int status)
@@ -108,6 +109,49 @@ static void report(uint32_t type, int index, int err, int status)
 	do
 		n = write(sync_fd, &m, sizeof m);
 	while (n < 0 && errno == EINTR);
+}
+
+// send_tty passes the master side of the box's terminal to the supervisor,
+// which relays it to the caller's terminal.
+static int send_tty(int master)
+{
+	struct msg m = {MSG_TTY, 0, 0, 0};
+	struct iovec iov = {&m, sizeof m};
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	memset(&u, 0, sizeof u);
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &master, sizeof(int));
+	ssize_t n;
+	do
+		n = sendmsg(sync_fd, &mh, 0);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof m ? 0 : -1;
+}
+
+// open_tty makes a terminal in the box's devpts (so that ttyname(3) works
+// inside) and sends its master to the supervisor; the payload gets the slave.
+static int open_tty(void)
+{
+	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		return -1;
+	int unlock = 0;
+	int r = ioctl(master, TIOCSPTLCK, &unlock);
+	if (r == 0)
+		r = tty_slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (r >= 0)
+		r = send_tty(master);
+	int e = errno;
+	close(master);
+	errno = e;
+	return r < 0 ? -1 : 0;
 }
 
 static int read_full(int fd, void *buf, size_t len)
@@ -643,9 +687,15 @@ static int run_op(const struct op *o)
 		return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	case OP_SECCOMP:
 		return do_seccomp(o);
+	case OP_TTY:
+		return open_tty();
 	case OP_SETCTTY:
-		// --tty: the box's own pseudo-terminal (never the caller's) on
-		// stdin becomes the payload's controlling terminal.
+		// --tty: the box's own pseudo-terminal (never the caller's)
+		// becomes the payload's stdio and controlling terminal.
+		if (tty_slave < 0 || dup2(tty_slave, 0) < 0 || dup2(tty_slave, 1) < 0 || dup2(tty_slave, 2) < 0)
+			return -1;
+		close(tty_slave);
+		tty_slave = -1;
 		return ioctl(0, TIOCSCTTY, 0);
 	case OP_EXEC:
 		return do_exec(o);
@@ -774,6 +824,10 @@ static void run_init(int fd)
 			if (pid > 0) {
 				payload_pid = pid;
 				close(0), close(1), close(2);
+				// Only the payload holds the terminal: when it and its
+				// children are gone, the supervisor reads EOF.
+				if (tty_slave >= 0)
+					close(tty_slave);
 				reap(&old);
 			}
 			sigprocmask(SIG_SETMASK, &old, NULL);
