@@ -10,24 +10,19 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sandbox-dev/sandbox/internal/testenv"
 )
 
 // requireRoot skips a test that needs root, except in CI (CI=true), which
 // runs as root: there a skip would hide a broken core path, so it fails.
 func requireRoot(t *testing.T, why string) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("needs root (%s), and CI=true", why)
-	}
-	t.Skipf("needs root (%s)", why)
+	testenv.NeedRoot(t, why)
 }
 
 type fakeInfo struct {
@@ -115,7 +110,7 @@ const helperEnv = "IDMAP_TEST_HELPER"
 // that process does: the real rootless path, end to end.
 func TestHelperProcess(t *testing.T) {
 	if os.Getenv(helperEnv) != "1" {
-		t.Skip("helper process for TestWriteFromParentAsUser")
+		return // an ordinary run: nothing to do, and nothing skipped
 	}
 	if err := helperMain(os.Stdout); err != nil {
 		fmt.Fprintln(os.Stdout, "HELPER ERROR:", err)
@@ -211,49 +206,20 @@ func ensureSubID(t *testing.T, file, name string, uid int) Range {
 // maps through the setuid newuidmap/newgidmap.
 func TestWriteFromParentAsUser(t *testing.T) {
 	requireRoot(t, "to run a helper as the unprivileged test user")
-	name := os.Getenv("SANDBOX_TEST_USER")
-	if name == "" {
-		name = "sandbox-test"
-	}
-	u, err := user.Lookup(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("user %s: %v", name, err)
-		}
-		t.Skipf("needs the user %s (make testuser): %v", name, err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
+	name, uid, gid := testenv.User(t)
 	if _, err := FindHelper("newuidmap"); err != nil {
 		t.Fatalf("newuidmap: %v", err)
 	}
-	ru := ensureSubID(t, "/etc/subuid", u.Username, uid)
-	rg := ensureSubID(t, "/etc/subgid", u.Username, uid)
+	ru := ensureSubID(t, "/etc/subuid", name, uid)
+	rg := ensureSubID(t, "/etc/subgid", name, uid)
 
-	// The test binary lives in a 0700 build dir; copy it where the user can run it.
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := os.MkdirTemp("", "idmap-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "idmap.test")
-	data, err := os.ReadFile(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-
+	bin := testenv.CopyExecutable(t, exe)
 	cmd := exec.Command(bin, "-test.run=^TestHelperProcess$", "-test.count=1")
-	cmd.Dir = dir
+	cmd.Dir = filepath.Dir(bin)
 	cmd.Env = []string{helperEnv + "=1", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
 	out, err := cmd.CombinedOutput()

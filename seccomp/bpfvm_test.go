@@ -8,6 +8,8 @@ import (
 
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/sandbox-dev/sandbox/internal/testenv"
 )
 
 // The kernel's return values (SECCOMP_RET_*), spelled out here rather than
@@ -44,7 +46,7 @@ func nativeAuditArch(t *testing.T) uint32 {
 	case "arm64":
 		return unix.AUDIT_ARCH_AARCH64
 	}
-	t.Skipf("no AUDIT_ARCH value known for %s", runtime.GOARCH)
+	testenv.Skip(t, "no AUDIT_ARCH value known for %s", runtime.GOARCH)
 	return 0
 }
 

@@ -11,6 +11,8 @@ import (
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/sandbox-dev/sandbox/internal/testenv"
 )
 
 const denyMkdirFixture = "../testdata/seccomp/deny-mkdir.json"
@@ -251,7 +253,7 @@ func TestDefaultIsFresh(t *testing.T) {
 // in Compile, before anything starts, with the rule named.
 func TestCompileErrors(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
-		t.Skip("the architecture case below is written for amd64")
+		testenv.Skip(t, "the architecture case below is written for amd64")
 	}
 	tests := []struct {
 		name string
@@ -267,7 +269,10 @@ func TestCompileErrors(t *testing.T) {
 			_, err := tt.p.Compile()
 			if err == nil {
 				if tt.name == "loongarch unknown to this libseccomp" {
-					t.Skip("this libseccomp knows loongarch64")
+					// A newer libseccomp knows it: nothing to refuse, and
+					// no feature missing.
+					t.Log("this libseccomp knows loongarch64: the case does not apply")
+					return
 				}
 				t.Fatal("no error")
 			}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	libseccomp "github.com/seccomp/libseccomp-golang"
+
+	"github.com/sandbox-dev/sandbox/internal/testenv"
 )
 
 // TestPrecompiledMatches proves the shipped program is what the default
@@ -17,14 +19,14 @@ func TestPrecompiledMatches(t *testing.T) {
 		if runtime.GOARCH == "amd64" {
 			t.Fatal("no precompiled program on amd64: run go generate ./seccomp")
 		}
-		t.Skipf("no precompiled program for %s; DefaultProgram compiles", runtime.GOARCH)
+		testenv.Skip(t, "no precompiled program for %s; DefaultProgram compiles", runtime.GOARCH)
 	}
 	maj, min, mic := libseccomp.GetLibraryVersion()
 	if v := fmt.Sprintf("%d.%d.%d", maj, min, mic); v != precompiledLibseccomp {
 		// Another libseccomp may lay the same policy out differently;
 		// TestDefaultPolicy and TestDefaultLists check the shipped
 		// program's verdicts whatever the version.
-		t.Skipf("precompiled with libseccomp %s, this is %s: byte equality is not expected", precompiledLibseccomp, v)
+		testenv.Skip(t, "precompiled with libseccomp %s, this is %s: regenerate with go generate ./seccomp", precompiledLibseccomp, v)
 	}
 	fresh := compile(t, Default())
 	if !bytes.Equal(fresh, precompiled) {

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sandbox-dev/sandbox/internal/testenv"
 )
 
 var env struct {
@@ -41,8 +43,6 @@ func TestMain(m *testing.M) {
 	}()
 	os.Exit(code)
 }
-
-func inCI() bool { return os.Getenv("CI") == "true" }
 
 func setup() error {
 	dir, err := os.MkdirTemp("", "sandbox-test-")
@@ -75,10 +75,7 @@ func setup() error {
 	}
 	env.uid, env.gid = os.Getuid(), os.Getgid()
 	if os.Geteuid() == 0 {
-		name := os.Getenv("SANDBOX_TEST_USER")
-		if name == "" {
-			name = "sandbox-test"
-		}
+		name := testenv.UserName()
 		u, err := user.Lookup(name)
 		if err != nil {
 			env.skipWhy = fmt.Sprintf("running as root and there is no unprivileged user %q to run the box as (create it, or set SANDBOX_TEST_USER): %v", name, err)
@@ -99,10 +96,7 @@ func need(t *testing.T) {
 		t.Fatalf("test setup: %s", env.setupErr)
 	}
 	if env.skipWhy != "" {
-		if inCI() {
-			t.Fatalf("core test cannot run in CI: %s", env.skipWhy)
-		}
-		t.Skip(env.skipWhy)
+		testenv.Skip(t, "%s", env.skipWhy)
 	}
 }
 
@@ -225,13 +219,9 @@ func credOf(t *testing.T, name string) *syscall.Credential {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
 }
 
-// needRoot skips a test that needs root, but fails it in CI, which runs as root.
+// needRoot gates a test that needs root (to prepare the host, or to run the
+// box as a root caller).
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if inCI() {
-			t.Fatal("CI runs as root; this test needs root")
-		}
-		t.Skip("needs root")
-	}
+	testenv.NeedRoot(t, "to prepare the host or run as a root caller")
 }

@@ -3,7 +3,6 @@ package doctor
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/containerd/cgroups/v3"
 
 	"github.com/sandbox-dev/sandbox/idmap"
+	"github.com/sandbox-dev/sandbox/internal/testenv"
 )
 
 // want is the expected outcome of one check: its status and substrings of
@@ -269,12 +269,7 @@ func TestRun(t *testing.T) {
 	var b bytes.Buffer
 	Format(&b, checks)
 	t.Logf("this host:\n%s", b.String())
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the probe assertions need root, and CI=true")
-		}
-		t.Skip("the probe assertions need root")
-	}
+	testenv.NeedRoot(t, "the probe assertions")
 	if checks[1].Status != OK {
 		t.Errorf("as root, the namespace probe failed: %+v", checks[1])
 	}
