@@ -30,6 +30,11 @@ var ErrUserNSDisabled = errors.New("unprivileged user namespaces are disabled on
 // cpuPoll is how often the CPU time of a box is read when --cpu-time is set.
 const cpuPoll = 20 * time.Millisecond
 
+// memPoll is how often the memory a box holds is sampled for its peak (see
+// cgroup.HeldMemory); a process that lives shorter is still counted by its
+// largest resident set.
+const memPoll = 10 * time.Millisecond
+
 // Messages from the init stage; init.c writes the same layout.
 const (
 	msgOpError = 1
@@ -129,6 +134,14 @@ func prepare(s *Spec) (idmap.Mapping, *Plan, error) {
 			// Capability conditions in a Docker profile mean what they
 			// mean in Docker: the capabilities the payload keeps.
 			prog, err = p.CompileFor(s.CapAdd)
+			if err == nil {
+				// A profile that denies what the box needs to start
+				// would show up as the payload's crash; refuse it here.
+				err = seccomp.CheckStartable(prog)
+			}
+			if err != nil {
+				err = fmt.Errorf("%s: %w", s.Seccomp, err)
+			}
 		}
 	}
 	if err != nil {
@@ -191,6 +204,11 @@ type supervisor struct {
 
 	opErr *initMsg // the first op that failed, if any
 	exit  *initMsg // the payload's wait status, once it exited
+
+	// heldPeak is the most memory the box was seen holding (memPoll).
+	heldPeak int64
+	// cancelSig is the signal that cancelled the run (StatusCancelled).
+	cancelSig syscall.Signal
 
 	// CPU time of the box's processes other than pid 1 when a limit
 	// killed them, for a box without CPU accounting in a cgroup (see stop
@@ -449,10 +467,25 @@ func (sv *supervisor) wait(ctx context.Context, plan *Plan) (Result, error) {
 		defer t.Stop()
 		cpuTick = t.C
 	}
+	var memTick <-chan time.Time
+	if sv.cg != nil {
+		if _, err := sv.cg.HeldMemory(); err == nil {
+			t := time.NewTicker(memPoll)
+			defer t.Stop()
+			memTick = t.C
+		}
+	}
 	var reason Status
+	killed := false
 	stop := func(r Status) {
 		if reason == "" {
 			reason = r
+		}
+		if !killed {
+			killed = true
+			if memTick != nil {
+				sv.sampleMemory() // the last look before the kill frees it
+			}
 			if sv.cg == nil || !sv.cg.CanMeasureCPU() {
 				// Without CPU accounting in a cgroup the CPU time comes
 				// from wait4's rusage of pid 1, which counts only the
@@ -476,15 +509,31 @@ loop:
 		case <-timeout:
 			stop(StatusTimeout)
 		case <-ctx.Done():
-			stop(StatusTimeout)
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				stop(StatusTimeout)
+			} else {
+				stop(StatusCancelled)
+			}
+			ctx = context.Background() // seen: do not select it again
 		case <-cpuTick:
 			if used, err := sv.cg.CPUUsage(); err == nil && used >= s.CPUTime {
 				stop(StatusCPUTime)
 			}
 		case <-sv.overrun:
 			stop(StatusOutputLimit)
+		case <-memTick:
+			sv.sampleMemory()
 		case sig := <-s.Signals:
 			sv.cmd.Process.Signal(sig)
+			if n, ok := sig.(syscall.Signal); ok && cancels(n) {
+				// The caller asked the run to stop: the payload gets
+				// the signal to clean up; a second one kills the box.
+				if reason == StatusCancelled {
+					stop(StatusCancelled)
+				} else if reason == "" {
+					reason, sv.cancelSig = StatusCancelled, n
+				}
+			}
 		}
 	}
 	<-sv.msgDone
@@ -559,19 +608,39 @@ func allCaps() []uintptr {
 	return caps
 }
 
+// cancels tells whether a signal to the supervisor means "stop this run":
+// the ones a terminal, a service manager or a job runner sends for that.
+func cancels(sig syscall.Signal) bool {
+	switch sig {
+	case syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT:
+		return true
+	}
+	return false
+}
+
+// sampleMemory notes what the box holds now, for its peak.
+func (sv *supervisor) sampleMemory() {
+	if n, err := sv.cg.HeldMemory(); err == nil && n > sv.heldPeak {
+		sv.heldPeak = n
+	}
+}
+
 func (sv *supervisor) result(plan *Plan, reason Status) (Result, error) {
 	res := Result{WallTime: time.Since(sv.start), OutputSize: sv.output.Load()}
 	if ru, ok := sv.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		res.CPUUser = time.Duration(ru.Utime.Nano()) + sv.lostUser
 		res.CPUSys = time.Duration(ru.Stime.Nano()) + sv.lostSys
+		// The largest resident set of any one process of the box: what
+		// the payload held where there is no cgroup to sample, and the
+		// floor of the sampled figure for processes that lived shorter
+		// than memPoll.
 		res.PeakMemory = ru.Maxrss * 1024
 	}
+	res.PeakMemory = max(res.PeakMemory, sv.heldPeak)
 	if sv.cg != nil {
 		// Stats returns what it could read along with an error for the rest.
 		if st, _ := sv.cg.Stats(); true {
-			if st.PeakMemory > 0 {
-				res.PeakMemory = st.PeakMemory
-			}
+			res.CgroupPeakMemory = st.PeakMemory
 			if st.CPUUser+st.CPUSys > 0 {
 				res.CPUUser, res.CPUSys = st.CPUUser, st.CPUSys
 			}
@@ -614,6 +683,12 @@ func (sv *supervisor) result(plan *Plan, reason Status) (Result, error) {
 	switch {
 	case reason == StatusTimeout:
 		res.Status, res.ExitCode = StatusTimeout, ExitTimeout
+	case reason == StatusCancelled && sv.cancelSig != 0:
+		// However the payload ended after the caller's signal (it may
+		// have caught it and exited 0), the run was stopped from outside;
+		// the status says so, and the exit status is the one of a
+		// process the signal killed, as a shell expects.
+		res.Status, res.Signal, res.ExitCode = StatusCancelled, int(sv.cancelSig), exitSignalsBase+int(sv.cancelSig)
 	case reason != "":
 		// The supervisor killed the box with SIGKILL; say so whatever the
 		// payload died of in the race (SIGPIPE from the closed output

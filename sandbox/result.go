@@ -20,19 +20,30 @@ const (
 	StatusOOM         Status = "oom"          // the kernel's OOM killer acted in the box's cgroup
 	StatusOutputLimit Status = "output-limit" // --max-output exceeded
 	StatusSetupError  Status = "setup-error"  // the box could not be set up
+	StatusCancelled   Status = "cancelled"    // stopped by a signal to the supervisor, or its context
 )
 
 // Result is what a run came to. Times are for all the box's processes.
 type Result struct {
-	Status     Status        `json:"status"`
-	ExitCode   int           `json:"exit_code"` // as sandbox exits: the command's, 128+N, 124, 125, 126, 127
-	Signal     int           `json:"signal,omitempty"`
-	WallTime   time.Duration `json:"wall_time"`
-	CPUUser    time.Duration `json:"cpu_user"`
-	CPUSys     time.Duration `json:"cpu_sys"`
-	PeakMemory int64         `json:"peak_memory"` // bytes: the cgroup's peak where there is one, else the largest process's max RSS
-	OOMKilled  bool          `json:"oom_killed"`
-	OutputSize int64         `json:"output_bytes,omitempty"` // counted when --max-output is set
+	Status   Status        `json:"status"`
+	ExitCode int           `json:"exit_code"` // as sandbox exits: the command's, 128+N, 124, 125, 126, 127
+	Signal   int           `json:"signal,omitempty"`
+	WallTime time.Duration `json:"wall_time"`
+	CPUUser  time.Duration `json:"cpu_user"`
+	CPUSys   time.Duration `json:"cpu_sys"`
+	// PeakMemory is the most memory the payload held, in bytes: with a
+	// cgroup, its anonymous memory, shmem and tmpfs, and unreclaimable
+	// kernel memory, sampled every 10 ms; and never less than the largest
+	// resident set of any one of its processes (the whole figure where
+	// there is no cgroup). Page cache does not count, so the figure does
+	// not depend on what the cache held when the run began.
+	PeakMemory int64 `json:"peak_memory"`
+	// CgroupPeakMemory is the kernel's own peak of the box's cgroup
+	// (v1 memory.max_usage_in_bytes, v2 memory.peak), page cache included;
+	// 0 without a cgroup.
+	CgroupPeakMemory int64 `json:"cgroup_peak_memory"`
+	OOMKilled        bool  `json:"oom_killed"`
+	OutputSize       int64 `json:"output_bytes,omitempty"` // counted when --max-output is set
 }
 
 // Exit codes of the sandbox itself, as timeout(1) and env(1) use them.

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	libseccomp "github.com/seccomp/libseccomp-golang"
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/sandbox-dev/sandbox/internal/testenv"
@@ -41,7 +40,7 @@ func TestDefaultLists(t *testing.T) {
 	}
 }
 
-func checkLists(t *testing.T, arch uint32, vm *bpf.VM) {
+func checkLists(t *testing.T, arch uint32, vm *VM) {
 	t.Helper()
 	known := 0
 	for _, l := range []struct {

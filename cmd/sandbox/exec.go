@@ -11,36 +11,38 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sandbox-dev/sandbox/idmap"
 	"github.com/sandbox-dev/sandbox/internal/flagval"
 	"github.com/sandbox-dev/sandbox/sandbox"
 )
 
 type execCmd struct {
-	Rootfs    string        `help:"New root from DIR (read-only); default: a read-only view of the host's /usr, /bin, /lib*, /etc." placeholder:"DIR" type:"existingdir"`
-	Bind      []string      `help:"Bind host path SRC read-write at DST (default: the same path)." placeholder:"SRC[:DST]"`
-	RoBind    []string      `name:"ro-bind" help:"Bind host path SRC read-only (recursively) at DST." placeholder:"SRC[:DST]"`
-	Tmpfs     []string      `help:"Mount a fresh tmpfs at DST." placeholder:"DST"`
-	Workdir   string        `short:"w" help:"Working directory inside the box." placeholder:"DIR"`
-	Env       []string      `help:"Set a variable inside (the environment is cleared but for PATH, TERM, LANG, HOME)." placeholder:"KEY=VALUE"`
-	KeepEnv   bool          `name:"keep-env" help:"Pass the caller's whole environment (secrets included)."`
-	Hostname  string        `help:"Host name inside the box." default:"sandbox"`
-	Net       string        `help:"Network: none (own namespace, loopback only) or host." enum:"none,host" default:"none"`
-	UID       int           `name:"uid" help:"User id inside the box." default:"0"`
-	GID       int           `name:"gid" help:"Group id inside the box." default:"0"`
-	Map       string        `help:"Id mapping: self (your id alone) or auto (also your /etc/subuid range, via newuidmap)." enum:"self,auto" default:"self"`
-	Memory    string        `help:"Memory limit (cgroup), e.g. 256M; swap is off for the box." placeholder:"SIZE"`
-	CPUs      float64       `name:"cpus" help:"CPU quota in cores (cgroup)." placeholder:"N"`
-	Pids      int64         `help:"Most processes at once (cgroup)." placeholder:"N"`
-	Rlimit    []string      `help:"Resource limit NAME=VALUE (as, core, cpu, fsize, nofile, nproc, stack, ...); VALUE is N, SOFT:HARD or unlimited." placeholder:"NAME=VALUE"`
-	Timeout   time.Duration `help:"Wall-clock limit for the whole box (exit 124)." placeholder:"DURATION"`
-	CPUTime   time.Duration `name:"cpu-time" help:"CPU time limit of all the box's processes together (cgroup)." placeholder:"DURATION"`
-	MaxOutput string        `name:"max-output" help:"Limit of stdout plus stderr; the box is killed past it." placeholder:"SIZE"`
-	Seccomp   string        `help:"Seccomp filter: default, off, or a Docker/OCI JSON profile FILE." default:"default"`
-	CapAdd    []string      `name:"cap-add" help:"Keep this capability (inside the box's namespaces)." placeholder:"CAP"`
-	Report    string        `help:"Write the result as one JSON object to FILE." placeholder:"FILE"`
-	TTY       bool          `name:"tty" short:"t" help:"A new terminal inside, relayed to yours (for interactive shells)."`
-	DryRun    bool          `name:"dry-run" help:"Print the setup plan and exit."`
+	Rootfs    string   `help:"New root from DIR (read-only); default: a read-only view of the host's /usr, /bin, /lib*, /etc." placeholder:"DIR" type:"existingdir"`
+	Bind      []string `help:"Bind host path SRC read-write at DST (default: the same path); write a colon in a path as \\: and a backslash as \\\\." placeholder:"SRC[:DST]" sep:"none"`
+	RoBind    []string `name:"ro-bind" help:"Bind host path SRC read-only (recursively) at DST." placeholder:"SRC[:DST]" sep:"none"`
+	Tmpfs     []string `help:"Mount a fresh tmpfs at DST." placeholder:"DST" sep:"none"`
+	Workdir   string   `short:"w" help:"Working directory inside the box." placeholder:"DIR"`
+	Env       []string `help:"Set a variable inside (the environment is cleared but for PATH, TERM, LANG, HOME); the value is taken as written, commas included." placeholder:"KEY=VALUE" sep:"none"`
+	KeepEnv   bool     `name:"keep-env" help:"Pass the caller's whole environment (secrets included)."`
+	Hostname  string   `help:"Host name inside the box." default:"sandbox"`
+	Net       string   `help:"Network: none (own namespace, loopback only) or host." enum:"none,host" default:"none"`
+	UID       int      `name:"uid" help:"User id inside the box." default:"0"`
+	GID       int      `name:"gid" help:"Group id inside the box." default:"0"`
+	Map       string   `help:"Id mapping: self (your id alone) or auto (also your /etc/subuid range, via newuidmap)." enum:"self,auto" default:"self"`
+	Memory    string   `help:"Memory limit (cgroup), e.g. 256M; swap is off for the box." placeholder:"SIZE"`
+	CPUs      float64  `name:"cpus" help:"CPU quota in cores (cgroup)." placeholder:"N"`
+	Pids      int64    `help:"Most processes at once (cgroup)." placeholder:"N"`
+	Rlimit    []string `help:"Resource limit NAME=VALUE (as, core, cpu, fsize, nofile, nproc, stack, ...); VALUE is N, SOFT:HARD or unlimited." placeholder:"NAME=VALUE" sep:"none"`
+	Timeout   string   `help:"Wall-clock limit for the whole box (exit 124): seconds (10, 1.5) or a duration (500ms, 2m)." placeholder:"DURATION"`
+	CPUTime   string   `name:"cpu-time" help:"CPU time limit of all the box's processes together (cgroup): seconds or a duration." placeholder:"DURATION"`
+	MaxOutput string   `name:"max-output" help:"Limit of stdout plus stderr; the box is killed past it." placeholder:"SIZE"`
+	Seccomp   string   `help:"Seccomp filter: default, off, or a Docker/OCI JSON profile FILE." default:"default"`
+	CapAdd    []string `name:"cap-add" help:"Keep this capability (inside the box's namespaces)." placeholder:"CAP" sep:"none"`
+	Report    string   `help:"Write the result as one JSON object to FILE." placeholder:"FILE"`
+	TTY       bool     `name:"tty" short:"t" help:"A new terminal inside, relayed to yours (for interactive shells)."`
+	DryRun    bool     `name:"dry-run" help:"Print the setup plan and exit."`
 
 	Command []string `arg:"" passthrough:"" help:"The command and its arguments." name:"command"`
 }
@@ -50,7 +52,7 @@ func (c *execCmd) spec() (sandbox.Spec, error) {
 	s := sandbox.Spec{
 		Args: c.Command, Rootfs: c.Rootfs, Workdir: c.Workdir, Env: c.Env,
 		KeepEnv: c.KeepEnv, Hostname: c.Hostname, Net: c.Net, UID: c.UID, GID: c.GID,
-		Map: idmap.Mode(c.Map), Timeout: c.Timeout, CPUTime: c.CPUTime,
+		Map:     idmap.Mode(c.Map),
 		Seccomp: c.Seccomp, CapAdd: c.CapAdd,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Accounting: c.Report != "", TTY: c.TTY,
@@ -82,6 +84,19 @@ func (c *execCmd) spec() (sandbox.Spec, error) {
 			return s, fmt.Errorf("--max-output: %w", err)
 		}
 		s.MaxOutput = n
+	}
+	for _, d := range []struct {
+		flag, val string
+		to        *time.Duration
+	}{{"--timeout", c.Timeout, &s.Timeout}, {"--cpu-time", c.CPUTime, &s.CPUTime}} {
+		if d.val == "" {
+			continue
+		}
+		v, err := flagval.Duration(d.val)
+		if err != nil {
+			return s, fmt.Errorf("%s: %w", d.flag, err)
+		}
+		*d.to = v
 	}
 	s.Limits.CPUs, s.Limits.Pids = c.CPUs, c.Pids
 	for _, r := range c.Rlimit {
@@ -119,13 +134,15 @@ func (c *execCmd) Run() error {
 	}
 	switch res.Status {
 	case sandbox.StatusTimeout:
-		fmt.Fprintf(os.Stderr, "sandbox: timed out after %s\n", c.Timeout)
+		fmt.Fprintf(os.Stderr, "sandbox: timed out after %s\n", s.Timeout)
 	case sandbox.StatusCPUTime:
-		fmt.Fprintf(os.Stderr, "sandbox: CPU time limit %s exceeded\n", c.CPUTime)
+		fmt.Fprintf(os.Stderr, "sandbox: CPU time limit %s exceeded\n", s.CPUTime)
 	case sandbox.StatusOutputLimit:
 		fmt.Fprintf(os.Stderr, "sandbox: output limit %s exceeded\n", c.MaxOutput)
 	case sandbox.StatusOOM:
 		fmt.Fprintf(os.Stderr, "sandbox: out of memory (limit %s)\n", c.Memory)
+	case sandbox.StatusCancelled:
+		fmt.Fprintf(os.Stderr, "sandbox: cancelled by %s\n", unix.SignalName(syscall.Signal(res.Signal)))
 	}
 	if res.ExitCode != 0 {
 		return &exitError{code: res.ExitCode}
@@ -153,6 +170,7 @@ type report struct {
 	CPUUser    float64        `json:"cpu_user"`
 	CPUSys     float64        `json:"cpu_sys"`
 	PeakMemory int64          `json:"peak_memory"`
+	CgroupPeak int64          `json:"cgroup_peak_memory"`
 	OOMKilled  bool           `json:"oom_killed"`
 	OutputSize int64          `json:"output_bytes,omitempty"`
 	Error      string         `json:"error,omitempty"`
@@ -176,7 +194,7 @@ func (c *execCmd) writeReport(res sandbox.Result, s sandbox.Spec, runErr error) 
 	r := report{
 		Status: res.Status, ExitCode: res.ExitCode, Signal: res.Signal,
 		WallTime: res.WallTime.Seconds(), CPUUser: res.CPUUser.Seconds(), CPUSys: res.CPUSys.Seconds(),
-		PeakMemory: res.PeakMemory, OOMKilled: res.OOMKilled, OutputSize: res.OutputSize,
+		PeakMemory: res.PeakMemory, CgroupPeak: res.CgroupPeakMemory, OOMKilled: res.OOMKilled, OutputSize: res.OutputSize,
 		Limits: reportLimits{
 			Memory: s.Limits.Memory, CPUs: s.Limits.CPUs, Pids: s.Limits.Pids,
 			Timeout: s.Timeout.Seconds(), CPUTime: s.CPUTime.Seconds(), MaxOutput: s.MaxOutput,

@@ -9,20 +9,74 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sandbox-dev/sandbox/sandbox"
 )
 
-// Bind splits SRC[:DST] (DST defaults to SRC).
+// Bind splits SRC[:DST] (DST defaults to SRC) at the first colon that is
+// not escaped. A path may hold any byte but NUL: a colon in it is written
+// `\:` and a backslash `\\` (EscapePath does it); a backslash before
+// anything else stands for itself.
 func Bind(flag, val string) (sandbox.Mount, error) {
-	src, dst, ok := strings.Cut(val, ":")
-	if !ok {
+	src, dst, colons := splitEscaped(val)
+	if colons == 0 {
 		dst = src
 	}
-	if src == "" || dst == "" {
-		return sandbox.Mount{}, fmt.Errorf("--%s %q: want SRC[:DST]", flag, val)
+	if src == "" || dst == "" || colons > 1 {
+		return sandbox.Mount{}, fmt.Errorf("--%s %q: want SRC[:DST] (write a colon in a path as \\:)", flag, val)
 	}
 	return sandbox.Mount{Type: flag, Source: src, Dest: dst}, nil
+}
+
+// EscapePath writes p so that Bind reads it back as one path.
+func EscapePath(p string) string {
+	return strings.NewReplacer(`\`, `\\`, `:`, `\:`).Replace(p)
+}
+
+// splitEscaped unescapes val up to its first unescaped colon, and the rest
+// after it, and counts the unescaped colons (a second one is kept free for
+// mount options).
+func splitEscaped(val string) (before, after string, colons int) {
+	var parts [2]strings.Builder
+	i := 0
+	for k := 0; k < len(val); k++ {
+		c := val[k]
+		switch {
+		case c == '\\' && k+1 < len(val) && (val[k+1] == '\\' || val[k+1] == ':'):
+			k++
+			parts[i].WriteByte(val[k])
+		case c == ':':
+			colons++
+			i = 1
+		default:
+			parts[i].WriteByte(c)
+		}
+	}
+	return parts[0].String(), parts[1].String(), colons
+}
+
+// Duration reads a wall or CPU time: a bare number is seconds, as for
+// timeout(1) ("10", "1.5"); otherwise a Go duration ("500ms", "2m").
+// "0" means no limit.
+func Duration(s string) (time.Duration, error) {
+	t := strings.TrimSpace(s)
+	if v, err := strconv.ParseFloat(t, 64); err == nil {
+		if !(v >= 0) || v > math.MaxInt64/float64(time.Second) {
+			return 0, fmt.Errorf("%q is not a duration (e.g. 10, 1.5, 500ms, 2m)", s)
+		}
+		d := time.Duration(v * float64(time.Second))
+		if v > 0 && d == 0 {
+			// It would round to 0, which means "no limit".
+			return 0, fmt.Errorf("%q is not a duration (e.g. 10, 1.5, 500ms, 2m)", s)
+		}
+		return d, nil
+	}
+	d, err := time.ParseDuration(t)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a duration (e.g. 10, 1.5, 500ms, 2m)", s)
+	}
+	return d, nil
 }
 
 // Size reads 1024, 64K, 256M, 2G (powers of 1024; a trailing B or iB is

@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sandbox-dev/sandbox/sandbox"
 )
@@ -48,9 +49,38 @@ func TestBind(t *testing.T) {
 	if m, _ := Bind("ro-bind", "/a"); m.Dest != "/a" {
 		t.Fatalf("default destination: %+v", m)
 	}
-	for _, bad := range []string{"", ":/b", "/a:"} {
+	for _, bad := range []string{"", ":/b", "/a:", "/a:/b:/c"} {
 		if _, err := Bind("bind", bad); err == nil {
 			t.Errorf("Bind(%q): want an error", bad)
+		}
+	}
+	// Commas and colons in paths, taken as written.
+	for in, want := range map[string][2]string{
+		`/a,b:/x`:        {"/a,b", "/x"},
+		`/a\:b:/x\:y`:    {"/a:b", "/x:y"},
+		`/a\\:/b`:        {`/a\`, "/b"},
+		`/a\b`:           {`/a\b`, `/a\b`},
+		`/a\\\::/c,d\:e`: {`/a\:`, "/c,d:e"},
+	} {
+		m, err := Bind("bind", in)
+		if err != nil || m.Source != want[0] || m.Dest != want[1] {
+			t.Errorf("Bind(%q) = %q, %q, %v; want %q, %q", in, m.Source, m.Dest, err, want[0], want[1])
+		}
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"10": 10 * time.Second, "1.5": 1500 * time.Millisecond, "0": 0, "500ms": 500 * time.Millisecond,
+		"2m": 2 * time.Minute, " 3 ": 3 * time.Second, "1e-3": time.Millisecond,
+	} {
+		if got, err := Duration(in); err != nil || got != want {
+			t.Errorf("Duration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "x", "-1", "-1s", "NaN", "Inf", "1e300", "1e-12", "10 s"} {
+		if _, err := Duration(bad); err == nil {
+			t.Errorf("Duration(%q): want an error", bad)
 		}
 	}
 }
@@ -72,6 +102,17 @@ func FuzzFlags(f *testing.F) {
 		if m, err := Bind("bind", s); err == nil {
 			spec := specWith(m)
 			_ = spec.Validate()
+		}
+		if d, err := Duration(s); err == nil && d < 0 {
+			t.Fatalf("Duration(%q) = %v", s, d)
+		}
+		// Any two paths round-trip byte for byte through SRC:DST.
+		src, dst, _ := strings.Cut(s, "\x00")
+		if src != "" && dst != "" {
+			m, err := Bind("bind", EscapePath(src)+":"+EscapePath(dst))
+			if err != nil || m.Source != src || m.Dest != dst {
+				t.Fatalf("Bind(Escape(%q):Escape(%q)) = %q, %q, %v", src, dst, m.Source, m.Dest, err)
+			}
 		}
 	})
 }
