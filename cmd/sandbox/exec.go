@@ -161,49 +161,11 @@ func printPlan(s sandbox.Spec) error {
 	return nil
 }
 
-// report is the --report JSON: times in seconds, sizes in bytes.
-type report struct {
-	Status     sandbox.Status `json:"status"`
-	ExitCode   int            `json:"exit_code"`
-	Signal     int            `json:"signal"`
-	WallTime   float64        `json:"wall_time"`
-	CPUUser    float64        `json:"cpu_user"`
-	CPUSys     float64        `json:"cpu_sys"`
-	PeakMemory int64          `json:"peak_memory"`
-	CgroupPeak int64          `json:"cgroup_peak_memory"`
-	OOMKilled  bool           `json:"oom_killed"`
-	OutputSize int64          `json:"output_bytes,omitempty"`
-	Error      string         `json:"error,omitempty"`
-	Limits     reportLimits   `json:"limits"`
-}
-
-type reportLimits struct {
-	Memory    int64            `json:"memory,omitempty"`
-	CPUs      float64          `json:"cpus,omitempty"`
-	Pids      int64            `json:"pids,omitempty"`
-	Timeout   float64          `json:"timeout,omitempty"`
-	CPUTime   float64          `json:"cpu_time,omitempty"`
-	MaxOutput int64            `json:"max_output,omitempty"`
-	Rlimits   []sandbox.Rlimit `json:"rlimits,omitempty"`
-}
-
 func (c *execCmd) writeReport(res sandbox.Result, s sandbox.Spec, runErr error) error {
 	if c.Report == "" {
 		return nil
 	}
-	r := report{
-		Status: res.Status, ExitCode: res.ExitCode, Signal: res.Signal,
-		WallTime: res.WallTime.Seconds(), CPUUser: res.CPUUser.Seconds(), CPUSys: res.CPUSys.Seconds(),
-		PeakMemory: res.PeakMemory, CgroupPeak: res.CgroupPeakMemory, OOMKilled: res.OOMKilled, OutputSize: res.OutputSize,
-		Limits: reportLimits{
-			Memory: s.Limits.Memory, CPUs: s.Limits.CPUs, Pids: s.Limits.Pids,
-			Timeout: s.Timeout.Seconds(), CPUTime: s.CPUTime.Seconds(), MaxOutput: s.MaxOutput,
-			Rlimits: s.Rlimits,
-		},
-	}
-	if runErr != nil {
-		r.Error = runErr.Error()
-	}
+	r := sandbox.NewReport(res, &s, runErr)
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 // Command sandbox runs a command in a box it cannot leave, as a regular user.
 //
 //	sandbox exec [flags] -- CMD [ARG...]
+//	sandbox batch [-j N] [-o FILE] [FILE]
 //	sandbox doctor
 //	sandbox cgroup-setup --user NAME
 //	sandbox version
@@ -22,6 +23,7 @@ var version = "dev"
 
 type cli struct {
 	Exec        execCmd        `cmd:"" help:"Run a command in a new sandbox."`
+	Batch       batchCmd       `cmd:"" help:"Run many sandboxes from JSON lines, N at a time; one JSON result line each."`
 	Doctor      doctorCmd      `cmd:"" help:"Check what this host supports, and how to fix what it lacks."`
 	CgroupSetup cgroupSetupCmd `cmd:"" name:"cgroup-setup" help:"Prepare cgroups so that USER's boxes get limits without root (run once as root)."`
 	Version     versionCmd     `cmd:"" help:"Print the version."`
