@@ -25,6 +25,30 @@ func Bind(flag, val string) (sandbox.Mount, error) {
 	return sandbox.Mount{Type: flag, Source: src, Dest: dst}, nil
 }
 
+// Tmpfs reads the value of --tmpfs: DST, or DST:size=SIZE to set the
+// tmpfs's cap (SIZE as Size reads it). Without a size the box's default cap
+// applies (sandbox.DefaultTmpfsSize).
+func Tmpfs(val string) (sandbox.Mount, error) {
+	dst, opt, hasOpt := strings.Cut(val, ":")
+	if dst == "" {
+		return sandbox.Mount{}, fmt.Errorf("--tmpfs %q: want DST[:size=SIZE]", val)
+	}
+	m := sandbox.Mount{Type: "tmpfs", Dest: dst}
+	if !hasOpt {
+		return m, nil
+	}
+	v, ok := strings.CutPrefix(opt, "size=")
+	if !ok {
+		return m, fmt.Errorf("--tmpfs %q: the only option is size=SIZE (e.g. %s:size=1G)", val, dst)
+	}
+	n, err := Size(v)
+	if err != nil {
+		return m, fmt.Errorf("--tmpfs %q: %w", val, err)
+	}
+	m.Size = n
+	return m, nil
+}
+
 // Size reads 1024, 64K, 256M, 2G (powers of 1024; a trailing B or iB is
 // allowed).
 func Size(s string) (int64, error) {
