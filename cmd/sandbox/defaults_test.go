@@ -289,8 +289,11 @@ func TestDefaultProcessCap(t *testing.T) {
 	if most < int(sandbox.DefaultNproc)/4 || !strings.Contains(stderr.String(), "Cannot fork") {
 		t.Errorf("the bomb did not run into a cap (peak %d processes); stderr:\n%.2000s", most, stderr.String())
 	}
-	// Generous: the host running these tests is shared and busy.
-	if slowest > 5*time.Second {
+	// What the cap guarantees is that the host can still fork (its pids
+	// and memory are not exhausted); how fast depends on the CPU the bomb
+	// takes, which --cpus limits. Alone it took 0.1-1.5 s here; with the
+	// whole suite and other work on a 2-core host, up to 26 s once.
+	if slowest > 60*time.Second {
 		t.Errorf("a fork+exec on the host took %v during the bomb", slowest)
 	}
 	deadline := time.Now().Add(5 * time.Second)
