@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path"
@@ -44,9 +45,11 @@ type host struct {
 	environ func() []string
 	lstat   func(string) (fs.FileInfo, error)
 	link    func(string) (string, error)
+	// landlockABI is the kernel's Landlock ABI version (0: none).
+	landlockABI func() int
 }
 
-var realHost = host{environ: os.Environ, lstat: os.Lstat, link: os.Readlink}
+var realHost = host{environ: os.Environ, lstat: os.Lstat, link: os.Readlink, landlockABI: landlockABI}
 
 // payloadSpec is what the payload steps need beyond the Spec.
 type payloadSpec struct {
@@ -85,18 +88,19 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 
 	// /proc for the new pid namespace, a minimal /dev, a fresh /tmp.
 	add(Op{Code: OpProc, Str: []string{"/proc"}})
-	add(Op{Code: OpTmpfs, Flags: FlagNoExec, Str: []string{"/dev", "mode=0755"}})
+	tmpfs := s.TmpfsSizes()
+	add(Op{Code: OpTmpfs, Flags: FlagNoExec, Str: []string{"/dev", tmpfsOptions("0755", devSize)}})
 	for _, n := range devNodes {
 		add(Op{Code: OpBind, Flags: FlagNoSuid, Str: []string{"/dev/" + n, "/dev/" + n}})
 	}
 	add(Op{Code: OpDevpts, Str: []string{"/dev/pts"}})
 	add(Op{Code: OpSymlink, Str: []string{"pts/ptmx", "/dev/ptmx"}})
-	add(Op{Code: OpTmpfs, Flags: FlagNoExec, Str: []string{"/dev/shm", "mode=1777"}})
+	add(Op{Code: OpTmpfs, Flags: FlagNoExec, Str: []string{shmDir, tmpfsOptions("1777", tmpfs[shmDir])}})
 	for i, n := range []string{"stdin", "stdout", "stderr"} {
 		add(Op{Code: OpSymlink, Str: []string{"/proc/self/fd/" + string(rune('0'+i)), "/dev/" + n}})
 	}
 	add(Op{Code: OpSymlink, Str: []string{"/proc/self/fd", "/dev/fd"}})
-	add(Op{Code: OpTmpfs, Str: []string{"/tmp", "mode=1777"}})
+	add(Op{Code: OpTmpfs, Str: []string{tmpDir, tmpfsOptions("1777", tmpfs[tmpDir])}})
 
 	// The caller's mounts, in the order given: a later one may cover an
 	// earlier one or a default above.
@@ -107,7 +111,10 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 		case "ro-bind":
 			add(Op{Code: OpBind, Flags: FlagReadOnly | nosuidNodev, Str: []string{path.Clean(m.Source), path.Clean(m.Dest)}})
 		case "tmpfs":
-			add(Op{Code: OpTmpfs, Str: []string{path.Clean(m.Dest), "mode=0755"}})
+			// One on /tmp or /dev/shm only sized the box's own, above.
+			if d := path.Clean(m.Dest); d != tmpDir && d != shmDir {
+				add(Op{Code: OpTmpfs, Str: []string{d, tmpfsOptions("0755", tmpfs[d])}})
+			}
 		}
 	}
 
@@ -142,7 +149,7 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	if s.TTY {
 		add(Op{Code: OpSetCtty})
 	}
-	for _, r := range s.Rlimits {
+	for _, r := range s.PayloadRlimits() {
 		add(Op{Code: OpRlimit, Arg: uint64(rlimitByName[r.Name]), Arg2: r.Soft, Arg3: r.Hard})
 	}
 	var keep uint64
@@ -164,6 +171,22 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	}
 	add(Op{Code: OpChdir, Str: []string{path.Clean(workdir)}})
 	add(Op{Code: OpNoNewPrivs})
+	// Landlock after no_new_privs, which landlock_restrict_self(2) needs
+	// without CAP_SYS_ADMIN, and before seccomp, whose default filter
+	// refuses the landlock calls.
+	if s.Landlock != "off" {
+		abi := 0
+		if h.landlockABI != nil {
+			abi = h.landlockABI()
+		}
+		if abi >= landlockScopeABI {
+			add(Op{Code: OpLandlock, Arg: landlockScopes})
+		} else {
+			p.Notes = append(p.Notes, fmt.Sprintf("landlock: kernel ABI %d, scoping needs %d (Linux 6.12): "+
+				"the payload runs without it and can reach abstract unix sockets of its network namespace (the host's with --net host)",
+				abi, landlockScopeABI))
+		}
+	}
 	if ps.seccomp != nil {
 		// Last before exec (bubblewrap: "the last thing before execve()"):
 		// nothing above has to get past the filter.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // OpCode names one step of the init stage. The numbers are the wire format
@@ -72,6 +74,10 @@ const (
 	// pivot), sends its master to the supervisor and keeps the slave for
 	// OpSetCtty.
 	OpTTY OpCode = 22
+	// OpLandlock puts the payload in a new Landlock domain whose ruleset
+	// handles no access and has the scopes in Arg
+	// (LANDLOCK_SCOPE_* bits; after OpNoNewPrivs, before OpSeccomp).
+	OpLandlock OpCode = 40
 )
 
 // Flags on ops.
@@ -94,6 +100,7 @@ var opNames = map[OpCode]string{
 	OpSession: "session", OpNotDumpable: "not-dumpable", OpFork: "fork",
 	OpChdir: "chdir", OpRlimit: "rlimit", OpCreds: "credentials",
 	OpNoNewPrivs: "no_new_privs", OpSeccomp: "seccomp", OpExec: "exec", OpSetCtty: "setctty", OpTTY: "tty",
+	OpLandlock: "landlock",
 }
 
 func (c OpCode) String() string {
@@ -135,6 +142,8 @@ func (o Op) String() string {
 		fmt.Fprintf(&b, " uid=%d gid=%d caps=%#x", o.Arg2, o.Arg3, o.Arg)
 	case OpSeccomp:
 		fmt.Fprintf(&b, " (%d instructions)", len(o.Str[0])/8)
+	case OpLandlock:
+		fmt.Fprintf(&b, " scoped=%s", landlockScopeNames(o.Arg))
 	default:
 		for _, s := range o.Str {
 			if s != "" {
@@ -148,6 +157,9 @@ func (o Op) String() string {
 // Plan is the ordered list of ops the init stage executes.
 type Plan struct {
 	Ops []Op
+	// Notes say what the box goes without on this host (for --dry-run);
+	// they are not sent to the init stage.
+	Notes []string
 }
 
 // planMagic starts every encoded Plan ("SBX1" little endian).
@@ -236,4 +248,22 @@ func DecodePlan(b []byte) (*Plan, error) {
 		return nil, errors.New("plan: trailing bytes")
 	}
 	return p, nil
+}
+
+// landlockScopeNames spells LANDLOCK_SCOPE_* bits for --dry-run.
+func landlockScopeNames(bits uint64) string {
+	var n []string
+	for _, sc := range []struct {
+		bit  uint64
+		name string
+	}{{unix.LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET, "abstract-unix-socket"}, {unix.LANDLOCK_SCOPE_SIGNAL, "signal"}} {
+		if bits&sc.bit != 0 {
+			n = append(n, sc.name)
+			bits &^= sc.bit
+		}
+	}
+	if bits != 0 {
+		n = append(n, fmt.Sprintf("%#x", bits))
+	}
+	return strings.Join(n, ",")
 }

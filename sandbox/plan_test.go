@@ -23,7 +23,8 @@ var fakeHost = host{
 		}
 		return nil, os.ErrNotExist
 	},
-	link: func(p string) (string, error) { return "usr" + p, nil },
+	link:        func(p string) (string, error) { return "usr" + p, nil },
+	landlockABI: func() int { return 7 },
 }
 
 type fakeInfo struct{ mode fs.FileMode }
@@ -194,6 +195,9 @@ func TestValidate(t *testing.T) {
 		{func(s *Spec) { s.CapAdd = []string{"CAP_FLY"} }, "--cap-add"},
 		{func(s *Spec) { s.Hostname = "a/b" }, "--hostname"},
 		{func(s *Spec) { s.Timeout = -1 }, "--timeout"},
+		{func(s *Spec) { s.Mounts = []Mount{{Type: "tmpfs", Dest: "/x", Size: -1}} }, "--tmpfs"},
+		{func(s *Spec) { s.Mounts = []Mount{{Type: "bind", Source: "/a", Dest: "/x", Size: 1}} }, "--bind"},
+		{func(s *Spec) { s.Landlock = "on" }, "--landlock"},
 	} {
 		s := ok
 		tc.mod(&s)
@@ -203,4 +207,95 @@ func TestValidate(t *testing.T) {
 			t.Errorf("want a SpecError naming %s, got %v", tc.field, err)
 		}
 	}
+}
+
+// TestPlanDefaultCaps: with no limit in the Spec, every tmpfs the box can
+// write has a size and an inode cap, and the payload a process cap; a
+// size, an nproc rlimit or a pids limit replaces the default.
+func TestPlanDefaultCaps(t *testing.T) {
+	s := &Spec{Args: []string{"true"}, Mounts: []Mount{{Type: "tmpfs", Dest: "/w"}}}
+	p, _ := buildPlan(s, fakeHost, payloadSpec{})
+	o := ops(p)
+	for _, want := range []string{
+		"tmpfs /tmp mode=1777,size=512m,nr_inodes=131072",
+		"tmpfs /dev/shm mode=1777,size=64m,nr_inodes=16384",
+		"tmpfs /dev mode=0755,size=1m,nr_inodes=256",
+		"tmpfs /w mode=0755,size=512m,nr_inodes=131072",
+		"rlimit nproc=1024:1024",
+	} {
+		if indexOf(o, want) < 0 {
+			t.Errorf("plan lacks %q:\n%s", want, strings.Join(o, "\n"))
+		}
+	}
+	if got := s.TmpfsSizes(); !reflect.DeepEqual(got, map[string]int64{"/tmp": 512 << 20, "/dev/shm": 64 << 20, "/w": 512 << 20}) {
+		t.Errorf("TmpfsSizes = %v", got)
+	}
+
+	// A tmpfs on /tmp or /dev/shm resizes the box's own, in its place
+	// (mode 1777, before the caller's mounts): no second tmpfs.
+	s.Mounts = []Mount{{Type: "tmpfs", Dest: "/tmp/", Size: 2 << 30}, {Type: "tmpfs", Dest: "/dev/shm", Size: 3 << 20}, {Type: "tmpfs", Dest: "/w", Size: 5000}}
+	o = ops(mustPlan(t, s))
+	for _, want := range []string{"tmpfs /tmp mode=1777,size=2g,nr_inodes=524288", "tmpfs /dev/shm mode=1777,size=3m,nr_inodes=768", "tmpfs /w mode=0755,size=5000,nr_inodes=2"} {
+		if indexOf(o, want) < 0 {
+			t.Errorf("plan lacks %q:\n%s", want, strings.Join(o, "\n"))
+		}
+	}
+	if n := strings.Count(strings.Join(o, "\n"), "tmpfs /tmp "); n != 1 {
+		t.Errorf("%d tmpfs on /tmp, want 1:\n%s", n, strings.Join(o, "\n"))
+	}
+
+	for _, tc := range []struct {
+		name string
+		mod  func(*Spec)
+		want string
+	}{
+		{"nproc", func(s *Spec) { s.Rlimits = []Rlimit{{Name: "nproc", Soft: 5000, Hard: 6000}} }, "rlimit nproc=5000:6000"},
+		{"pids", func(s *Spec) { s.Limits.Pids = 5000 }, ""},
+	} {
+		s := &Spec{Args: []string{"true"}}
+		tc.mod(s)
+		o := ops(mustPlan(t, s))
+		if n := strings.Count(strings.Join(o, "\n"), "rlimit nproc"); tc.want == "" && n != 0 || tc.want != "" && (n != 1 || indexOf(o, tc.want) < 0) {
+			t.Errorf("%s: want %q as the only nproc rlimit:\n%s", tc.name, tc.want, strings.Join(o, "\n"))
+		}
+	}
+}
+
+// TestPlanLandlock: the scoping op runs in the payload after no_new_privs
+// and before seccomp; --landlock off and a kernel before ABI 6 leave it out,
+// the latter with a note for --dry-run.
+func TestPlanLandlock(t *testing.T) {
+	s := &Spec{Args: []string{"true"}}
+	p, _ := buildPlan(s, fakeHost, payloadSpec{seccomp: make([]byte, 8)})
+	o := ops(p)
+	ll := indexOf(o, "landlock scoped=abstract-unix-socket,signal")
+	if ll < 0 || ll < indexOf(o, "no_new_privs") || ll > indexOf(o, "seccomp") || ll < indexOf(o, "fork") || len(p.Notes) != 0 {
+		t.Fatalf("landlock op at %d, notes %q:\n%s", ll, p.Notes, strings.Join(o, "\n"))
+	}
+	if p.Ops[ll].Arg != 3 {
+		t.Errorf("scopes = %#x, want LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET|LANDLOCK_SCOPE_SIGNAL", p.Ops[ll].Arg)
+	}
+	old := fakeHost
+	old.landlockABI = func() int { return 5 }
+	p, _ = buildPlan(s, old, payloadSpec{})
+	if indexOf(ops(p), "landlock") >= 0 || len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "ABI 5") {
+		t.Errorf("ABI 5: want no landlock op and a note; notes %q:\n%s", p.Notes, strings.Join(ops(p), "\n"))
+	}
+	s.Landlock = "off"
+	p, _ = buildPlan(s, fakeHost, payloadSpec{})
+	if indexOf(ops(p), "landlock") >= 0 || len(p.Notes) != 0 {
+		t.Errorf("--landlock off: want no op and no note:\n%s", strings.Join(ops(p), "\n"))
+	}
+}
+
+func mustPlan(t *testing.T, s *Spec) *Plan {
+	t.Helper()
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := buildPlan(s, fakeHost, payloadSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -22,13 +22,16 @@ type Report struct {
 
 // ReportLimits are the limits a run was under.
 type ReportLimits struct {
-	Memory    int64    `json:"memory,omitempty"`
-	CPUs      float64  `json:"cpus,omitempty"`
-	Pids      int64    `json:"pids,omitempty"`
-	Timeout   float64  `json:"timeout,omitempty"`
-	CPUTime   float64  `json:"cpu_time,omitempty"`
-	MaxOutput int64    `json:"max_output,omitempty"`
-	Rlimits   []Rlimit `json:"rlimits,omitempty"`
+	Memory    int64   `json:"memory,omitempty"`
+	CPUs      float64 `json:"cpus,omitempty"`
+	Pids      int64   `json:"pids,omitempty"`
+	Timeout   float64 `json:"timeout,omitempty"`
+	CPUTime   float64 `json:"cpu_time,omitempty"`
+	MaxOutput int64   `json:"max_output,omitempty"`
+	// Rlimits are the payload's resource limits, the defaults included.
+	Rlimits []Rlimit `json:"rlimits,omitempty"`
+	// Tmpfs is the size cap of each tmpfs the box can write, by path.
+	Tmpfs map[string]int64 `json:"tmpfs,omitempty"`
 }
 
 // NewReport describes a run of s that came to res, with the error Run
@@ -43,7 +46,7 @@ func NewReport(res Result, s *Spec, err error) Report {
 		Limits: ReportLimits{
 			Memory: s.Limits.Memory, CPUs: s.Limits.CPUs, Pids: s.Limits.Pids,
 			Timeout: secs(s.Timeout), CPUTime: secs(s.CPUTime), MaxOutput: s.MaxOutput,
-			Rlimits: s.Rlimits,
+			Rlimits: s.PayloadRlimits(), Tmpfs: s.TmpfsSizes(),
 		},
 	}
 	if err != nil {

@@ -68,6 +68,10 @@ type Spec struct {
 	MaxOutput int64 `json:"max_output,omitempty"`
 	// Seccomp is "default", "off", or the path of a Docker/OCI JSON profile.
 	Seccomp string `json:"seccomp,omitempty"`
+	// Landlock is "default" (the payload is scoped away from abstract unix
+	// sockets and signals outside the box where the kernel can: Landlock
+	// ABI 6, Linux 6.12) or "off".
+	Landlock string `json:"landlock,omitempty"`
 	// CapAdd lists capabilities (e.g. "CAP_NET_RAW" or "net_raw") the
 	// payload keeps inside its namespaces. All others are dropped.
 	CapAdd []string `json:"cap_add,omitempty"`
@@ -100,6 +104,10 @@ type Mount struct {
 	Source string `json:"source,omitempty"`
 	// Dest is the path inside the box.
 	Dest string `json:"dest"`
+	// Size caps a tmpfs, in bytes; 0 means the default (DefaultTmpfsSize,
+	// DefaultShmSize for /dev/shm). A tmpfs on /tmp or /dev/shm does not
+	// stack on the box's own: it sets that one's size (TmpfsSizes).
+	Size int64 `json:"size,omitempty"`
 }
 
 // Rlimit is one resource limit: Name as in --rlimit (nofile, as, ...).
@@ -140,8 +148,14 @@ func (s *Spec) Validate() error {
 				return specErr(field, "source %q must be an absolute path", m.Source)
 			}
 		case "tmpfs":
+			if m.Size < 0 {
+				return specErr(field, "%s: size must not be negative", m.Dest)
+			}
 		default:
 			return specErr(fmt.Sprintf("mounts[%d].type", i), "unknown mount type %q", m.Type)
+		}
+		if m.Size != 0 && m.Type != "tmpfs" {
+			return specErr(field, "%s: only a tmpfs has a size", m.Dest)
 		}
 		if err := checkBoxPath(m.Dest); err != nil {
 			return specErr(field, "destination %q: %v", m.Dest, err)
@@ -166,6 +180,11 @@ func (s *Spec) Validate() error {
 	case "", "none", "host":
 	default:
 		return specErr("--net", "%q: must be none or host", s.Net)
+	}
+	switch s.Landlock {
+	case "", "default", "off":
+	default:
+		return specErr("--landlock", "%q: must be default or off", s.Landlock)
 	}
 	switch s.Map {
 	case "", idmap.ModeSelf, idmap.ModeAuto:

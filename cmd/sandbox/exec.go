@@ -22,7 +22,7 @@ type execCmd struct {
 	Rootfs    string   `help:"New root from DIR (read-only); default: a read-only view of the host's /usr, /bin, /lib*, /etc." placeholder:"DIR" type:"existingdir"`
 	Bind      []string `help:"Bind host path SRC read-write at DST (default: the same path); write a colon in a path as \\: and a backslash as \\\\." placeholder:"SRC[:DST]" sep:"none"`
 	RoBind    []string `name:"ro-bind" help:"Bind host path SRC read-only (recursively) at DST." placeholder:"SRC[:DST]" sep:"none"`
-	Tmpfs     []string `help:"Mount a fresh tmpfs at DST." placeholder:"DST" sep:"none"`
+	Tmpfs     []string `help:"Mount a fresh tmpfs at DST, of at most SIZE (default 512M); on /tmp or /dev/shm (default 64M) it resizes the box's own; escape a colon in DST as \\:." placeholder:"DST[:size=SIZE]" sep:"none"`
 	Workdir   string   `short:"w" help:"Working directory inside the box." placeholder:"DIR"`
 	Env       []string `help:"Set a variable inside (the environment is cleared but for PATH, TERM, LANG, HOME); the value is taken as written, commas included." placeholder:"KEY=VALUE" sep:"none"`
 	KeepEnv   bool     `name:"keep-env" help:"Pass the caller's whole environment (secrets included)."`
@@ -33,12 +33,13 @@ type execCmd struct {
 	Map       string   `help:"Id mapping: self (your id alone) or auto (also your /etc/subuid range, via newuidmap)." enum:"self,auto" default:"self"`
 	Memory    string   `help:"Memory limit (cgroup), e.g. 256M; swap is off for the box." placeholder:"SIZE"`
 	CPUs      float64  `name:"cpus" help:"CPU quota in cores (cgroup)." placeholder:"N"`
-	Pids      int64    `help:"Most processes at once (cgroup)." placeholder:"N"`
+	Pids      int64    `help:"Most processes at once (cgroup); it replaces the default cap of 1024 (RLIMIT_NPROC)." placeholder:"N"`
 	Rlimit    []string `help:"Resource limit NAME=VALUE (as, core, cpu, fsize, nofile, nproc, stack, ...); VALUE is N, SOFT:HARD or unlimited." placeholder:"NAME=VALUE" sep:"none"`
 	Timeout   string   `help:"Wall-clock limit for the whole box (exit 124): seconds (10, 1.5) or a duration (500ms, 2m)." placeholder:"DURATION"`
 	CPUTime   string   `name:"cpu-time" help:"CPU time limit of all the box's processes together (cgroup): seconds or a duration." placeholder:"DURATION"`
 	MaxOutput string   `name:"max-output" help:"Limit of stdout plus stderr; the box is killed past it." placeholder:"SIZE"`
 	Seccomp   string   `help:"Seccomp filter: default, off, or a Docker/OCI JSON profile FILE." default:"default"`
+	Landlock  string   `help:"Landlock scoping of the payload from abstract unix sockets and signals outside the box (Linux 6.12+): default or off." enum:"default,off" default:"default"`
 	CapAdd    []string `name:"cap-add" help:"Keep this capability (inside the box's namespaces)." placeholder:"CAP" sep:"none"`
 	Report    string   `help:"Write the result as one JSON object to FILE." placeholder:"FILE"`
 	TTY       bool     `name:"tty" short:"t" help:"A new terminal inside, relayed to yours (for interactive shells)."`
@@ -53,7 +54,7 @@ func (c *execCmd) spec() (sandbox.Spec, error) {
 		Args: c.Command, Rootfs: c.Rootfs, Workdir: c.Workdir, Env: c.Env,
 		KeepEnv: c.KeepEnv, Hostname: c.Hostname, Net: c.Net, UID: c.UID, GID: c.GID,
 		Map:     idmap.Mode(c.Map),
-		Seccomp: c.Seccomp, CapAdd: c.CapAdd,
+		Seccomp: c.Seccomp, Landlock: c.Landlock, CapAdd: c.CapAdd,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Accounting: c.Report != "", TTY: c.TTY,
 	}
@@ -158,6 +159,9 @@ func printPlan(s sandbox.Spec) error {
 	for i, op := range p.Ops {
 		fmt.Printf("%3d  %s\n", i, op)
 	}
+	for _, n := range p.Notes {
+		fmt.Printf("note: %s\n", n)
+	}
 	return nil
 }
 
@@ -194,12 +198,15 @@ func mountsInOrder(args []string, c *execCmd) ([]sandbox.Mount, error) {
 			i++
 			val = args[i]
 		}
-		m := sandbox.Mount{Type: typ, Dest: val}
-		if typ != "tmpfs" {
-			var err error
-			if m, err = flagval.Bind(typ, val); err != nil {
-				return nil, err
-			}
+		var m sandbox.Mount
+		var err error
+		if typ == "tmpfs" {
+			m, err = flagval.Tmpfs(val)
+		} else {
+			m, err = flagval.Bind(typ, val)
+		}
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, m)
 	}
