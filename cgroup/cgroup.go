@@ -198,6 +198,9 @@ func v1Want(l Limits) []struct {
 	return append(out, w{"cpuacct", false}, w{"freezer", false})
 }
 
+// v1Controllers are every v1 controller v1Want may list.
+var v1Controllers = []string{"memory", "cpu", "pids", "cpuacct", "freezer"}
+
 // v1Subsystem returns the containerd subsystem for ctrl mounted at m. The
 // library finds a controller at <dir>/<name>; co-mounted hierarchies
 // ("cpu,cpuacct") are reached through the usual symlinks.
@@ -239,7 +242,19 @@ func only(s cgroup1.Subsystem) cgroup1.InitOpts {
 // createV1 makes one leaf per controller, each below the parent
 // chooseV1Parent picks for it.
 func (b *Box) createV1(h host, l Limits) error {
-	for _, w := range v1Want(l) {
+	// A box of another run may have had leaves in hierarchies this one
+	// does not use (--pids there, not here): sweep those too.
+	want := v1Want(l)
+	used := map[string]bool{}
+	for _, w := range want {
+		used[w.ctrl] = true
+	}
+	for _, ctrl := range v1Controllers {
+		if p, err := chooseV1Parent(h, ctrl); err == nil && !used[ctrl] {
+			claimParent(p.dir(), b.prefix)()
+		}
+	}
+	for _, w := range want {
 		leaf, err := b.createV1Leaf(h, l, w.ctrl, w.required)
 		if err != nil {
 			if !w.required {
