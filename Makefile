@@ -56,9 +56,12 @@ testuser:
 		useradd -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 --shell /bin/sh $(TESTUSER)-nosub; \
 	fi
 
+# The library soak (TestSoak: 5,000 runs, about a minute) has its own line,
+# without the race detector, which would make it take many minutes.
 test: deps testuser
 	$(GO) vet ./...
 	SANDBOX_TEST_USER=$(TESTUSER) $(GO) test -race -count=1 ./...
+	SANDBOX_TEST_USER=$(TESTUSER) $(GO) test -count=1 -run '^TestSoak$$' ./sandbox/
 	$(MAKE) fuzz
 
 # A short run of every fuzz target (go test -fuzz takes one target at a time).
