@@ -27,6 +27,10 @@ import (
 // this user; the error text names the knob that is set.
 var ErrUserNSDisabled = errors.New("unprivileged user namespaces are disabled on this host")
 
+// cgroupName prefixes the name of a box's cgroup (cgroup.New); the soak test
+// gives its boxes their own, to tell its leaves from other tests' boxes.
+var cgroupName = "sandbox"
+
 // cpuPoll is how often the CPU time of a box is read when --cpu-time is set.
 const cpuPoll = 20 * time.Millisecond
 
@@ -72,7 +76,7 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 	// 2. The cgroup, before the box exists, so that it is born limited.
 	var cg *cgroup.Box
 	if s.Limits.Any() || s.CPUTime > 0 || s.Accounting {
-		cg, err = cgroup.New("sandbox", s.Limits)
+		cg, err = cgroup.New(cgroupName, s.Limits)
 		if err != nil && (s.Limits.Any() || s.CPUTime > 0) {
 			return fail(&SetupError{Step: "limits", Err: err})
 		}

@@ -39,7 +39,11 @@ func TestMain(m *testing.M) {
 			env.setupErr = err.Error()
 		}
 		defer os.RemoveAll(env.dir)
-		return m.Run()
+		code := m.Run()
+		if code == 0 && sanitizerReport() {
+			code = 1
+		}
+		return code
 	}()
 	os.Exit(code)
 }
@@ -55,10 +59,22 @@ func setup() error {
 		return err
 	}
 	env.bin = filepath.Join(dir, "sandbox")
-	// Built as `make build` builds it: static, so the tests run the product.
-	build := exec.Command("go", "build", "-tags", "osusergo,netgo", "-ldflags", "-extldflags=-static", "-o", env.bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
+	if bin := os.Getenv("SANDBOX_TEST_BIN"); bin != "" {
+		// A binary built elsewhere (make sanitize's), copied where the
+		// test user can run it.
+		b, err := os.ReadFile(bin)
+		if err != nil {
+			return fmt.Errorf("SANDBOX_TEST_BIN: %w", err)
+		}
+		if err := os.WriteFile(env.bin, b, 0o755); err != nil {
+			return err
+		}
+	} else {
+		// Built as `make build` builds it: static, so the tests run the product.
+		build := exec.Command("go", "build", "-tags", "osusergo,netgo", "-ldflags", "-extldflags=-static", "-o", env.bin, ".")
+		if out, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build: %v\n%s", err, out)
+		}
 	}
 	// The probe does inside the box what a shell cannot; static, so it
 	// runs in any rootfs.
@@ -87,6 +103,26 @@ func setup() error {
 		env.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
 	}
 	return nil
+}
+
+// sanitizerReport prints what the sanitizer build (make sanitize) wrote to
+// its log, SANDBOX_SANITIZER_LOG, and tells whether there was anything: a
+// report fails the run even when no test saw its effect.
+func sanitizerReport() bool {
+	p := os.Getenv("SANDBOX_SANITIZER_LOG")
+	if p == "" {
+		return false
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sanitizer log %s: %v\n", p, err)
+		return true
+	}
+	if len(b) == 0 {
+		return false
+	}
+	fmt.Fprintf(os.Stderr, "FAIL: the sanitizers reported (%s):\n%s\n", p, b)
+	return true
 }
 
 // need fails or skips the test when the rootless harness is not available.

@@ -99,6 +99,10 @@ struct op {
 #define OLDROOT "/oldroot"
 #define NEWROOT "/newroot"
 
+// The sanitizer build's report log (sanitize.c, build tag sanitize); absent,
+// so NULL, in the product's build.
+void sandbox_sanitizer_log(int reopen) __attribute__((weak));
+
 static int sync_fd = -1;
 static int tty_slave = -1; // --tty: the payload's terminal, from the box's own devpts
 static volatile pid_t payload_pid;
@@ -789,6 +793,8 @@ static void run_init(int fd)
 	if (fd > 3)
 		syscall(SYS_close_range, 3, (unsigned)fd - 1, 0);
 	syscall(SYS_close_range, (unsigned)fd + 1, ~0u, 0);
+	if (sandbox_sanitizer_log)
+		sandbox_sanitizer_log(1); // closed just now
 	// {plan length u32, hold u32}, the plan, and with hold, one release
 	// byte once the supervisor has mapped our ids or moved us into our
 	// cgroup.
@@ -860,6 +866,8 @@ static void run_init(int fd)
 				reap(&old);
 			}
 			sigprocmask(SIG_SETMASK, &old, NULL);
+			if (sandbox_sanitizer_log)
+				sandbox_sanitizer_log(0); // the log's descriptor, in this new process
 			continue;
 		}
 		if (run_op(&ops[i]) < 0) {
