@@ -31,6 +31,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/magic.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
@@ -49,6 +50,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -68,6 +70,7 @@ enum {
 #define F_TRY (1u << 6)
 #define F_SETGROUPS (1u << 7)
 #define F_KEYRING (1u << 8)
+#define F_TOP_WRITABLE (1u << 9)
 
 #define PLAN_MAGIC 0x31584253u
 #define MAX_STR 4
@@ -239,8 +242,10 @@ static int xopenat2(int dirfd, const char *path, uint64_t flags, uint64_t resolv
 // ".." stay inside it, and magic links (/proc/PID/fd/N, /proc/self/cwd) are
 // refused, so nothing planted in a rootfs leads outside it.
 // The roots are opened once, not once per op. A mount on the new root
-// itself (its tmpfs, or the --rootfs bind) covers the directory the cached fd
-// points to: root_covered drops it.
+// itself (its tmpfs, the --rootfs bind, or any target that resolves to the
+// root: "/.", a planted symlink to "/") covers the directory the cached fd
+// points to: covers_root tells, from the target's descriptor, and
+// root_covered drops the cached one.
 // do_pivot closes them all: none may outlive the old root (an fd to it is
 // a way out of the box).
 static int root_fds[3] = {-1, -1, -1};
@@ -260,6 +265,18 @@ static void root_covered(void)
 	root_fds[0] = -1;
 }
 
+// covers_root tells whether a mount on the resolved target fd would cover
+// the new root: the target is the root directory itself, whatever its path
+// spelled.
+static int covers_root(int fd)
+{
+	struct stat a, b;
+	int rfd = root_fds[0];
+	if (rfd < 0)
+		return 0; // nothing cached, nothing stale
+	return fstat(fd, &a) == 0 && fstat(rfd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 static int open_in(const char *root, const char *path, int flags)
 {
 	int rfd = root_fd(root);
@@ -268,14 +285,6 @@ static int open_in(const char *root, const char *path, int flags)
 	while (*path == '/')
 		path++;
 	return xopenat2(rfd, *path ? path : ".", O_PATH | flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-}
-
-// is_root tells whether a box path names the root itself.
-static int is_root(const char *path)
-{
-	while (*path == '/')
-		path++;
-	return *path == 0;
 }
 
 // make_in creates path inside root, a directory or (file != 0) an empty file,
@@ -384,6 +393,7 @@ static int do_bind(const struct op *o)
 	char s[64], d[64];
 	fdpath(s, sizeof s, src);
 	fdpath(d, sizeof d, dst);
+	int covered = covers_root(dst);
 	int r = mount(s, d, NULL, MS_BIND | MS_REC, NULL);
 	int e = errno;
 	close(dst);
@@ -391,7 +401,7 @@ static int do_bind(const struct op *o)
 	errno = e;
 	if (r < 0)
 		return -1;
-	if (is_root(o->str[1]))
+	if (covered)
 		root_covered();
 	uint64_t attr = 0;
 	if (o->flags & F_READONLY)
@@ -400,8 +410,29 @@ static int do_bind(const struct op *o)
 		attr |= MOUNT_ATTR_NODEV;
 	if (o->flags & F_NOSUID)
 		attr |= MOUNT_ATTR_NOSUID;
-	// Recursive, so a submount under a read-only bind is read-only too.
-	return attr ? setattr(o->str[1], attr, 1) : 0;
+	// Recursive (AT_RECURSIVE), so every mount the host had below the
+	// source comes in with the bind's flags, not its own: a submount under
+	// a read-only bind is read-only, and none keeps dev or suid.
+	if (attr && setattr(o->str[1], attr, 1) < 0)
+		return -1;
+	// --rootfs: its submounts are read-only from here on, but its top stays
+	// writable until the plan's read-only op on "/", so that the box's mount
+	// points can still be made in it. A top the host locked read-only
+	// cannot be made writable: then it stays read-only (EPERM is expected).
+	if ((o->flags & F_TOP_WRITABLE) && (o->flags & F_READONLY)) {
+		int fd = open_in(NEWROOT, o->str[1], 0);
+		if (fd < 0)
+			return -1;
+		struct mount_attr a = {.attr_clr = MOUNT_ATTR_RDONLY};
+		r = (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &a, sizeof a);
+		e = errno;
+		close(fd);
+		if (r < 0 && e != EPERM) {
+			errno = e;
+			return -1;
+		}
+	}
+	return 0;
 fail:
 	e = errno;
 	close(src);
@@ -418,11 +449,12 @@ static int mount_fs(const char *fstype, const char *path, unsigned long flags, c
 		return -1;
 	char d[64];
 	fdpath(d, sizeof d, fd);
+	int covered = covers_root(fd);
 	int r = mount(fstype, d, fstype, flags, data && *data ? data : NULL);
 	int e = errno;
 	close(fd);
 	errno = e;
-	if (r == 0 && is_root(path))
+	if (r == 0 && covered)
 		root_covered();
 	return r;
 }
@@ -460,6 +492,7 @@ static int do_mask(const struct op *o)
 	int r = fstat(fd, &st);
 	char d[64];
 	fdpath(d, sizeof d, fd);
+	int covered = covers_root(fd);
 	if (r == 0 && S_ISDIR(st.st_mode))
 		r = mount("tmpfs", d, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0");
 	else if (r == 0)
@@ -467,6 +500,8 @@ static int do_mask(const struct op *o)
 	int e = errno;
 	close(fd);
 	errno = e;
+	if (r == 0 && covered)
+		root_covered();
 	if (r == 0 && !S_ISDIR(st.st_mode))
 		r = setattr(o->str[0], MOUNT_ATTR_RDONLY, 0);
 	return r;
@@ -480,12 +515,15 @@ static int do_readonly(const struct op *o)
 			return errno == ENOENT ? 0 : -1;
 		char d[64];
 		fdpath(d, sizeof d, fd);
+		int covered = covers_root(fd);
 		int r = mount(d, d, NULL, MS_BIND | MS_REC, NULL);
 		int e = errno;
 		close(fd);
 		errno = e;
 		if (r < 0)
 			return -1;
+		if (covered)
+			root_covered();
 	}
 	return setattr(o->str[0], MOUNT_ATTR_RDONLY, (o->flags & F_RECURSIVE) != 0);
 }
@@ -673,8 +711,21 @@ static int run_op(const struct op *o)
 		int fd = open_in("/", o->str[0], O_DIRECTORY);
 		if (fd < 0)
 			return -1;
-		int r = fchdir(fd);
+		// A working directory in procfs is how runc's CVE-2024-21626
+		// reached a host fd. The Spec refuses paths under /proc, but an
+		// ordinary symlink (/dev/fd -> /proc/self/fd) gets there by
+		// another name: judge the directory opened, not the string.
+		struct statfs sf;
+		int r = fstatfs(fd, &sf);
+		if (r == 0 && sf.f_type == PROC_SUPER_MAGIC) {
+			errno = EACCES;
+			r = -1;
+		}
+		if (r == 0)
+			r = fchdir(fd);
+		int e = errno;
 		close(fd);
+		errno = e;
 		return r;
 	}
 	case OP_RLIMIT: {
