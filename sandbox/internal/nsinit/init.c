@@ -797,9 +797,54 @@ static void reap(const sigset_t *unblock)
 	_exit(0);
 }
 
+// setup_signal ends the box when a signal to forward arrives before there is
+// a payload to forward it to: the kernel drops a default-action signal sent
+// to a pid namespace's init (pid_namespaces(7)), so without a handler the
+// supervisor's SIGINT or SIGTERM would do nothing and a run stuck in setup
+// would hang. The supervisor is told "killed by sig", as if the payload had
+// been, and pid 1 exits.
+static void setup_signal(int sig)
+{
+	report(MSG_EXIT, 0, 0, sig);
+	_exit(128 + sig);
+}
+
+// k_sigaction is the kernel's struct for rt_sigaction(2), used directly so
+// that every signal is reset, glibc's reserved ones (32, 33) included.
+struct k_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
+// reset_signals undoes what the caller's process left: a Go program that
+// ignores SIGCHLD (signal.Ignore) hands SIG_IGN through fork and execve, and
+// a pid 1 that ignores SIGCHLD has its children reaped by the kernel, the
+// payload's status lost; a blocked signal would never arrive. Every
+// disposition goes back to SIG_DFL (the payload inherits them so), the mask
+// is emptied, and the signals the supervisor forwards end the box until the
+// payload exists.
+static void reset_signals(void)
+{
+	struct k_sigaction dfl = {.handler = SIG_DFL};
+	for (int sig = 1; sig <= 64; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
+	uint64_t none = 0;
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = setup_signal;
+	sigfillset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
+		sigaction(forwarded[i], &sa, NULL);
+}
+
 static void run_init(int fd)
 {
 	sync_fd = fd;
+	reset_signals();
 	prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0); // for ps: not "exe"
 	// Nothing but the sync socket and stdio crosses into the box. The
 	// caller's other descriptors are closed, not only marked close-on-exec:
@@ -881,6 +926,13 @@ static void run_init(int fd)
 					close(tty_slave);
 				reap(&old);
 			}
+			// The payload takes the default dispositions, not pid 1's
+			// setup handlers, before the signals are let in.
+			struct sigaction dfl;
+			memset(&dfl, 0, sizeof dfl);
+			dfl.sa_handler = SIG_DFL;
+			for (size_t k = 0; k < sizeof forwarded / sizeof *forwarded; k++)
+				sigaction(forwarded[k], &dfl, NULL);
 			sigprocmask(SIG_SETMASK, &old, NULL);
 			continue;
 		}
