@@ -152,6 +152,7 @@ type report struct {
 	WallTime   float64        `json:"wall_time"`
 	CPUUser    float64        `json:"cpu_user"`
 	CPUSys     float64        `json:"cpu_sys"`
+	CPUExact   bool           `json:"cpu_exact"` // false: cpu_user and cpu_sys are a lower bound (no cgroup accounting)
 	PeakMemory int64          `json:"peak_memory"`
 	OOMKilled  bool           `json:"oom_killed"`
 	OutputSize int64          `json:"output_bytes,omitempty"`
@@ -175,7 +176,7 @@ func (c *execCmd) writeReport(res sandbox.Result, s sandbox.Spec, runErr error) 
 	}
 	r := report{
 		Status: res.Status, ExitCode: res.ExitCode, Signal: res.Signal,
-		WallTime: res.WallTime.Seconds(), CPUUser: res.CPUUser.Seconds(), CPUSys: res.CPUSys.Seconds(),
+		WallTime: res.WallTime.Seconds(), CPUUser: res.CPUUser.Seconds(), CPUSys: res.CPUSys.Seconds(), CPUExact: res.CPUExact,
 		PeakMemory: res.PeakMemory, OOMKilled: res.OOMKilled, OutputSize: res.OutputSize,
 		Limits: reportLimits{
 			Memory: s.Limits.Memory, CPUs: s.Limits.CPUs, Pids: s.Limits.Pids,
