@@ -66,7 +66,12 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 
 	// The root.
 	if s.Rootfs != "" {
-		add(Op{Code: OpBind, Flags: FlagNoSuid, Str: []string{s.Rootfs, "/"}})
+		// Read-only, nosuid and nodev all the way down: a mount the host
+		// has below the directory (a tmpfs, or with --rootfs / all of
+		// /sys, /run, /home) comes in with these flags, not its own, and a
+		// device node in the tree opens nothing. The top is made read-only
+		// last (below), once the box's mount points exist in it.
+		add(Op{Code: OpBind, Flags: FlagReadOnly | FlagTopWritable | nosuidNodev, Str: []string{s.Rootfs, "/"}})
 	} else {
 		add(Op{Code: OpTmpfs, Str: []string{"/", "mode=0755"}})
 		for _, d := range hostDirs {
@@ -125,7 +130,9 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	for _, r := range readOnlyPaths {
 		add(Op{Code: OpReadOnly, Flags: FlagSelfBind | FlagRecursive, Str: []string{r}})
 	}
-	// The root itself is read-only; its submounts (/tmp, binds) keep theirs.
+	// The root itself is read-only; the box's own mounts on it (/tmp, /dev,
+	// binds) keep theirs. What --rootfs brought below its top is read-only
+	// since its bind.
 	add(Op{Code: OpReadOnly, Str: []string{"/"}})
 	add(Op{Code: OpPivot})
 

@@ -101,8 +101,7 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 	// 4. Map ids (helpers), put it in its cgroup, and release it if it was
 	// told to wait for that.
 	if err := sv.release(mapping); err != nil {
-		sv.kill()
-		sv.cmd.Wait()
+		sv.abort()
 		return fail(err)
 	}
 	// 5. Wait, enforcing the limits.
@@ -196,12 +195,14 @@ type supervisor struct {
 	hold  bool     // the init stage waits for a release byte after the Plan
 	start time.Time
 
-	msgs    chan initMsg
-	msgDone chan struct{}
+	msgs    chan initMsg // closed by readMsgs at EOF: pid 1 and the payload are gone
 	output  atomic.Int64
 	overrun chan struct{} // closed when --max-output is exceeded
 	copies  chan error    // one per output copier
 	ncopy   int
+
+	planSent chan error // the result of sending a late Plan (see launch); nil if sent early
+	waitErr  error      // cmd.Wait's error, if it failed
 
 	closeAfterStart []*os.File // the box's ends of pipes and terminals
 	restore         func()     // puts the caller's terminal back, with --tty
@@ -218,6 +219,9 @@ type supervisor struct {
 	// killed them, for a box without CPU accounting in a cgroup (see stop
 	// in wait).
 	lostUser, lostSys time.Duration
+	// cpu samples the box's processes, for a box without CPU accounting
+	// in a cgroup (see cpuSampler).
+	cpu cpuSampler
 }
 
 // maxEarlyPlan is the largest Plan written before the child exists: it must
@@ -242,7 +246,7 @@ func (sv *supervisor) launch(m idmap.Mapping, plan []byte) error {
 	if sv.cg != nil {
 		_, bornInCgroup = sv.cg.FD()
 	}
-	sv.hold = m.Helpers || (sv.cg != nil && !bornInCgroup)
+	sv.hold = m.Helpers || (sv.cg != nil && !bornInCgroup) || testHooks.hold
 	msg := make([]byte, 8, 8+len(plan))
 	binary.LittleEndian.PutUint32(msg, uint32(len(plan)))
 	if sv.hold {
@@ -259,8 +263,17 @@ func (sv *supervisor) launch(m idmap.Mapping, plan []byte) error {
 	defer func() {
 		if !early && sv.cmd != nil {
 			// A Plan too large for the socket's buffer (a huge
-			// environment) goes once the child reads.
-			go sv.sock.Write(msg)
+			// environment) goes once the child reads. release waits for
+			// it before the release byte: both share the stream, and a
+			// byte ahead of the Plan would be read as its length.
+			sv.planSent = make(chan error, 1)
+			go func() {
+				if testHooks.beforeLatePlan != nil {
+					testHooks.beforeLatePlan()
+				}
+				_, err := sv.sock.Write(msg)
+				sv.planSent <- err
+			}()
 		}
 	}()
 
@@ -298,10 +311,11 @@ func (sv *supervisor) launch(m idmap.Mapping, plan []byte) error {
 		SysProcAttr: attr,
 	}
 	if err := sv.stdio(cmd); err != nil {
+		sv.closeEnds()
 		return err
 	}
 	if err := cmd.Start(); err != nil {
-		sv.sock.Close()
+		sv.closeEnds()
 		return &SetupError{Step: "create namespaces", Err: explainClone(err)}
 	}
 	sv.cmd = cmd
@@ -374,6 +388,11 @@ func (sv *supervisor) copyLimited(dst io.Writer, r io.Reader) error {
 }
 
 func (sv *supervisor) release(m idmap.Mapping) error {
+	if testHooks.release != nil {
+		if err := testHooks.release(); err != nil {
+			return &SetupError{Step: "test hook", Err: err}
+		}
+	}
 	pid := sv.cmd.Process.Pid
 	if m.Helpers {
 		if err := m.WriteFromParent(pid); err != nil {
@@ -393,9 +412,13 @@ func (sv *supervisor) release(m idmap.Mapping) error {
 		f.Close()
 	}
 	sv.msgs = make(chan initMsg, 4)
-	sv.msgDone = make(chan struct{})
 	go sv.readMsgs()
 	if sv.hold {
+		if sv.planSent != nil {
+			if err := <-sv.planSent; err != nil {
+				return &SetupError{Step: "send plan", Err: err}
+			}
+		}
 		if _, err := sv.sock.Write([]byte{1}); err != nil {
 			return &SetupError{Step: "release the init stage", Err: err}
 		}
@@ -403,8 +426,45 @@ func (sv *supervisor) release(m idmap.Mapping) error {
 	return nil
 }
 
+// abort ends a box whose release failed and frees what was made for it: the
+// processes, the sync socket, our copies of the box's pipe ends (without
+// which the output copiers would wait for EOF for good), the copiers, and
+// the message reader.
+func (sv *supervisor) abort() {
+	sv.kill()
+	if err := sv.cmd.Wait(); err != nil {
+		sv.waitErr = err
+	}
+	sv.closeEnds()
+	if sv.msgs != nil {
+		for range sv.msgs {
+		}
+	}
+	for i := 0; i < sv.ncopy; i++ {
+		<-sv.copies
+	}
+	if sv.restore != nil {
+		sv.restore()
+	}
+}
+
+// closeEnds closes the sync socket and our copies of the box's ends of its
+// pipes; the copiers then read EOF once the box's own copies are gone too.
+func (sv *supervisor) closeEnds() {
+	for _, f := range sv.closeAfterStart {
+		f.Close()
+	}
+	sv.closeAfterStart = nil
+	if sv.sock != nil {
+		sv.sock.Close()
+	}
+}
+
+// readMsgs passes the init stage's messages to wait until EOF, then closes
+// sv.msgs: wait reads them all, whenever they come, so this never blocks
+// for good however many are pending when pid 1 exits.
 func (sv *supervisor) readMsgs() {
-	defer close(sv.msgDone)
+	defer close(sv.msgs)
 	rc, err := sv.sock.SyscallConn()
 	if err != nil {
 		return
@@ -458,6 +518,13 @@ func (sv *supervisor) wait(ctx context.Context, plan *Plan) (Result, error) {
 	s := sv.spec
 	waitDone := make(chan error, 1)
 	go func() { waitDone <- sv.cmd.Wait() }()
+	exactCPU := sv.cg != nil && sv.cg.CanMeasureCPU()
+	var sampleTick <-chan time.Time
+	if !exactCPU {
+		t := time.NewTicker(cpuSample)
+		defer t.Stop()
+		sampleTick = t.C
+	}
 
 	var timeout <-chan time.Time
 	if s.Timeout > 0 {
@@ -490,7 +557,7 @@ func (sv *supervisor) wait(ctx context.Context, plan *Plan) (Result, error) {
 			if memTick != nil {
 				sv.sampleMemory() // the last look before the kill frees it
 			}
-			if sv.cg == nil || !sv.cg.CanMeasureCPU() {
+			if !exactCPU {
 				// Without CPU accounting in a cgroup the CPU time comes
 				// from wait4's rusage of pid 1, which counts only the
 				// children it reaped: the processes the kill ends are
@@ -498,6 +565,7 @@ func (sv *supervisor) wait(ctx context.Context, plan *Plan) (Result, error) {
 				// SIGCHLD) and their time would be lost. Read it just
 				// before the kill.
 				sv.lostUser, sv.lostSys = boxCPU(sv.cmd.Process.Pid)
+				sv.cpu.sample(sv.cmd.Process.Pid)
 			}
 			sv.kill()
 		}
@@ -506,10 +574,17 @@ func (sv *supervisor) wait(ctx context.Context, plan *Plan) (Result, error) {
 loop:
 	for {
 		select {
-		case <-waitDone:
+		case err := <-waitDone:
+			sv.waitErr = err
 			break loop
-		case m := <-msgs:
+		case m, ok := <-msgs:
+			if !ok {
+				msgs = nil // EOF; pid 1 is on its way out
+				continue
+			}
 			sv.note(m)
+		case <-sampleTick:
+			sv.cpu.sample(sv.cmd.Process.Pid)
 		case <-timeout:
 			stop(StatusTimeout)
 		case <-ctx.Done():
@@ -540,9 +615,12 @@ loop:
 			}
 		}
 	}
-	<-sv.msgDone
-	for len(sv.msgs) > 0 {
-		sv.note(<-sv.msgs)
+	// The rest of the messages, up to EOF: pid 1 is gone, and with it every
+	// holder of the socket's other end.
+	if msgs != nil {
+		for m := range msgs {
+			sv.note(m)
+		}
 	}
 	sv.sock.Close()
 	for i := 0; i < sv.ncopy; i++ {
@@ -631,14 +709,30 @@ func (sv *supervisor) sampleMemory() {
 
 func (sv *supervisor) result(plan *Plan, reason Status) (Result, error) {
 	res := Result{WallTime: time.Since(sv.start), OutputSize: sv.output.Load()}
-	if ru, ok := sv.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.CPUUser = time.Duration(ru.Utime.Nano()) + sv.lostUser
-		res.CPUSys = time.Duration(ru.Stime.Nano()) + sv.lostSys
-		// The largest resident set of any one process of the box: what
-		// the payload held where there is no cgroup to sample, and the
-		// floor of the sampled figure for processes that lived shorter
-		// than memPoll.
-		res.PeakMemory = ru.Maxrss * 1024
+	// ProcessState is nil when Wait failed: a caller that ignores SIGCHLD
+	// has pid 1 reaped by the kernel (wait gives ECHILD). The payload's
+	// status still came over the socket.
+	if ps := sv.cmd.ProcessState; ps != nil {
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			res.CPUUser = time.Duration(ru.Utime.Nano()) + sv.lostUser
+			res.CPUSys = time.Duration(ru.Stime.Nano()) + sv.lostSys
+			// The largest resident set of any one process of the box:
+			// what the payload held where there is no cgroup to sample,
+			// and the floor of the sampled figure for processes that
+			// lived shorter than memPoll.
+			res.PeakMemory = ru.Maxrss * 1024
+		}
+	}
+	// Without a cgroup both figures are lower bounds: rusage misses the
+	// processes the kernel reaped itself, the samples what ran between
+	// the last one and each process's end. The larger is the better.
+	if u, sy := sv.cpu.total(); u+sy > res.CPUUser+res.CPUSys {
+		res.CPUUser, res.CPUSys = u, sy
+	}
+	if sv.cg != nil && sv.cg.CanMeasureCPU() {
+		// The cgroup's counter covers every process of the box, however
+		// it ended.
+		res.CPUExact = true
 	}
 	res.PeakMemory = max(res.PeakMemory, sv.heldPeak)
 	if sv.cg != nil {
@@ -671,6 +765,11 @@ func (sv *supervisor) result(plan *Plan, reason Status) (Result, error) {
 		ws = syscall.WaitStatus(sv.exit.status)
 	case sv.cmd.ProcessState != nil:
 		ws = sv.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	case reason == "":
+		// Neither pid 1 nor wait said how the box ended: no verdict can
+		// be given, and "ok" would be a guess.
+		res.Status, res.ExitCode = StatusSetupError, ExitSetup
+		return res, &SetupError{Step: "wait for the box", Err: fmt.Errorf("no exit status: %w", sv.waitErr)}
 	}
 	switch {
 	case ws.Signaled():

@@ -17,7 +17,9 @@ type OpCode uint32
 // ops after it run in the payload process, just before it execs.
 const (
 	// OpBind bind-mounts host path Str[0] (resolved inside the host's root)
-	// onto box path Str[1] (resolved inside the new root), recursively.
+	// onto box path Str[1] (resolved inside the new root), recursively; its
+	// FlagReadOnly, FlagNoDev and FlagNoSuid apply to every mount of the
+	// bound tree.
 	OpBind OpCode = 1
 	// OpTmpfs mounts a fresh tmpfs on box path Str[0] with options Str[1].
 	OpTmpfs OpCode = 2
@@ -91,6 +93,10 @@ const (
 	FlagTry       uint64 = 1 << 6 // bind: skip when the source does not exist
 	FlagSetgroups uint64 = 1 << 7 // creds: setgroups(0) is allowed; clear groups
 	FlagKeyring   uint64 = 1 << 8 // session: also join a fresh session keyring
+	// FlagTopWritable (bind, with FlagReadOnly): every mount below the top
+	// is read-only at once, the top itself only at the plan's OpReadOnly on
+	// it, so that mount points can still be made in it (--rootfs).
+	FlagTopWritable uint64 = 1 << 9
 )
 
 var opNames = map[OpCode]string{

@@ -115,8 +115,13 @@ func TestPlanRootfsNetHostCaps(t *testing.T) {
 		Rlimits: []Rlimit{{Name: "nofile", Soft: 17, Hard: 17}}}
 	p, _ := buildPlan(s, fakeHost, payloadSpec{setgroups: true})
 	o := ops(p)
-	if o[0] != "bind /srv/root -> /" || indexOf(o, "bind /usr") >= 0 {
+	if o[0] != "bind /srv/root -> / (read-only)" || indexOf(o, "bind /usr") >= 0 {
 		t.Fatalf("rootfs plan:\n%s", strings.Join(o, "\n"))
+	}
+	// Everything --rootfs brings is read-only, nosuid and nodev down to
+	// its last submount (issue #17).
+	if want := FlagReadOnly | FlagNoDev | FlagNoSuid | FlagTopWritable; p.Ops[0].Flags&want != want {
+		t.Fatalf("rootfs bind flags %#x, want %#x set", p.Ops[0].Flags, want)
 	}
 	if indexOf(o, "loopback") >= 0 {
 		t.Fatal("--net host must not touch the host's loopback")

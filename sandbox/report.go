@@ -12,6 +12,7 @@ type Report struct {
 	WallTime         float64      `json:"wall_time"`
 	CPUUser          float64      `json:"cpu_user"`
 	CPUSys           float64      `json:"cpu_sys"`
+	CPUExact         bool         `json:"cpu_exact"` // false: cpu_user and cpu_sys are a lower bound (no cgroup accounting)
 	PeakMemory       int64        `json:"peak_memory"`
 	CgroupPeakMemory int64        `json:"cgroup_peak_memory"`
 	OOMKilled        bool         `json:"oom_killed"`
@@ -40,7 +41,7 @@ func NewReport(res Result, s *Spec, err error) Report {
 	secs := func(d time.Duration) float64 { return d.Seconds() }
 	r := Report{
 		Status: res.Status, ExitCode: res.ExitCode, Signal: res.Signal,
-		WallTime: secs(res.WallTime), CPUUser: secs(res.CPUUser), CPUSys: secs(res.CPUSys),
+		WallTime: secs(res.WallTime), CPUUser: secs(res.CPUUser), CPUSys: secs(res.CPUSys), CPUExact: res.CPUExact,
 		PeakMemory: res.PeakMemory, CgroupPeakMemory: res.CgroupPeakMemory,
 		OOMKilled: res.OOMKilled, OutputSize: res.OutputSize,
 		Limits: ReportLimits{

@@ -31,6 +31,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/magic.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
@@ -49,6 +50,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,6 +71,7 @@ enum {
 #define F_TRY (1u << 6)
 #define F_SETGROUPS (1u << 7)
 #define F_KEYRING (1u << 8)
+#define F_TOP_WRITABLE (1u << 9)
 
 #define PLAN_MAGIC 0x31584253u
 #define MAX_STR 4
@@ -244,8 +247,10 @@ static int xopenat2(int dirfd, const char *path, uint64_t flags, uint64_t resolv
 // ".." stay inside it, and magic links (/proc/PID/fd/N, /proc/self/cwd) are
 // refused, so nothing planted in a rootfs leads outside it.
 // The roots are opened once, not once per op. A mount on the new root
-// itself (its tmpfs, or the --rootfs bind) covers the directory the cached fd
-// points to: root_covered drops it.
+// itself (its tmpfs, the --rootfs bind, or any target that resolves to the
+// root: "/.", a planted symlink to "/") covers the directory the cached fd
+// points to: covers_root tells, from the target's descriptor, and
+// root_covered drops the cached one.
 // do_pivot closes them all: none may outlive the old root (an fd to it is
 // a way out of the box).
 static int root_fds[3] = {-1, -1, -1};
@@ -265,6 +270,18 @@ static void root_covered(void)
 	root_fds[0] = -1;
 }
 
+// covers_root tells whether a mount on the resolved target fd would cover
+// the new root: the target is the root directory itself, whatever its path
+// spelled.
+static int covers_root(int fd)
+{
+	struct stat a, b;
+	int rfd = root_fds[0];
+	if (rfd < 0)
+		return 0; // nothing cached, nothing stale
+	return fstat(fd, &a) == 0 && fstat(rfd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 static int open_in(const char *root, const char *path, int flags)
 {
 	int rfd = root_fd(root);
@@ -273,14 +290,6 @@ static int open_in(const char *root, const char *path, int flags)
 	while (*path == '/')
 		path++;
 	return xopenat2(rfd, *path ? path : ".", O_PATH | flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-}
-
-// is_root tells whether a box path names the root itself.
-static int is_root(const char *path)
-{
-	while (*path == '/')
-		path++;
-	return *path == 0;
 }
 
 // make_in creates path inside root, a directory or (file != 0) an empty file,
@@ -389,6 +398,7 @@ static int do_bind(const struct op *o)
 	char s[64], d[64];
 	fdpath(s, sizeof s, src);
 	fdpath(d, sizeof d, dst);
+	int covered = covers_root(dst);
 	int r = mount(s, d, NULL, MS_BIND | MS_REC, NULL);
 	int e = errno;
 	close(dst);
@@ -396,7 +406,7 @@ static int do_bind(const struct op *o)
 	errno = e;
 	if (r < 0)
 		return -1;
-	if (is_root(o->str[1]))
+	if (covered)
 		root_covered();
 	uint64_t attr = 0;
 	if (o->flags & F_READONLY)
@@ -405,8 +415,29 @@ static int do_bind(const struct op *o)
 		attr |= MOUNT_ATTR_NODEV;
 	if (o->flags & F_NOSUID)
 		attr |= MOUNT_ATTR_NOSUID;
-	// Recursive, so a submount under a read-only bind is read-only too.
-	return attr ? setattr(o->str[1], attr, 1) : 0;
+	// Recursive (AT_RECURSIVE), so every mount the host had below the
+	// source comes in with the bind's flags, not its own: a submount under
+	// a read-only bind is read-only, and none keeps dev or suid.
+	if (attr && setattr(o->str[1], attr, 1) < 0)
+		return -1;
+	// --rootfs: its submounts are read-only from here on, but its top stays
+	// writable until the plan's read-only op on "/", so that the box's mount
+	// points can still be made in it. A top the host locked read-only
+	// cannot be made writable: then it stays read-only (EPERM is expected).
+	if ((o->flags & F_TOP_WRITABLE) && (o->flags & F_READONLY)) {
+		int fd = open_in(NEWROOT, o->str[1], 0);
+		if (fd < 0)
+			return -1;
+		struct mount_attr a = {.attr_clr = MOUNT_ATTR_RDONLY};
+		r = (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &a, sizeof a);
+		e = errno;
+		close(fd);
+		if (r < 0 && e != EPERM) {
+			errno = e;
+			return -1;
+		}
+	}
+	return 0;
 fail:
 	e = errno;
 	close(src);
@@ -423,11 +454,12 @@ static int mount_fs(const char *fstype, const char *path, unsigned long flags, c
 		return -1;
 	char d[64];
 	fdpath(d, sizeof d, fd);
+	int covered = covers_root(fd);
 	int r = mount(fstype, d, fstype, flags, data && *data ? data : NULL);
 	int e = errno;
 	close(fd);
 	errno = e;
-	if (r == 0 && is_root(path))
+	if (r == 0 && covered)
 		root_covered();
 	return r;
 }
@@ -465,6 +497,7 @@ static int do_mask(const struct op *o)
 	int r = fstat(fd, &st);
 	char d[64];
 	fdpath(d, sizeof d, fd);
+	int covered = covers_root(fd);
 	if (r == 0 && S_ISDIR(st.st_mode))
 		r = mount("tmpfs", d, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0");
 	else if (r == 0)
@@ -472,6 +505,8 @@ static int do_mask(const struct op *o)
 	int e = errno;
 	close(fd);
 	errno = e;
+	if (r == 0 && covered)
+		root_covered();
 	if (r == 0 && !S_ISDIR(st.st_mode))
 		r = setattr(o->str[0], MOUNT_ATTR_RDONLY, 0);
 	return r;
@@ -485,12 +520,15 @@ static int do_readonly(const struct op *o)
 			return errno == ENOENT ? 0 : -1;
 		char d[64];
 		fdpath(d, sizeof d, fd);
+		int covered = covers_root(fd);
 		int r = mount(d, d, NULL, MS_BIND | MS_REC, NULL);
 		int e = errno;
 		close(fd);
 		errno = e;
 		if (r < 0)
 			return -1;
+		if (covered)
+			root_covered();
 	}
 	return setattr(o->str[0], MOUNT_ATTR_RDONLY, (o->flags & F_RECURSIVE) != 0);
 }
@@ -704,8 +742,21 @@ static int run_op(const struct op *o)
 		int fd = open_in("/", o->str[0], O_DIRECTORY);
 		if (fd < 0)
 			return -1;
-		int r = fchdir(fd);
+		// A working directory in procfs is how runc's CVE-2024-21626
+		// reached a host fd. The Spec refuses paths under /proc, but an
+		// ordinary symlink (/dev/fd -> /proc/self/fd) gets there by
+		// another name: judge the directory opened, not the string.
+		struct statfs sf;
+		int r = fstatfs(fd, &sf);
+		if (r == 0 && sf.f_type == PROC_SUPER_MAGIC) {
+			errno = EACCES;
+			r = -1;
+		}
+		if (r == 0)
+			r = fchdir(fd);
+		int e = errno;
 		close(fd);
+		errno = e;
 		return r;
 	}
 	case OP_RLIMIT: {
@@ -779,9 +830,54 @@ static void reap(const sigset_t *unblock)
 	_exit(0);
 }
 
+// setup_signal ends the box when a signal to forward arrives before there is
+// a payload to forward it to: the kernel drops a default-action signal sent
+// to a pid namespace's init (pid_namespaces(7)), so without a handler the
+// supervisor's SIGINT or SIGTERM would do nothing and a run stuck in setup
+// would hang. The supervisor is told "killed by sig", as if the payload had
+// been, and pid 1 exits.
+static void setup_signal(int sig)
+{
+	report(MSG_EXIT, 0, 0, sig);
+	_exit(128 + sig);
+}
+
+// k_sigaction is the kernel's struct for rt_sigaction(2), used directly so
+// that every signal is reset, glibc's reserved ones (32, 33) included.
+struct k_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
+// reset_signals undoes what the caller's process left: a Go program that
+// ignores SIGCHLD (signal.Ignore) hands SIG_IGN through fork and execve, and
+// a pid 1 that ignores SIGCHLD has its children reaped by the kernel, the
+// payload's status lost; a blocked signal would never arrive. Every
+// disposition goes back to SIG_DFL (the payload inherits them so), the mask
+// is emptied, and the signals the supervisor forwards end the box until the
+// payload exists.
+static void reset_signals(void)
+{
+	struct k_sigaction dfl = {.handler = SIG_DFL};
+	for (int sig = 1; sig <= 64; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
+	uint64_t none = 0;
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = setup_signal;
+	sigfillset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
+		sigaction(forwarded[i], &sa, NULL);
+}
+
 static void run_init(int fd)
 {
 	sync_fd = fd;
+	reset_signals();
 	prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0); // for ps: not "exe"
 	// Nothing but the sync socket and stdio crosses into the box. The
 	// caller's other descriptors are closed, not only marked close-on-exec:
@@ -865,6 +961,13 @@ static void run_init(int fd)
 					close(tty_slave);
 				reap(&old);
 			}
+			// The payload takes the default dispositions, not pid 1's
+			// setup handlers, before the signals are let in.
+			struct sigaction dfl;
+			memset(&dfl, 0, sizeof dfl);
+			dfl.sa_handler = SIG_DFL;
+			for (size_t k = 0; k < sizeof forwarded / sizeof *forwarded; k++)
+				sigaction(forwarded[k], &dfl, NULL);
 			sigprocmask(SIG_SETMASK, &old, NULL);
 			if (sandbox_sanitizer_log)
 				sandbox_sanitizer_log(0); // the log's descriptor, in this new process
