@@ -73,8 +73,10 @@ func TestSignalDuringSetupEndsBox(t *testing.T) {
 	}()
 	start := time.Now()
 	res, err := runBox(t, Spec{Args: []string{"true"}, Env: bigEnv(), Signals: sigs})
-	if err != nil || res.Status != StatusSignal || res.Signal != int(syscall.SIGTERM) || res.ExitCode != 128+15 {
-		t.Fatalf("SIGTERM during setup: %+v, %v; want status signal, signal 15, exit 143", res, err)
+	// A signal to the supervisor cancels the run, whatever the box was
+	// doing; the timing below is what shows pid 1 acted on it.
+	if err != nil || res.Status != StatusCancelled || res.Signal != int(syscall.SIGTERM) || res.ExitCode != 128+15 {
+		t.Fatalf("SIGTERM during setup: %+v, %v; want status cancelled, signal 15, exit 143", res, err)
 	}
 	if took := time.Since(start); took > 2500*time.Millisecond {
 		t.Fatalf("the box ended only after %v: the signal waited for the end of setup", took)
