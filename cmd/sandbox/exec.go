@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sandbox-dev/sandbox/idmap"
 	"github.com/sandbox-dev/sandbox/internal/flagval"
 	"github.com/sandbox-dev/sandbox/sandbox"
@@ -38,11 +40,13 @@ type execCmd struct {
 	MaxOutput string        `name:"max-output" help:"Limit of stdout plus stderr; the box is killed past it." placeholder:"SIZE"`
 	Seccomp   string        `help:"Seccomp filter: default, off, or a Docker/OCI JSON profile FILE." default:"default"`
 	CapAdd    []string      `name:"cap-add" help:"Keep this capability (inside the box's namespaces)." placeholder:"CAP"`
-	Report    string        `help:"Write the result as one JSON object to FILE." placeholder:"FILE"`
+	Report    string        `help:"Write the result as one JSON object to FILE (opened before the box starts; a symlink or non-regular file is refused)." placeholder:"FILE"`
 	TTY       bool          `name:"tty" short:"t" help:"A new terminal inside, relayed to yours (for interactive shells)."`
 	DryRun    bool          `name:"dry-run" help:"Print the setup plan and exit."`
 
 	Command []string `arg:"" passthrough:"" help:"The command and its arguments." name:"command"`
+
+	reportFile *os.File // --report, opened before the box starts
 }
 
 // spec turns the flags into a sandbox.Spec; it makes no syscalls.
@@ -95,6 +99,13 @@ func (c *execCmd) spec() (sandbox.Spec, error) {
 }
 
 func (c *execCmd) Run() error {
+	// The report is opened before anything else, so that nothing the box
+	// does to the path afterwards (a symlink planted in a bound directory,
+	// a FIFO) matters: it is written through this descriptor.
+	if err := c.openReport(); !c.DryRun && err != nil {
+		return &exitError{code: sandbox.ExitSetup, err: err}
+	}
+	defer c.reportFile.Close()
 	s, err := c.spec()
 	if err != nil {
 		if rerr := c.writeReport(sandbox.Result{Status: sandbox.StatusSetupError, ExitCode: sandbox.ExitSetup}, s, err); rerr != nil {
@@ -190,7 +201,49 @@ func (c *execCmd) writeReport(res sandbox.Result, s sandbox.Spec, runErr error) 
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(c.Report, append(b, '\n'), 0o644)
+	// Through the descriptor opened before the box started, whatever the
+	// path names now; truncated only now, so that a run that could not
+	// start leaves an old report in place until the new one is written.
+	if err := c.reportFile.Truncate(0); err != nil {
+		return fmt.Errorf("truncate %s: %w", c.Report, err)
+	}
+	_, err = c.reportFile.WriteAt(append(b, '\n'), 0)
+	return err
+}
+
+// openReport opens --report FILE for writing without following a symlink
+// and without truncating it, and refuses anything but a regular file: a
+// FIFO would hang the supervisor, a device would receive the report.
+// O_NONBLOCK makes the open of a FIFO fail (ENXIO) or return at once instead
+// of waiting for a reader; it is cleared again.
+func (c *execCmd) openReport() error {
+	if c.Report == "" {
+		return nil
+	}
+	fd, err := unix.Open(c.Report, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0o644)
+	switch {
+	case err == unix.ELOOP:
+		return fmt.Errorf("--report %s: is a symbolic link; refusing to follow it (remove it, or name the file it points to)", c.Report)
+	case err == unix.ENXIO:
+		return fmt.Errorf("--report %s: not a regular file (a FIFO or socket); name a regular file", c.Report)
+	case err != nil:
+		return fmt.Errorf("--report %s: %w", c.Report, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("--report %s: %w", c.Report, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return fmt.Errorf("--report %s: not a regular file; name a regular file", c.Report)
+	}
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("--report %s: %w", c.Report, err)
+	}
+	c.reportFile = os.NewFile(uintptr(fd), c.Report)
+	return nil
 }
 
 // mountsInOrder reads --bind, --ro-bind and --tmpfs from the raw arguments,
