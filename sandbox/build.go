@@ -85,11 +85,13 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 
 	// /proc for the new pid namespace, a minimal /dev, a fresh /tmp.
 	add(Op{Code: OpProc, Str: []string{"/proc"}})
+	// The box's user namespace limits, while its /proc/sys is writable.
+	add(userSysctls(s))
 	add(Op{Code: OpTmpfs, Flags: FlagNoExec, Str: []string{"/dev", "mode=0755"}})
 	for _, n := range devNodes {
 		add(Op{Code: OpBind, Flags: FlagNoSuid, Str: []string{"/dev/" + n, "/dev/" + n}})
 	}
-	add(Op{Code: OpDevpts, Str: []string{"/dev/pts"}})
+	add(Op{Code: OpDevpts, Str: []string{"/dev/pts", devptsOptions}})
 	add(Op{Code: OpSymlink, Str: []string{"pts/ptmx", "/dev/ptmx"}})
 	add(Op{Code: OpTmpfs, Flags: FlagNoExec, Str: []string{"/dev/shm", "mode=1777"}})
 	for i, n := range []string{"stdin", "stdout", "stderr"} {
@@ -142,7 +144,7 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	if s.TTY {
 		add(Op{Code: OpSetCtty})
 	}
-	for _, r := range s.Rlimits {
+	for _, r := range boxRlimits(s) {
 		add(Op{Code: OpRlimit, Arg: uint64(rlimitByName[r.Name]), Arg2: r.Soft, Arg3: r.Hard})
 	}
 	var keep uint64

@@ -21,7 +21,8 @@ const (
 	OpTmpfs OpCode = 2
 	// OpProc mounts a fresh procfs for the box's pid namespace on Str[0].
 	OpProc OpCode = 3
-	// OpDevpts mounts a new devpts instance on Str[0].
+	// OpDevpts mounts a new devpts instance on Str[0], with the mount
+	// options Str[1] when given.
 	OpDevpts OpCode = 4
 	// OpSymlink creates the symlink Str[1] -> Str[0] in the box.
 	OpSymlink OpCode = 5
@@ -72,6 +73,10 @@ const (
 	// pivot), sends its master to the supervisor and keeps the slave for
 	// OpSetCtty.
 	OpTTY OpCode = 22
+	// OpSysctl writes, in box directory Str[0] (resolved in the new root),
+	// each "name=value" of the NUL-separated list Str[1] to the file name.
+	// A name this kernel lacks is skipped.
+	OpSysctl OpCode = 35
 )
 
 // Flags on ops.
@@ -94,6 +99,7 @@ var opNames = map[OpCode]string{
 	OpSession: "session", OpNotDumpable: "not-dumpable", OpFork: "fork",
 	OpChdir: "chdir", OpRlimit: "rlimit", OpCreds: "credentials",
 	OpNoNewPrivs: "no_new_privs", OpSeccomp: "seccomp", OpExec: "exec", OpSetCtty: "setctty", OpTTY: "tty",
+	OpSysctl: "sysctl",
 }
 
 func (c OpCode) String() string {
@@ -135,6 +141,8 @@ func (o Op) String() string {
 		fmt.Fprintf(&b, " uid=%d gid=%d caps=%#x", o.Arg2, o.Arg3, o.Arg)
 	case OpSeccomp:
 		fmt.Fprintf(&b, " (%d instructions)", len(o.Str[0])/8)
+	case OpSysctl:
+		fmt.Fprintf(&b, " %s: %s", o.Str[0], strings.ReplaceAll(o.Str[1], "\x00", " "))
 	default:
 		for _, s := range o.Str {
 			if s != "" {

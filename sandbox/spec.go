@@ -56,8 +56,17 @@ type Spec struct {
 	Map idmap.Mode `json:"map,omitempty"`
 	// Limits are the cgroup limits (memory, cpu quota, pids).
 	Limits cgroup.Limits `json:"limits"`
-	// Rlimits are set on the payload before it execs.
+	// Rlimits are set on the payload before it execs. Without an entry for
+	// sigpending or msgqueue the box gets a small default of each (see
+	// DefaultSigpending, DefaultMsgqueue): the kernel charges both to the
+	// caller's own user.
 	Rlimits []Rlimit `json:"rlimits,omitempty"`
+	// InotifyInstances and InotifyWatches cap the box's inotify instances
+	// and watches (user.max_inotify_* of the box's user namespace), which
+	// the kernel also charges to the caller's user (0: DefaultInotifyInstances,
+	// DefaultInotifyWatches).
+	InotifyInstances int `json:"inotify_instances,omitempty"`
+	InotifyWatches   int `json:"inotify_watches,omitempty"`
 	// Timeout is the wall-clock limit for the whole box (0: none).
 	Timeout time.Duration `json:"timeout,omitempty"`
 	// CPUTime is the CPU time limit of all the box's processes together
@@ -196,6 +205,12 @@ func (s *Spec) Validate() error {
 		if _, err := capByName(c); err != nil {
 			return specErr("--cap-add", "%v", err)
 		}
+	}
+	if s.InotifyInstances < 0 || s.InotifyWatches < 0 {
+		return specErr("--inotify", "must not be negative")
+	}
+	if err := s.checkLimitsReachable(); err != nil {
+		return err
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -40,6 +41,7 @@ type execCmd struct {
 	MaxOutput string        `name:"max-output" help:"Limit of stdout plus stderr; the box is killed past it." placeholder:"SIZE"`
 	Seccomp   string        `help:"Seccomp filter: default, off, or a Docker/OCI JSON profile FILE." default:"default"`
 	CapAdd    []string      `name:"cap-add" help:"Keep this capability (inside the box's namespaces)." placeholder:"CAP"`
+	Inotify   string        `help:"Inotify instances and watches the box may hold (default 16:8192); the kernel charges them to your user." placeholder:"N[:WATCHES]"`
 	Report    string        `help:"Write the result as one JSON object to FILE (opened before the box starts; a symlink or non-regular file is refused)." placeholder:"FILE"`
 	TTY       bool          `name:"tty" short:"t" help:"A new terminal inside, relayed to yours (for interactive shells)."`
 	DryRun    bool          `name:"dry-run" help:"Print the setup plan and exit."`
@@ -88,6 +90,18 @@ func (c *execCmd) spec() (sandbox.Spec, error) {
 		s.MaxOutput = n
 	}
 	s.Limits.CPUs, s.Limits.Pids = c.CPUs, c.Pids
+	if c.Inotify != "" {
+		inst, watches, hasWatches := strings.Cut(c.Inotify, ":")
+		var err error
+		if s.InotifyInstances, err = strconv.Atoi(inst); err != nil || s.InotifyInstances <= 0 {
+			return s, fmt.Errorf("--inotify %s: want N or N:WATCHES, positive integers", c.Inotify)
+		}
+		if hasWatches {
+			if s.InotifyWatches, err = strconv.Atoi(watches); err != nil || s.InotifyWatches <= 0 {
+				return s, fmt.Errorf("--inotify %s: want N or N:WATCHES, positive integers", c.Inotify)
+			}
+		}
+	}
 	for _, r := range c.Rlimit {
 		rl, err := flagval.Rlimit(r)
 		if err != nil {
