@@ -323,6 +323,16 @@ func (sv *supervisor) startDrain() {
 	}
 }
 
+// abandon ends the relays of a box that did not start: the stdin relay,
+// and the output copiers, which would otherwise wait for an EOF that the
+// supervisor's own copies of the write ends keep from coming.
+func (sv *supervisor) abandon() {
+	sv.stdin.stop()
+	for _, f := range append(sv.closeAfterStart, sv.outputs...) {
+		f.Close()
+	}
+}
+
 // setNonblock makes a descriptor received from the box pollable, so that
 // reads from it honour the drain's deadline.
 func setNonblock(fd int) error {

@@ -95,6 +95,7 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 	if err := sv.release(mapping); err != nil {
 		sv.kill()
 		sv.cmd.Wait()
+		sv.abandon()
 		return fail(err)
 	}
 	// 5. Wait, enforcing the limits.
@@ -287,10 +288,7 @@ func (sv *supervisor) launch(m idmap.Mapping, plan []byte) error {
 	}
 	if err := cmd.Start(); err != nil {
 		sv.sock.Close()
-		sv.stdin.stop()
-		for _, f := range append(sv.closeAfterStart, sv.outputs...) {
-			f.Close()
-		}
+		sv.abandon()
 		return &SetupError{Step: "create namespaces", Err: explainClone(err)}
 	}
 	sv.cmd = cmd
