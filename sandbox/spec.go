@@ -94,8 +94,11 @@ type Spec struct {
 	// them to the payload (the CLI forwards SIGINT, SIGTERM, SIGHUP, SIGQUIT).
 	Signals <-chan os.Signal `json:"-"`
 
-	// Stdin, Stdout and Stderr are the box's stdio. An *os.File is passed
-	// straight through; nil means /dev/null (Stdin) or discard.
+	// Stdin, Stdout and Stderr are the box's stdio; nil means /dev/null
+	// (Stdin) or discard. Nothing of them is passed into the box: it gets
+	// pipes, which the supervisor relays (into an *os.File with splice),
+	// so it can neither change a terminal nor seek, truncate or reopen a
+	// file. Run does not wait for the stdin relay to finish reading.
 	Stdin  io.Reader `json:"-"`
 	Stdout io.Writer `json:"-"`
 	Stderr io.Writer `json:"-"`
