@@ -110,6 +110,25 @@ func copyPolled(dst, src, stop *os.File) {
 	}
 }
 
+// sameFile tells whether stdout and stderr lead to the same place: the
+// same writer, or files on the same inode (2>&1 on a terminal or a pipe).
+func sameFile(a, b io.Writer) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	if a == b {
+		return true
+	}
+	fa, ok1 := a.(*os.File)
+	fb, ok2 := b.(*os.File)
+	if !ok1 || !ok2 {
+		return false
+	}
+	sa, err1 := fa.Stat()
+	sb, err2 := fb.Stat()
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+}
+
 // outputPipe gives the box a pipe for one of stdout and stderr and copies
 // what it writes to dst.
 func (sv *supervisor) outputPipe(dst io.Writer) (*os.File, error) {

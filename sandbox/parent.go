@@ -320,6 +320,15 @@ func (sv *supervisor) stdio(cmd *exec.Cmd) error {
 			return &SetupError{Step: "stdin pipe", Err: err}
 		}
 	}
+	if sameFile(s.Stdout, s.Stderr) {
+		// 2>&1: one pipe for both keeps their order as written.
+		wr, err := sv.outputPipe(s.Stdout)
+		if err != nil {
+			return err
+		}
+		cmd.Stdout, cmd.Stderr = wr, wr
+		return nil
+	}
 	for _, w := range []struct {
 		dst io.Writer
 		set *io.Writer

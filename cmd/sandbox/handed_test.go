@@ -351,3 +351,12 @@ func TestHandedLimitsUnreachable(t *testing.T) {
 	box(t, "true", "--cap-add", "CAP_SYS_ADMIN", "--report", report)
 	box(t, "true", "--cap-add", "CAP_SYS_ADMIN", "--seccomp", "off")
 }
+
+// TestHandedStdioOrder: with stdout and stderr on the same file (2>&1) the
+// relay keeps their order as the box wrote it: one pipe carries both.
+func TestHandedStdioOrder(t *testing.T) {
+	r := runWith(t, runOpts{wrap: `"$SANDBOX" exec -- /bin/sh -c 'echo 1; echo 2 >&2; echo 3; echo 4 >&2' 2>&1`})
+	if r.code != 0 || r.stdout != "1\n2\n3\n4\n" {
+		t.Errorf("want 1 2 3 4 in order on stdout\n%s", r)
+	}
+}
