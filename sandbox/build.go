@@ -93,12 +93,14 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 
 	// /proc for the new pid namespace, a minimal /dev, a fresh /tmp.
 	add(Op{Code: OpProc, Str: []string{"/proc"}})
+	// The box's user namespace limits, while its /proc/sys is writable.
+	add(userSysctls(s))
 	tmpfs := s.TmpfsSizes()
 	add(Op{Code: OpTmpfs, Flags: FlagNoExec, Str: []string{"/dev", tmpfsOptions("0755", devSize)}})
 	for _, n := range devNodes {
 		add(Op{Code: OpBind, Flags: FlagNoSuid, Str: []string{"/dev/" + n, "/dev/" + n}})
 	}
-	add(Op{Code: OpDevpts, Str: []string{"/dev/pts"}})
+	add(Op{Code: OpDevpts, Str: []string{"/dev/pts", devptsOptions}})
 	add(Op{Code: OpSymlink, Str: []string{"pts/ptmx", "/dev/ptmx"}})
 	add(Op{Code: OpTmpfs, Flags: FlagNoExec, Str: []string{shmDir, tmpfsOptions("1777", tmpfs[shmDir])}})
 	for i, n := range []string{"stdin", "stdout", "stderr"} {

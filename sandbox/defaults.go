@@ -58,10 +58,11 @@ func (s *Spec) TmpfsSizes() map[string]int64 {
 }
 
 // PayloadRlimits returns the resource limits the payload gets: the Spec's,
-// and the default process cap (DefaultNproc) when the Spec sets neither
+// the defaults of the per-user quotas (boxRlimits), and the default process
+// cap (DefaultNproc) when the Spec sets neither
 // an nproc rlimit nor a pids limit (which then is the cap).
 func (s *Spec) PayloadRlimits() []Rlimit {
-	rl := append([]Rlimit(nil), s.Rlimits...)
+	rl := boxRlimits(s) // the Spec's, and the per-user quotas' defaults
 	if s.Limits.Pids > 0 {
 		return rl
 	}

@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -201,8 +202,13 @@ type supervisor struct {
 	copies  chan error    // one per output copier
 	ncopy   int
 
-	planSent chan error // the result of sending a late Plan (see launch); nil if sent early
-	waitErr  error      // cmd.Wait's error, if it failed
+	planSent    chan error // the result of sending a late Plan (see launch); nil if sent early
+	waitErr     error      // cmd.Wait's error, if it failed
+	overrunOnce sync.Once
+	outMu       sync.Mutex
+	reserved    int64       // output bytes granted under --max-output
+	outputs     []*os.File  // the read ends of the box's output, for the drain
+	stdin       *stdinRelay // the caller's stdin into the box, if any
 
 	closeAfterStart []*os.File // the box's ends of pipes and terminals
 	restore         func()     // puts the caller's terminal back, with --tty
@@ -322,69 +328,54 @@ func (sv *supervisor) launch(m idmap.Mapping, plan []byte) error {
 	return nil
 }
 
-// stdio wires the box's stdin, stdout and stderr. Without --max-output an
-// *os.File goes straight through; with it, output flows through a pipe and is
-// counted as it passes, never buffered whole.
+// stdio wires the box's stdin, stdout and stderr. Nothing of the caller's
+// is passed: a terminal would let the box change it for good (stty, modes,
+// line discipline) or write to it past --max-output, and a file would let
+// it seek, truncate, fchmod or reopen it through /proc/self/fd. The box gets
+// pipes (stdin read-only), relayed by the supervisor (SECURITY.md, "What
+// the box is handed").
 func (sv *supervisor) stdio(cmd *exec.Cmd) error {
 	s := sv.spec
-	cmd.Stdin = s.Stdin
 	sv.overrun = make(chan struct{})
 	sv.copies = make(chan error, 2)
 	if s.TTY {
 		return sv.ttyStdio(cmd)
 	}
-	if s.MaxOutput == 0 {
-		cmd.Stdout, cmd.Stderr = s.Stdout, s.Stderr
+	if s.Stdin != nil {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return &SetupError{Step: "stdin pipe", Err: err}
+		}
+		cmd.Stdin = r
+		sv.closeAfterStart = append(sv.closeAfterStart, r)
+		if sv.stdin, err = startStdinRelay(w, s.Stdin, true); err != nil {
+			w.Close()
+			return &SetupError{Step: "stdin pipe", Err: err}
+		}
+	}
+	if sameFile(s.Stdout, s.Stderr) {
+		// 2>&1: one pipe for both keeps their order as written.
+		wr, err := sv.outputPipe(s.Stdout)
+		if err != nil {
+			return err
+		}
+		cmd.Stdout, cmd.Stderr = wr, wr
 		return nil
 	}
 	for _, w := range []struct {
 		dst io.Writer
 		set *io.Writer
 	}{{s.Stdout, &cmd.Stdout}, {s.Stderr, &cmd.Stderr}} {
-		r, wr, err := os.Pipe()
+		if w.dst == nil && s.MaxOutput == 0 {
+			continue // /dev/null: nothing to count
+		}
+		wr, err := sv.outputPipe(w.dst)
 		if err != nil {
-			return &SetupError{Step: "output pipe", Err: err}
+			return err
 		}
 		*w.set = wr
-		sv.closeAfterStart = append(sv.closeAfterStart, wr)
-		dst := w.dst
-		if dst == nil {
-			dst = io.Discard
-		}
-		sv.ncopy++
-		go func() { sv.copies <- sv.copyLimited(dst, r); r.Close() }()
 	}
 	return nil
-}
-
-// copyLimited copies from the box to dst until EOF or the limit; past the
-// limit it stops writing, signals the overrun once, and drains nothing more.
-func (sv *supervisor) copyLimited(dst io.Writer, r io.Reader) error {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			total := sv.output.Add(int64(n))
-			allowed := int64(n)
-			if over := total - sv.spec.MaxOutput; sv.spec.MaxOutput > 0 && over > 0 {
-				allowed = max(0, int64(n)-over)
-			}
-			if allowed > 0 {
-				dst.Write(buf[:allowed])
-			}
-			if allowed < int64(n) {
-				select {
-				case <-sv.overrun:
-				default:
-					close(sv.overrun)
-				}
-				return nil
-			}
-		}
-		if err != nil {
-			return nil
-		}
-	}
 }
 
 func (sv *supervisor) release(m idmap.Mapping) error {
@@ -451,10 +442,8 @@ func (sv *supervisor) abort() {
 // closeEnds closes the sync socket and our copies of the box's ends of its
 // pipes; the copiers then read EOF once the box's own copies are gone too.
 func (sv *supervisor) closeEnds() {
-	for _, f := range sv.closeAfterStart {
-		f.Close()
-	}
-	sv.closeAfterStart = nil
+	sv.abandon() // the stdin relay, and the box's ends and the read ends of its output
+	sv.closeAfterStart, sv.outputs = nil, nil
 	if sv.sock != nil {
 		sv.sock.Close()
 	}
@@ -623,6 +612,8 @@ loop:
 		}
 	}
 	sv.sock.Close()
+	sv.stdin.stop()
+	sv.startDrain()
 	for i := 0; i < sv.ncopy; i++ {
 		<-sv.copies
 	}
@@ -653,6 +644,9 @@ func (sv *supervisor) note(m initMsg) {
 		sv.exit = &m
 	case msgTTY:
 		if m.fd >= 0 {
+			// Non-blocking, so that os.File polls it and the drain's
+			// deadline applies to it.
+			setNonblock(m.fd)
 			sv.relay(os.NewFile(uintptr(m.fd), "sandbox-tty"))
 		}
 	}

@@ -25,7 +25,8 @@ const (
 	OpTmpfs OpCode = 2
 	// OpProc mounts a fresh procfs for the box's pid namespace on Str[0].
 	OpProc OpCode = 3
-	// OpDevpts mounts a new devpts instance on Str[0].
+	// OpDevpts mounts a new devpts instance on Str[0], with the mount
+	// options Str[1] when given.
 	OpDevpts OpCode = 4
 	// OpSymlink creates the symlink Str[1] -> Str[0] in the box.
 	OpSymlink OpCode = 5
@@ -80,6 +81,10 @@ const (
 	// handles no access and has the scopes in Arg
 	// (LANDLOCK_SCOPE_* bits; after OpNoNewPrivs, before OpSeccomp).
 	OpLandlock OpCode = 40
+	// OpSysctl writes, in box directory Str[0] (resolved in the new root),
+	// each "name=value" of the NUL-separated list Str[1] to the file name.
+	// A name this kernel lacks is skipped.
+	OpSysctl OpCode = 35
 )
 
 // Flags on ops.
@@ -107,6 +112,7 @@ var opNames = map[OpCode]string{
 	OpChdir: "chdir", OpRlimit: "rlimit", OpCreds: "credentials",
 	OpNoNewPrivs: "no_new_privs", OpSeccomp: "seccomp", OpExec: "exec", OpSetCtty: "setctty", OpTTY: "tty",
 	OpLandlock: "landlock",
+	OpSysctl:   "sysctl",
 }
 
 func (c OpCode) String() string {
@@ -150,6 +156,8 @@ func (o Op) String() string {
 		fmt.Fprintf(&b, " (%d instructions)", len(o.Str[0])/8)
 	case OpLandlock:
 		fmt.Fprintf(&b, " scoped=%s", landlockScopeNames(o.Arg))
+	case OpSysctl:
+		fmt.Fprintf(&b, " %s: %s", o.Str[0], strings.ReplaceAll(o.Str[1], "\x00", " "))
 	default:
 		for _, s := range o.Str {
 			if s != "" {

@@ -56,8 +56,17 @@ type Spec struct {
 	Map idmap.Mode `json:"map,omitempty"`
 	// Limits are the cgroup limits (memory, cpu quota, pids).
 	Limits cgroup.Limits `json:"limits"`
-	// Rlimits are set on the payload before it execs.
+	// Rlimits are set on the payload before it execs. Without an entry for
+	// sigpending or msgqueue the box gets a small default of each (see
+	// DefaultSigpending, DefaultMsgqueue): the kernel charges both to the
+	// caller's own user.
 	Rlimits []Rlimit `json:"rlimits,omitempty"`
+	// InotifyInstances and InotifyWatches cap the box's inotify instances
+	// and watches (user.max_inotify_* of the box's user namespace), which
+	// the kernel also charges to the caller's user (0: DefaultInotifyInstances,
+	// DefaultInotifyWatches).
+	InotifyInstances int `json:"inotify_instances,omitempty"`
+	InotifyWatches   int `json:"inotify_watches,omitempty"`
 	// Timeout is the wall-clock limit for the whole box (0: none).
 	Timeout time.Duration `json:"timeout,omitempty"`
 	// CPUTime is the CPU time limit of all the box's processes together
@@ -89,8 +98,11 @@ type Spec struct {
 	// them to the payload (the CLI forwards SIGINT, SIGTERM, SIGHUP, SIGQUIT).
 	Signals <-chan os.Signal `json:"-"`
 
-	// Stdin, Stdout and Stderr are the box's stdio. An *os.File is passed
-	// straight through; nil means /dev/null (Stdin) or discard.
+	// Stdin, Stdout and Stderr are the box's stdio; nil means /dev/null
+	// (Stdin) or discard. Nothing of them is passed into the box: it gets
+	// pipes, which the supervisor relays (into an *os.File with splice),
+	// so it can neither change a terminal nor seek, truncate or reopen a
+	// file. Run does not wait for the stdin relay to finish reading.
 	Stdin  io.Reader `json:"-"`
 	Stdout io.Writer `json:"-"`
 	Stderr io.Writer `json:"-"`
@@ -215,6 +227,12 @@ func (s *Spec) Validate() error {
 		if _, err := capByName(c); err != nil {
 			return specErr("--cap-add", "%v", err)
 		}
+	}
+	if s.InotifyInstances < 0 || s.InotifyWatches < 0 || s.InotifyInstances > 1<<31-1 || s.InotifyWatches > 1<<31-1 {
+		return specErr("--inotify", "must be between 0 and 2147483647 (a sysctl is an int)")
+	}
+	if err := s.checkLimitsReachable(); err != nil {
+		return err
 	}
 	return nil
 }

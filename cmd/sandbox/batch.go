@@ -15,8 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/sandbox-dev/sandbox/internal/outfile"
 	"github.com/sandbox-dev/sandbox/sandbox"
 )
 
@@ -198,30 +197,14 @@ func runLine(ctx context.Context, in batchInput) batchResult {
 	return batchResult{ID: l.ID, Line: in.n, Report: sandbox.NewReport(res, &s, err)}
 }
 
-// createOutput opens a file the supervisor writes for the caller: created
-// if missing, never through a symlink in its last component, never a FIFO
-// or device (opened without blocking, then checked), truncated only once
-// it is known to be a regular file.
+// createOutput opens a file the supervisor writes for the caller before
+// the box starts (outfile.Open), and empties it.
 func createOutput(path string) (*os.File, error) {
-	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0o644)
+	f, err := outfile.Open(path)
 	if err != nil {
-		if errors.Is(err, unix.ELOOP) {
-			return nil, fmt.Errorf("%s is a symbolic link: refusing to write through it", path)
-		}
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	f := os.NewFile(uintptr(fd), path)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
-		f.Close()
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	if err := f.Truncate(0); err != nil {
-		f.Close()
 		return nil, err
 	}
-	// Back to blocking writes, now that it is a plain file.
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, unix.O_WRONLY); err != nil {
+	if err := f.Truncate(0); err != nil {
 		f.Close()
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/sandbox-dev/sandbox/idmap"
 	"github.com/sandbox-dev/sandbox/internal/flagval"
+	"github.com/sandbox-dev/sandbox/internal/outfile"
 	"github.com/sandbox-dev/sandbox/sandbox"
 )
 
@@ -41,11 +43,14 @@ type execCmd struct {
 	Seccomp   string   `help:"Seccomp filter: default, off, or a Docker/OCI JSON profile FILE." default:"default"`
 	Landlock  string   `help:"Landlock scoping of the payload from abstract unix sockets and signals outside the box (Linux 6.12+): default or off." enum:"default,off" default:"default"`
 	CapAdd    []string `name:"cap-add" help:"Keep this capability (inside the box's namespaces)." placeholder:"CAP" sep:"none"`
-	Report    string   `help:"Write the result as one JSON object to FILE." placeholder:"FILE"`
+	Inotify   string   `help:"Inotify instances and watches the box may hold (default 16:8192); the kernel charges them to your user." placeholder:"N[:WATCHES]"`
+	Report    string   `help:"Write the result as one JSON object to FILE (opened before the box starts; a symlink or non-regular file is refused)." placeholder:"FILE"`
 	TTY       bool     `name:"tty" short:"t" help:"A new terminal inside, relayed to yours (for interactive shells)."`
 	DryRun    bool     `name:"dry-run" help:"Print the setup plan and exit."`
 
 	Command []string `arg:"" passthrough:"" help:"The command and its arguments." name:"command"`
+
+	reportFile *os.File // --report, opened before the box starts
 }
 
 // spec turns the flags into a sandbox.Spec; it makes no syscalls.
@@ -100,6 +105,18 @@ func (c *execCmd) spec() (sandbox.Spec, error) {
 		*d.to = v
 	}
 	s.Limits.CPUs, s.Limits.Pids = c.CPUs, c.Pids
+	if c.Inotify != "" {
+		inst, watches, hasWatches := strings.Cut(c.Inotify, ":")
+		var err error
+		if s.InotifyInstances, err = strconv.Atoi(inst); err != nil || s.InotifyInstances <= 0 {
+			return s, fmt.Errorf("--inotify %s: want N or N:WATCHES, positive integers", c.Inotify)
+		}
+		if hasWatches {
+			if s.InotifyWatches, err = strconv.Atoi(watches); err != nil || s.InotifyWatches <= 0 {
+				return s, fmt.Errorf("--inotify %s: want N or N:WATCHES, positive integers", c.Inotify)
+			}
+		}
+	}
 	for _, r := range c.Rlimit {
 		rl, err := flagval.Rlimit(r)
 		if err != nil {
@@ -111,6 +128,13 @@ func (c *execCmd) spec() (sandbox.Spec, error) {
 }
 
 func (c *execCmd) Run() error {
+	// The report is opened before anything else, so that nothing the box
+	// does to the path afterwards (a symlink planted in a bound directory,
+	// a FIFO) matters: it is written through this descriptor.
+	if err := c.openReport(); !c.DryRun && err != nil {
+		return &exitError{code: sandbox.ExitSetup, err: err}
+	}
+	defer c.reportFile.Close()
 	s, err := c.spec()
 	if err != nil {
 		if rerr := c.writeReport(sandbox.Result{Status: sandbox.StatusSetupError, ExitCode: sandbox.ExitSetup}, s, err); rerr != nil {
@@ -174,7 +198,28 @@ func (c *execCmd) writeReport(res sandbox.Result, s sandbox.Spec, runErr error) 
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(c.Report, append(b, '\n'), 0o644)
+	// Through the descriptor opened before the box started, whatever the
+	// path names now; truncated only now, so that a run that could not
+	// start leaves an old report in place until the new one is written.
+	if err := c.reportFile.Truncate(0); err != nil {
+		return fmt.Errorf("truncate %s: %w", c.Report, err)
+	}
+	_, err = c.reportFile.WriteAt(append(b, '\n'), 0)
+	return err
+}
+
+// openReport opens --report FILE before anything runs (outfile.Open: no
+// symlink, nothing but a regular file, not truncated until written).
+func (c *execCmd) openReport() error {
+	if c.Report == "" {
+		return nil
+	}
+	f, err := outfile.Open(c.Report)
+	if err != nil {
+		return fmt.Errorf("--report: %w", err)
+	}
+	c.reportFile = f
+	return nil
 }
 
 // mountsInOrder reads --bind, --ro-bind and --tmpfs from the raw arguments,

@@ -61,6 +61,7 @@ enum {
 	OP_NOT_DUMPABLE, OP_FORK, OP_CHDIR, OP_RLIMIT, OP_CREDS, OP_NO_NEW_PRIVS,
 	OP_SECCOMP, OP_EXEC, OP_SETCTTY, OP_TTY,
 	OP_LANDLOCK = 40,
+	OP_SYSCTL = 35,
 };
 #define F_READONLY (1u << 0)
 #define F_NODEV (1u << 1)
@@ -512,6 +513,49 @@ static int do_mask(const struct op *o)
 	return r;
 }
 
+// do_sysctl writes "name=value" entries (str[1], NUL-separated) to the files
+// of the box directory str[0]: /proc/sys/user of the box's new /proc, the
+// limits of its own user namespace, written while pid 1 still holds
+// CAP_SYS_RESOURCE there and before /proc/sys is made read-only.
+static int do_sysctl(const struct op *o)
+{
+	int dir = open_in(NEWROOT, o->str[0], O_DIRECTORY);
+	if (dir < 0)
+		return -1;
+	const char *p = o->str[1], *end = o->str[1] + o->len[1];
+	int r = 0;
+	while (p < end && r == 0) {
+		size_t l = strlen(p);
+		const char *eq = memchr(p, '=', l);
+		char name[64];
+		size_t nl = eq ? (size_t)(eq - p) : 0;
+		if (!eq || nl == 0 || nl >= sizeof name || memchr(p, '/', nl)) {
+			errno = EINVAL;
+			r = -1;
+			break;
+		}
+		memcpy(name, p, nl);
+		name[nl] = 0;
+		int fd = openat(dir, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno != ENOENT) // a limit this kernel lacks
+				r = -1;
+		} else {
+			ssize_t w = write(fd, eq + 1, l - nl - 1);
+			int e = errno;
+			close(fd);
+			errno = e;
+			if (w < 0)
+				r = -1;
+		}
+		p += l + 1;
+	}
+	int e = errno;
+	close(dir);
+	errno = e;
+	return r;
+}
+
 static int do_readonly(const struct op *o)
 {
 	if (o->flags & F_SELFBIND) {
@@ -714,7 +758,8 @@ static int run_op(const struct op *o)
 	case OP_PROC:
 		return mount_fs("proc", o->str[0], MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	case OP_DEVPTS:
-		return mount_fs("devpts", o->str[0], MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
+		return mount_fs("devpts", o->str[0], MS_NOSUID | MS_NOEXEC,
+				*o->str[1] ? o->str[1] : "newinstance,ptmxmode=0666,mode=0620");
 	case OP_SYMLINK:
 		return do_symlink(o);
 	case OP_MKDIR:
@@ -773,6 +818,8 @@ static int run_op(const struct op *o)
 		return do_landlock(o);
 	case OP_TTY:
 		return open_tty();
+	case OP_SYSCTL:
+		return do_sysctl(o);
 	case OP_SETCTTY:
 		// --tty: the box's own pseudo-terminal (never the caller's)
 		// becomes the payload's stdio and controlling terminal.
