@@ -7,6 +7,8 @@ import (
 	"path"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sandbox-dev/sandbox/idmap"
 )
 
@@ -53,8 +55,8 @@ var realHost = host{environ: os.Environ, lstat: os.Lstat, link: os.Readlink, lan
 
 // payloadSpec is what the payload steps need beyond the Spec.
 type payloadSpec struct {
-	seccomp   []byte // compiled BPF, nil for none
-	setgroups bool   // setgroups(2) is allowed in this user namespace
+	seccomp []byte        // compiled BPF, nil for none
+	mapping idmap.Mapping // the box's id mapping
 }
 
 // buildPlan turns a validated Spec into the ops of the init stage. All the
@@ -63,6 +65,26 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	p := &Plan{}
 	add := func(op Op) { p.Ops = append(p.Ops, op) }
 	const nosuidNodev = FlagNoSuid | FlagNoDev
+
+	// The namespaces, made by the init stage itself in the card's order:
+	// the user namespace first, its maps, then the rest, then pid 1.
+	userns := Op{Code: OpUserns}
+	if m := ps.mapping; m.ChildWrites() {
+		userns.Str = []string{idmap.MapText(m.UIDs), idmap.MapText(m.GIDs)}
+	} else if m.InitUID >= 0 {
+		userns.Flags |= FlagSwitchID
+		userns.Arg2, userns.Arg3 = uint64(m.InitUID), uint64(m.InitGID)
+		if m.SetgroupsAllowed {
+			userns.Flags |= FlagSetgroups
+		}
+	}
+	add(userns)
+	ns := uint64(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWCGROUP)
+	if s.Net != "host" {
+		ns |= unix.CLONE_NEWNET
+	}
+	add(Op{Code: OpUnshare, Arg: ns})
+	add(Op{Code: OpSpawn})
 
 	// The root.
 	if s.Rootfs != "" {
@@ -170,7 +192,7 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 		keep |= 1 << n
 	}
 	creds := Op{Code: OpCreds, Arg: keep, Arg2: uint64(s.UID), Arg3: uint64(s.GID)}
-	if ps.setgroups {
+	if ps.mapping.SetgroupsAllowed {
 		creds.Flags |= FlagSetgroups
 	}
 	add(creds)

@@ -45,6 +45,8 @@ const (
 	msgOpError = 1
 	msgExit    = 2
 	msgTTY     = 3
+	msgUserns  = 4 // the first process made its user namespace, waits for its maps
+	msgPid     = 5 // pid 1 exists; status is its host pid
 	msgSize    = 16
 )
 
@@ -99,14 +101,10 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 	if err := sv.launch(mapping, plan.Encode()); err != nil {
 		return fail(err)
 	}
-	// 4. Map ids (helpers), put it in its cgroup, and release it if it was
-	// told to wait for that.
-	if err := sv.release(mapping); err != nil {
-		sv.abort()
-		return fail(err)
-	}
-	// 5. Wait, enforcing the limits.
-	return sv.wait(ctx, plan)
+	// 4. Wait, enforcing the limits; when the init stage has made its user
+	// namespace, map its ids, put it in its cgroup and release it, if it
+	// was told to wait for that (release).
+	return sv.wait(ctx, plan, mapping)
 }
 
 // DryRun validates the Spec and returns the Plan Run would execute, without
@@ -151,7 +149,7 @@ func prepare(s *Spec) (idmap.Mapping, *Plan, error) {
 	if err != nil {
 		return mapping, nil, &SetupError{Step: "seccomp profile", Err: err}
 	}
-	plan, err := buildPlan(s, realHost, payloadSpec{seccomp: prog, setgroups: mapping.SetgroupsAllowed})
+	plan, err := buildPlan(s, realHost, payloadSpec{seccomp: prog, mapping: mapping})
 	if err != nil {
 		return mapping, nil, &SetupError{Step: "plan", Err: err}
 	}
@@ -202,8 +200,13 @@ type supervisor struct {
 	copies  chan error    // one per output copier
 	ncopy   int
 
-	planSent    chan error // the result of sending a late Plan (see launch); nil if sent early
-	waitErr     error      // cmd.Wait's error, if it failed
+	planSent    chan error       // the result of sending a late Plan (see launch); nil if sent early
+	spawned     chan struct{}    // closed by readMsgs once box is set, or at EOF
+	boxMu       sync.Mutex       // box: set by readMsgs, read by kill and signal
+	box         *os.Process      // pid 1, the supervisor's child (OpSpawn); nil until then, or if it never started
+	boxState    *os.ProcessState // how pid 1 ended
+	setupErr    error            // a failure of release
+	waitErr     error            // cmd.Wait's error, if it failed
 	overrunOnce sync.Once
 	outMu       sync.Mutex
 	reserved    int64       // output bytes granted under --max-output
@@ -252,7 +255,7 @@ func (sv *supervisor) launch(m idmap.Mapping, plan []byte) error {
 	if sv.cg != nil {
 		_, bornInCgroup = sv.cg.FD()
 	}
-	sv.hold = m.Helpers || (sv.cg != nil && !bornInCgroup) || testHooks.hold
+	sv.hold = !m.ChildWrites() || (sv.cg != nil && !bornInCgroup) || testHooks.hold || testHooks.release != nil
 	msg := make([]byte, 8, 8+len(plan))
 	binary.LittleEndian.PutUint32(msg, uint32(len(plan)))
 	if sv.hold {
@@ -273,9 +276,10 @@ func (sv *supervisor) launch(m idmap.Mapping, plan []byte) error {
 			// it before the release byte: both share the stream, and a
 			// byte ahead of the Plan would be read as its length.
 			sv.planSent = make(chan error, 1)
+			hook := testHooks.beforeLatePlan // read here: a test resets it when Run returns
 			go func() {
-				if testHooks.beforeLatePlan != nil {
-					testHooks.beforeLatePlan()
+				if hook != nil {
+					hook()
 				}
 				_, err := sv.sock.Write(msg)
 				sv.planSent <- err
@@ -283,26 +287,16 @@ func (sv *supervisor) launch(m idmap.Mapping, plan []byte) error {
 		}
 	}()
 
-	flags := uintptr(unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID |
-		unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWCGROUP)
-	if sv.spec.Net != "host" {
-		flags |= unix.CLONE_NEWNET
-	}
+	// No namespace flags: the init stage makes the namespaces itself
+	// (OpUserns, OpUnshare), so Go starts it with CLONE_VFORK|CLONE_VM and
+	// copies nothing of this process. A clone with CLONE_NEWUSER cannot
+	// share memory, and forking a Go process (its page tables, the
+	// copy-on-write faults of every running thread) cost more CPU than the
+	// rest of the launch together.
 	attr := &syscall.SysProcAttr{
-		Cloneflags: flags,
-		// Killing the supervisor kills pid 1 of the box, and with it the
-		// whole pid namespace.
+		// Killing the supervisor kills the init stage; pid 1 of the box,
+		// the supervisor's own child, has the same death signal.
 		Pdeathsig: syscall.SIGKILL,
-	}
-	// The caller's own id (and a root caller's unprivileged one): Go writes
-	// the maps before the child execs. Subordinate ranges: the helpers
-	// write them after Start, in release.
-	m.ApplyTo(attr)
-	if !initIsRoot(m, os.Getuid()) {
-		// The init stage runs as a non-zero uid inside (or as an id not yet
-		// mapped), so execve would drop its capabilities; keep them as
-		// ambient ones. The payload drops them all before its own exec.
-		attr.AmbientCaps = allCaps()
 	}
 	if sv.cg != nil {
 		if fd, ok := sv.cg.FD(); ok {
@@ -322,9 +316,18 @@ func (sv *supervisor) launch(m idmap.Mapping, plan []byte) error {
 	}
 	if err := cmd.Start(); err != nil {
 		sv.closeEnds()
-		return &SetupError{Step: "create namespaces", Err: explainClone(err)}
+		return &SetupError{Step: "start the init stage", Err: err}
 	}
 	sv.cmd = cmd
+	// Close our copies of the box's ends of its output pipes or terminal,
+	// so that EOF means the box is done writing.
+	for _, f := range sv.closeAfterStart {
+		f.Close()
+	}
+	sv.closeAfterStart = nil
+	sv.msgs = make(chan initMsg, 4)
+	sv.spawned = make(chan struct{})
+	go sv.readMsgs()
 	return nil
 }
 
@@ -378,6 +381,9 @@ func (sv *supervisor) stdio(cmd *exec.Cmd) error {
 	return nil
 }
 
+// release finishes what the init stage waits for (OpUserns, with hold): the
+// maps it could not write itself, and a v1 cgroup move; then the release
+// byte. wait calls it when the init stage says its user namespace exists.
 func (sv *supervisor) release(m idmap.Mapping) error {
 	if testHooks.release != nil {
 		if err := testHooks.release(); err != nil {
@@ -385,8 +391,13 @@ func (sv *supervisor) release(m idmap.Mapping) error {
 		}
 	}
 	pid := sv.cmd.Process.Pid
-	if m.Helpers {
+	switch {
+	case m.Helpers:
 		if err := m.WriteFromParent(pid); err != nil {
+			return &SetupError{Step: "id mapping", Err: err}
+		}
+	case !m.ChildWrites():
+		if err := m.WriteFiles(pid); err != nil {
 			return &SetupError{Step: "id mapping", Err: err}
 		}
 	}
@@ -397,46 +408,15 @@ func (sv *supervisor) release(m idmap.Mapping) error {
 			}
 		}
 	}
-	// Close our copies of the box's ends of its output pipes or terminal,
-	// so that EOF means the box is done writing.
-	for _, f := range sv.closeAfterStart {
-		f.Close()
+	if sv.planSent != nil {
+		if err := <-sv.planSent; err != nil {
+			return &SetupError{Step: "send plan", Err: err}
+		}
 	}
-	sv.msgs = make(chan initMsg, 4)
-	go sv.readMsgs()
-	if sv.hold {
-		if sv.planSent != nil {
-			if err := <-sv.planSent; err != nil {
-				return &SetupError{Step: "send plan", Err: err}
-			}
-		}
-		if _, err := sv.sock.Write([]byte{1}); err != nil {
-			return &SetupError{Step: "release the init stage", Err: err}
-		}
+	if _, err := sv.sock.Write([]byte{1}); err != nil {
+		return &SetupError{Step: "release the init stage", Err: err}
 	}
 	return nil
-}
-
-// abort ends a box whose release failed and frees what was made for it: the
-// processes, the sync socket, our copies of the box's pipe ends (without
-// which the output copiers would wait for EOF for good), the copiers, and
-// the message reader.
-func (sv *supervisor) abort() {
-	sv.kill()
-	if err := sv.cmd.Wait(); err != nil {
-		sv.waitErr = err
-	}
-	sv.closeEnds()
-	if sv.msgs != nil {
-		for range sv.msgs {
-		}
-	}
-	for i := 0; i < sv.ncopy; i++ {
-		<-sv.copies
-	}
-	if sv.restore != nil {
-		sv.restore()
-	}
 }
 
 // closeEnds closes the sync socket and our copies of the box's ends of its
@@ -454,6 +434,7 @@ func (sv *supervisor) closeEnds() {
 // for good however many are pending when pid 1 exits.
 func (sv *supervisor) readMsgs() {
 	defer close(sv.msgs)
+	defer sv.setBox(0) // at EOF: no pid 1 will come
 	rc, err := sv.sock.SyscallConn()
 	if err != nil {
 		return
@@ -482,20 +463,90 @@ func (sv *supervisor) readMsgs() {
 				}
 			}
 		}
-		sv.msgs <- initMsg{
+		m := initMsg{
 			typ:    int32(binary.LittleEndian.Uint32(buf)),
 			index:  int32(binary.LittleEndian.Uint32(buf[4:])),
 			errno:  int32(binary.LittleEndian.Uint32(buf[8:])),
 			status: int32(binary.LittleEndian.Uint32(buf[12:])),
 			fd:     fd,
 		}
+		if m.typ == msgPid {
+			// Here, not in wait's loop: waitAll needs pid 1 as soon as
+			// the first process has exited, and this message came
+			// before that exit.
+			sv.setBox(int(m.status))
+			continue
+		}
+		sv.msgs <- m
+	}
+}
+
+// setBox records the box's pid 1 (0: none will come) and closes spawned,
+// once.
+func (sv *supervisor) setBox(pid int) {
+	sv.boxMu.Lock()
+	defer sv.boxMu.Unlock()
+	select {
+	case <-sv.spawned:
+		return
+	default:
+	}
+	if pid > 0 {
+		// pid 1 is this process's child (CLONE_PARENT) and stays a zombie
+		// until waited for, so the pid cannot be reused before that.
+		if p, err := os.FindProcess(pid); err == nil {
+			sv.box = p
+		}
+	}
+	close(sv.spawned)
+}
+
+// boxProcess is pid 1, or nil before (or without) it.
+func (sv *supervisor) boxProcess() *os.Process {
+	sv.boxMu.Lock()
+	defer sv.boxMu.Unlock()
+	return sv.box
+}
+
+// waitAll waits for the init stage's first process, which exits once it has
+// spawned pid 1 (and said so), and then for pid 1, whose end is the box's.
+func (sv *supervisor) waitAll() error {
+	err := sv.cmd.Wait()
+	<-sv.spawned
+	if box := sv.boxProcess(); box != nil {
+		st, berr := box.Wait()
+		sv.boxState, err = st, berr
+	}
+	return err
+}
+
+// state is how the box's pid 1 ended (or the init stage's first process,
+// where there never was a pid 1); nil if wait could not tell.
+func (sv *supervisor) state() *os.ProcessState {
+	if sv.boxProcess() != nil {
+		return sv.boxState
+	}
+	return sv.cmd.ProcessState
+}
+
+// signal passes a caller's signal to pid 1 (or, before it exists, to the
+// first process, which ends the box on it).
+func (sv *supervisor) signal(sig os.Signal) {
+	if box := sv.boxProcess(); box != nil {
+		box.Signal(sig)
+	} else if sv.cmd != nil && sv.cmd.Process != nil {
+		sv.cmd.Process.Signal(sig)
 	}
 }
 
 func (sv *supervisor) kill() {
+	// SIGKILL to pid 1 of the box ends its pid namespace: the kernel kills
+	// every process in it. The first process of the init stage too, which
+	// would otherwise go on to spawn one.
+	if box := sv.boxProcess(); box != nil {
+		box.Kill()
+	}
 	if sv.cmd != nil && sv.cmd.Process != nil {
-		// SIGKILL to pid 1 of the box ends its pid namespace: the kernel
-		// kills every process in it.
 		sv.cmd.Process.Kill()
 	}
 	if sv.cg != nil {
@@ -503,10 +554,10 @@ func (sv *supervisor) kill() {
 	}
 }
 
-func (sv *supervisor) wait(ctx context.Context, plan *Plan) (Result, error) {
+func (sv *supervisor) wait(ctx context.Context, plan *Plan, mapping idmap.Mapping) (Result, error) {
 	s := sv.spec
 	waitDone := make(chan error, 1)
-	go func() { waitDone <- sv.cmd.Wait() }()
+	go func() { waitDone <- sv.waitAll() }()
 	exactCPU := sv.cg != nil && sv.cg.CanMeasureCPU()
 	var sampleTick <-chan time.Time
 	if !exactCPU {
@@ -553,8 +604,10 @@ func (sv *supervisor) wait(ctx context.Context, plan *Plan) (Result, error) {
 				// reaped by the kernel (zap_pid_ns_processes ignores
 				// SIGCHLD) and their time would be lost. Read it just
 				// before the kill.
-				sv.lostUser, sv.lostSys = boxCPU(sv.cmd.Process.Pid)
-				sv.cpu.sample(sv.cmd.Process.Pid)
+				if box := sv.boxProcess(); box != nil {
+					sv.lostUser, sv.lostSys = boxCPU(box.Pid)
+					sv.cpu.sample(box.Pid)
+				}
 			}
 			sv.kill()
 		}
@@ -571,9 +624,21 @@ loop:
 				msgs = nil // EOF; pid 1 is on its way out
 				continue
 			}
+			if m.typ == msgUserns {
+				if killed {
+					continue // a limit or a cancel came first
+				}
+				if err := sv.release(mapping); err != nil {
+					sv.setupErr = err
+					stop(StatusSetupError)
+				}
+				continue
+			}
 			sv.note(m)
 		case <-sampleTick:
-			sv.cpu.sample(sv.cmd.Process.Pid)
+			if box := sv.boxProcess(); box != nil {
+				sv.cpu.sample(box.Pid)
+			}
 		case <-timeout:
 			stop(StatusTimeout)
 		case <-ctx.Done():
@@ -592,7 +657,7 @@ loop:
 		case <-memTick:
 			sv.sampleMemory()
 		case sig := <-s.Signals:
-			sv.cmd.Process.Signal(sig)
+			sv.signal(sig)
 			if n, ok := sig.(syscall.Signal); ok && cancels(n) {
 				// The caller asked the run to stop: the payload gets
 				// the signal to clean up; a second one kills the box.
@@ -652,38 +717,6 @@ func (sv *supervisor) note(m initMsg) {
 	}
 }
 
-// initIsRoot tells whether the init stage is uid 0 inside when it execs, and
-// so keeps its capabilities through execve without help.
-func initIsRoot(m idmap.Mapping, callerUID int) bool {
-	if m.InitUID >= 0 {
-		return m.InitUID == 0
-	}
-	if m.Helpers {
-		return false // not mapped yet when it execs
-	}
-	for _, u := range m.UIDs {
-		if u.HostID <= callerUID && callerUID < u.HostID+u.Size {
-			return u.ContainerID+(callerUID-u.HostID) == 0
-		}
-	}
-	return false
-}
-
-// allCaps lists every capability this kernel knows.
-func allCaps() []uintptr {
-	last := len(capNames) - 1
-	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n < last {
-			last = n
-		}
-	}
-	caps := make([]uintptr, 0, last+1)
-	for c := 0; c <= last; c++ {
-		caps = append(caps, uintptr(c))
-	}
-	return caps
-}
-
 // cancels tells whether a signal to the supervisor means "stop this run":
 // the ones a terminal, a service manager or a job runner sends for that.
 func cancels(sig syscall.Signal) bool {
@@ -706,7 +739,7 @@ func (sv *supervisor) result(plan *Plan, reason Status) (Result, error) {
 	// ProcessState is nil when Wait failed: a caller that ignores SIGCHLD
 	// has pid 1 reaped by the kernel (wait gives ECHILD). The payload's
 	// status still came over the socket.
-	if ps := sv.cmd.ProcessState; ps != nil {
+	if ps := sv.state(); ps != nil {
 		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
 			res.CPUUser = time.Duration(ru.Utime.Nano()) + sv.lostUser
 			res.CPUSys = time.Duration(ru.Stime.Nano()) + sv.lostSys
@@ -741,6 +774,10 @@ func (sv *supervisor) result(plan *Plan, reason Status) (Result, error) {
 		}
 	}
 
+	if sv.setupErr != nil {
+		res.Status, res.ExitCode = StatusSetupError, ExitSetup
+		return res, sv.setupErr
+	}
 	if e := sv.opErr; e != nil {
 		errno := syscall.Errno(e.errno)
 		if e.index >= 0 && int(e.index) < len(plan.Ops) && plan.Ops[e.index].Code == OpExec {
@@ -757,8 +794,8 @@ func (sv *supervisor) result(plan *Plan, reason Status) (Result, error) {
 	switch {
 	case sv.exit != nil:
 		ws = syscall.WaitStatus(sv.exit.status)
-	case sv.cmd.ProcessState != nil:
-		ws = sv.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	case sv.state() != nil:
+		ws = sv.state().Sys().(syscall.WaitStatus)
 	case reason == "":
 		// Neither pid 1 nor wait said how the box ended: no verdict can
 		// be given, and "ok" would be a guess.
@@ -886,7 +923,14 @@ func opError(plan *Plan, index int, errno syscall.Errno, rootfs string) error {
 		step = "init: the plan ended without exec"
 	}
 	err := error(errno)
+	var code OpCode
+	if index >= 0 && index < len(plan.Ops) {
+		code = plan.Ops[index].Code
+	}
 	switch {
+	case code == OpUserns || code == OpUnshare:
+		// The kernel, a sysctl or AppArmor refused the namespaces.
+		return &SetupError{Step: "create namespaces (" + step + ")", Err: explainClone(errno)}
 	case errno == syscall.ENOENT && index >= 0 && index < len(plan.Ops) && plan.Ops[index].Code == OpBind:
 		err = fmt.Errorf("%w (does the source exist on the host, and is it visible to you?)", errno)
 	case rootfs != "" && (errno == syscall.EACCES || errno == syscall.EROFS):

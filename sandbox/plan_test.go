@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sandbox-dev/sandbox/idmap"
 )
 
 // fakeHost is a merged-/usr host: /bin and /lib are links.
@@ -113,15 +117,19 @@ func TestPlanEnv(t *testing.T) {
 func TestPlanRootfsNetHostCaps(t *testing.T) {
 	s := &Spec{Args: []string{"true"}, Rootfs: "/srv/root", Net: "host", CapAdd: []string{"net_raw"}, UID: 5, GID: 6,
 		Rlimits: []Rlimit{{Name: "nofile", Soft: 17, Hard: 17}}}
-	p, _ := buildPlan(s, fakeHost, payloadSpec{setgroups: true})
+	p, _ := buildPlan(s, fakeHost, payloadSpec{mapping: idmap.Mapping{SetgroupsAllowed: true}})
 	o := ops(p)
-	if o[0] != "bind /srv/root -> / (read-only)" || indexOf(o, "bind /usr") >= 0 {
+	// The namespaces first (--net host: no net namespace), then the root.
+	if o[1] != "unshare mount,pid,ipc,uts,cgroup" || o[2] != "spawn pid 1" {
+		t.Fatalf("namespaces:\n%s", strings.Join(o, "\n"))
+	}
+	if o[3] != "bind /srv/root -> / (read-only)" || indexOf(o, "bind /usr") >= 0 {
 		t.Fatalf("rootfs plan:\n%s", strings.Join(o, "\n"))
 	}
 	// Everything --rootfs brings is read-only, nosuid and nodev down to
 	// its last submount (issue #17).
-	if want := FlagReadOnly | FlagNoDev | FlagNoSuid | FlagTopWritable; p.Ops[0].Flags&want != want {
-		t.Fatalf("rootfs bind flags %#x, want %#x set", p.Ops[0].Flags, want)
+	if want := FlagReadOnly | FlagNoDev | FlagNoSuid | FlagTopWritable; p.Ops[3].Flags&want != want {
+		t.Fatalf("rootfs bind flags %#x, want %#x set", p.Ops[3].Flags, want)
 	}
 	if indexOf(o, "loopback") >= 0 {
 		t.Fatal("--net host must not touch the host's loopback")
@@ -303,4 +311,40 @@ func mustPlan(t *testing.T, s *Spec) *Plan {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestPlanUserns: who writes the maps of the box's user namespace. The
+// caller's own ids alone: the init stage itself, no round trip. A root
+// caller's (the supervisor) or ranges (newuidmap): the init stage waits, and
+// a root caller's process switches to the mapped id.
+func TestPlanUserns(t *testing.T) {
+	s := &Spec{Args: []string{"true"}}
+	self, err := idmap.Plan(idmap.Request{Mode: idmap.ModeSelf, CallerUID: 1000, CallerGID: 1001})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := buildPlan(s, fakeHost, payloadSpec{mapping: self})
+	if u := p.Ops[0]; u.Code != OpUserns || len(u.Str) != 2 || u.Str[0] != "0 1000 1\n" || u.Str[1] != "0 1001 1\n" || u.Flags&FlagSwitchID != 0 {
+		t.Fatalf("self: %+v", u)
+	}
+	if u := p.Ops[1]; u.Code != OpUnshare || u.Arg&unix.CLONE_NEWNET == 0 || u.Arg&unix.CLONE_NEWUSER != 0 {
+		t.Fatalf("unshare: %+v", u)
+	}
+	root, err := idmap.Plan(idmap.Request{Mode: idmap.ModeSelf, CallerUID: 0, CallerGID: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ = buildPlan(s, fakeHost, payloadSpec{mapping: root})
+	if u := p.Ops[0]; len(u.Str) != 0 || u.Flags&(FlagSwitchID|FlagSetgroups) != FlagSwitchID|FlagSetgroups || u.Arg2 != 0 || u.Arg3 != 0 {
+		t.Fatalf("root: %+v", u)
+	}
+	auto, err := idmap.Plan(idmap.Request{Mode: idmap.ModeAuto, CallerUID: 1000, CallerGID: 1000,
+		SubUIDs: []idmap.Range{{Start: 100000, Count: 10}}, SubGIDs: []idmap.Range{{Start: 100000, Count: 10}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ = buildPlan(s, fakeHost, payloadSpec{mapping: auto})
+	if u := p.Ops[0]; len(u.Str) != 0 || u.Flags&FlagSwitchID != 0 {
+		t.Fatalf("auto: %+v", u)
+	}
 }

@@ -1,30 +1,39 @@
 // The init stage of a box, run before the Go runtime starts.
 //
-// The supervisor re-executes its own binary (/proc/self/exe), already cloned
-// into the new user, mount, pid, net, ipc, uts and cgroup namespaces, with
-// _SANDBOX_INIT=<fd> in an otherwise empty environment. This constructor runs
-// before the Go runtime (as runc's nsexec does), so pid 1 of a box is a small
-// C reaper rather than a parked Go runtime, and a launch pays for one Go
-// runtime start (the supervisor's), not two.
+// The supervisor starts its own binary (/proc/self/exe) with vfork semantics,
+// in its own namespaces, with _SANDBOX_INIT=<fd> in an otherwise empty
+// environment. This constructor runs before the Go runtime (as runc's nsexec
+// does), so the box costs one Go runtime start (the supervisor's), not two,
+// and pid 1 of a box is a small C reaper rather than a parked Go runtime.
+// The namespaces are made here, in the design card's order: the user
+// namespace first (unshare: a clone with CLONE_NEWUSER could not share the
+// supervisor's memory, and copying a Go process costs more than the box),
+// its maps, then the rest, then pid 1.
 //
 // It only executes: the supervisor has decided everything and sends a Plan, a
 // flat list of ops (sandbox/plan.go documents the encoding). Ops run in order;
 // the first that fails is reported back as {index, errno} and the supervisor
 // names it. The protocol on the socket <fd>:
 //
-//   supervisor                          init (pid 1)            payload
-//   -- {plan length u32, hold u32}, plan bytes -->  (before the clone)
-//   -- release byte -->                (only with hold: after newuidmap or cgroup)
-//                                      runs ops up to OpFork
-//                     <-- MSG_OP_ERROR {index, errno}  (on failure; exit)
-//                                      fork() ---------------> runs the rest
-//                     <-- MSG_OP_ERROR {index, errno} -------- (on failure)
-//                                                              execve: the fd is
-//                                                              close-on-exec, so
-//                                                              success is silence
-//                                      reaps; payload exits
-//                     <-- MSG_EXIT {wait status}
-//                     EOF (init exits)
+//   supervisor                    first process        pid 1              payload
+//   -- {plan length u32, hold u32}, plan bytes -->  (before the start)
+//                                 OpUserns: unshare,
+//                                 maps if its own
+//              <-- MSG_USERNS     (only with hold)
+//   maps (root, newuidmap), v1 cgroup move
+//   -- release byte -->           (only with hold)
+//                                 OpUnshare
+//                                 OpSpawn: clone ------> (CLONE_PARENT)
+//              <-- MSG_PID {pid}  exits                  runs ops up to OpFork
+//              <-- MSG_OP_ERROR {index, errno}  (on any failure; exit)
+//                                                        fork() ---------> runs the rest
+//              <-- MSG_OP_ERROR {index, errno} ---------------------------- (on failure)
+//                                                                          execve: the fd is
+//                                                                          close-on-exec, so
+//                                                                          success is silence
+//                                                        reaps; payload exits
+//              <-- MSG_EXIT {wait status}
+//              EOF (pid 1 exits)
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +45,7 @@
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -62,6 +72,7 @@ enum {
 	OP_SECCOMP, OP_EXEC, OP_SETCTTY, OP_TTY,
 	OP_LANDLOCK = 40,
 	OP_SYSCTL = 35,
+	OP_USERNS = 23, OP_UNSHARE = 24, OP_SPAWN = 25,
 };
 #define F_READONLY (1u << 0)
 #define F_NODEV (1u << 1)
@@ -72,6 +83,7 @@ enum {
 #define F_TRY (1u << 6)
 #define F_SETGROUPS (1u << 7)
 #define F_KEYRING (1u << 8)
+#define F_SWITCHID (1u << 15)
 #define F_TOP_WRITABLE (1u << 9)
 
 #define PLAN_MAGIC 0x31584253u
@@ -79,7 +91,7 @@ enum {
 #define MAX_PLAN (64u << 20)
 
 // Messages to the supervisor: sandbox/parent.go reads the same layout.
-enum { MSG_OP_ERROR = 1, MSG_EXIT = 2, MSG_TTY = 3 };
+enum { MSG_OP_ERROR = 1, MSG_EXIT = 2, MSG_TTY = 3, MSG_USERNS = 4, MSG_PID = 5 };
 struct msg {
 	uint32_t type;
 	int32_t index;
@@ -108,6 +120,7 @@ struct op {
 void sandbox_sanitizer_log(int reopen) __attribute__((weak));
 
 static int sync_fd = -1;
+static int hold; // the Plan header asks OP_USERNS to wait for the release byte
 static int tty_slave = -1; // --tty: the payload's terminal, from the box's own devpts
 static volatile pid_t payload_pid;
 
@@ -747,6 +760,102 @@ static int do_exec(const struct op *o)
 	return -1;
 }
 
+// write_file writes text to a /proc file in one write(2), as the id map
+// files require.
+static int write_file(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, text, len);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+// do_userns makes the box's user namespace. unshare(2) gives this process
+// every capability in it at once (user_namespaces(7)); its ids are unmapped
+// until the maps are written: by itself when the Plan carries them (the
+// caller's own ids alone, setgroups denied first, as the kernel requires of
+// an unprivileged writer), else by the supervisor or newuidmap, for which
+// it says it is ready and waits. A v1 cgroup move happens in that wait too,
+// before any other namespace (the cgroup namespace is rooted where the
+// process is when it is made).
+static int do_userns(const struct op *o)
+{
+	if (unshare(CLONE_NEWUSER) < 0)
+		return -1;
+	if (o->len[0] > 0) {
+		if (write_file("/proc/self/setgroups", "deny", 4) < 0 ||
+		    write_file("/proc/self/gid_map", o->str[1], o->len[1]) < 0 ||
+		    write_file("/proc/self/uid_map", o->str[0], o->len[0]) < 0)
+			return -1;
+	}
+	if (hold) {
+		unsigned char b;
+		report(MSG_USERNS, 0, 0, 0);
+		if (read_full(sync_fd, &b, 1) < 0) {
+			errno = EPIPE; // the supervisor is gone
+			return -1;
+		}
+	}
+	if (o->flags & F_SWITCHID) {
+		// A root caller's process is host root, which is mapped to
+		// nothing here: become the mapped id (host nobody, or root's
+		// range) before anything else, and drop root's groups.
+		if ((o->flags & F_SETGROUPS) && setgroups(0, NULL) < 0)
+			return -1;
+		if (setresgid((gid_t)o->arg3, (gid_t)o->arg3, (gid_t)o->arg3) < 0 ||
+		    setresuid((uid_t)o->arg2, (uid_t)o->arg2, (uid_t)o->arg2) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+// prologue prepares pid 1's mount namespace: a private propagation for
+// everything below, then a tmpfs base holding the host root (OLDROOT) and the
+// new root (NEWROOT) side by side. MS_PRIVATE, not bubblewrap's MS_SLAVE: a
+// mount the host makes later under a --ro-bind source would otherwise appear
+// in the box with its own (writable) flags. The price: a host unmount does
+// not reach a running box either.
+static int prologue(void)
+{
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", BASE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0 ||
+	    mkdir(BASE OLDROOT, 0755) < 0 || mkdir(BASE NEWROOT, 0755) < 0 ||
+	    syscall(SYS_pivot_root, BASE, BASE OLDROOT) < 0 || chdir("/") < 0)
+		return -1;
+	return 0;
+}
+
+// spawn starts pid 1 of the new pid namespace with CLONE_PARENT, so that the
+// supervisor is its parent: it waits for it, and its death kills it
+// (PR_SET_PDEATHSIG, set again here since clone clears it). This process
+// reports pid 1's host pid and exits; the child returns 0 and goes on.
+static int spawn(long index)
+{
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, NULL, NULL, 0);
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		report(MSG_PID, (int)index, 0, pid);
+		_exit(0);
+	}
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return -1;
+	// The supervisor may have died before the line above: then its end of
+	// the sync socket is closed, and nothing else would read as ready
+	// here (the release byte, if any, was read before the clone).
+	struct pollfd pf = {.fd = sync_fd, .events = POLLIN};
+	if (poll(&pf, 1, 0) != 0)
+		_exit(125);
+	if (sandbox_sanitizer_log)
+		sandbox_sanitizer_log(0); // the log's descriptor, in this new process
+	prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0);
+	return prologue();
+}
+
 static int run_op(const struct op *o)
 {
 	switch (o->code) {
@@ -820,6 +929,10 @@ static int run_op(const struct op *o)
 		return open_tty();
 	case OP_SYSCTL:
 		return do_sysctl(o);
+	case OP_USERNS:
+		return do_userns(o);
+	case OP_UNSHARE:
+		return unshare((int)o->arg);
 	case OP_SETCTTY:
 		// --tty: the box's own pseudo-terminal (never the caller's)
 		// becomes the payload's stdio and controlling terminal.
@@ -925,7 +1038,6 @@ static void run_init(int fd)
 {
 	sync_fd = fd;
 	reset_signals();
-	prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0); // for ps: not "exe"
 	// Nothing but the sync socket and stdio crosses into the box. The
 	// caller's other descriptors are closed, not only marked close-on-exec:
 	// this process never execs, and a payload given CAP_SYS_PTRACE
@@ -950,18 +1062,7 @@ static void run_init(int fd)
 	unsigned char *buf = malloc(len ? len : 1);
 	if (!buf || read_full(fd, buf, len) < 0)
 		_exit(125);
-	if (get32(hdr + 4)) {
-		if (read_full(fd, hdr, 1) < 0)
-			_exit(125);
-		// The supervisor may just have moved us into the box's cgroup
-		// (cgroup v1): the cgroup namespace of the clone is rooted where
-		// we were born, so take a new one rooted at the box's cgroup, and
-		// the box sees its own as "/".
-		if (unshare(CLONE_NEWCGROUP) < 0) {
-			report(MSG_OP_ERROR, -1, errno, 0);
-			_exit(125);
-		}
-	}
+	hold = get32(hdr + 4) != 0;
 	struct op *ops;
 	long n = decode(buf, len, &ops);
 	if (n < 0) {
@@ -969,21 +1070,14 @@ static void run_init(int fd)
 		_exit(125);
 	}
 
-	// The fixed prologue: a private propagation for everything below, then
-	// a tmpfs base holding the host root (OLDROOT) and the new root
-	// (NEWROOT) side by side. MS_PRIVATE, not bubblewrap's MS_SLAVE: a mount
-	// the host makes later under a --ro-bind source would otherwise appear in
-	// the box with its own (writable) flags. The price: a host unmount does
-	// not reach a running box either.
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	    mount("tmpfs", BASE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0 ||
-	    mkdir(BASE OLDROOT, 0755) < 0 || mkdir(BASE NEWROOT, 0755) < 0 ||
-	    syscall(SYS_pivot_root, BASE, BASE OLDROOT) < 0 || chdir("/") < 0) {
-		report(MSG_OP_ERROR, -1, errno, 0);
-		_exit(125);
-	}
-
 	for (long i = 0; i < n; i++) {
+		if (ops[i].code == OP_SPAWN) {
+			if (spawn(i) < 0) {
+				report(MSG_OP_ERROR, (int)i, errno, 0);
+				_exit(125);
+			}
+			continue;
+		}
 		if (ops[i].code == OP_FORK) {
 			// The signals to forward stay blocked from before the fork
 			// until the reaper's handlers are in place, so that none
