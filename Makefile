@@ -15,7 +15,7 @@ TESTUSER ?= sandbox-test
 # Build: cgo for libseccomp; run: libseccomp2. Tests: busybox-static for the
 # rootfs fixture, uidmap for --map auto. Bench: bubblewrap, hyperfine.
 DEBS      := gcc libc6-dev libseccomp-dev pkg-config busybox-static uidmap
-BENCHDEBS := bubblewrap hyperfine python3
+BENCHDEBS := bubblewrap hyperfine python3 linux-perf
 
 .PHONY: all build demo deps test unit integration fuzz bench clean testuser sanitize
 

@@ -4,7 +4,8 @@
     report.py launch LAUNCH_JSON             per-launch table from hyperfine's --export-json
     report.py throughput THROUGHPUT_TXT      launches/s from "TOOL P N START END" lines
     report.py seccomp SECCOMP_TXT            ns/call with and without the filter
-    report.py ratios LAUNCH_JSON THROUGHPUT_TXT   sandbox/bwrap ratios against the targets
+    report.py cpu CPU_TXT                    CPU per launch from perf stat ("NAME MS" lines)
+    report.py ratios LAUNCH_JSON THROUGHPUT_TXT CPU_TXT   sandbox/bwrap ratios against the targets
                                              (TOOL "sandbox-batch": sandbox batch -j P)
 
 Parsing (the parse_* and the pure functions) is kept apart from reading files
@@ -85,9 +86,34 @@ def launch_ratio(launch):
     return launch["sandbox"]["median"] / launch["bwrap"]["median"]
 
 
-def cpu_ratio(launch):
-    """sandbox's CPU time per launch over bwrap's."""
+def parse_cpu(text):
+    """Return {name: ms} from "NAME MS" lines (perf stat's mean task-clock),
+    with the setpriv every command ran through taken off: "setpriv-true"
+    minus "plain" is its cost. Empty text gives {}."""
+    raw = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        f = line.split()
+        if len(f) != 2:
+            raise ValueError(f"cpu line {lineno}: want NAME MS, got {line!r}")
+        raw[f[0]] = float(f[1])
+    if not raw:
+        return {}
+    setpriv = raw.get("setpriv-true", 0.0) - raw.get("plain", 0.0)
+    return {k: v - setpriv for k, v in raw.items() if k not in ("plain", "setpriv-true")}
+
+
+def cpu_ratio(launch, cpu=None):
+    """sandbox's CPU time per launch over bwrap's: perf's figures where
+    there are any, else hyperfine's."""
+    if cpu and "sandbox" in cpu and cpu.get("bwrap", 0) > 0:
+        return cpu["sandbox"] / cpu["bwrap"]
     return launch["sandbox"]["cpu"] / launch["bwrap"]["cpu"]
+
+
+def format_cpu(cpu):
+    return "\n".join([f"{'command':<20} {'cpu ms':>8}"] + [f"{k:<20} {v:>8.3f}" for k, v in cpu.items()])
 
 
 def throughput_ratios(tp, tool="sandbox"):
@@ -144,8 +170,8 @@ def format_seccomp(sc):
     return "\n".join(lines)
 
 
-def format_ratios(launch, tp):
-    lr, cr = launch_ratio(launch), cpu_ratio(launch)
+def format_ratios(launch, tp, cpu=None):
+    lr, cr = launch_ratio(launch), cpu_ratio(launch, cpu)
     lines = [
         f"launch ratio sandbox/bwrap (median): {lr:.2f} (target <= {LAUNCH_TARGET:g}: "
         f"{verdict(lr, LAUNCH_TARGET, True)})",
@@ -171,7 +197,9 @@ def main(argv):
         "launch": (1, lambda a: format_launch(parse_launch(_read(a[0])))),
         "throughput": (1, lambda a: format_throughput(parse_throughput(_read(a[0])))),
         "seccomp": (1, lambda a: format_seccomp(parse_seccomp(_read(a[0])))),
-        "ratios": (2, lambda a: format_ratios(parse_launch(_read(a[0])), parse_throughput(_read(a[1])))),
+        "cpu": (1, lambda a: format_cpu(parse_cpu(_read(a[0])))),
+        "ratios": (3, lambda a: format_ratios(parse_launch(_read(a[0])), parse_throughput(_read(a[1])),
+                                              parse_cpu(_read(a[2])))),
     }
     if len(argv) < 2 or argv[1] not in cmds or len(argv) - 2 != cmds[argv[1]][0]:
         print(__doc__.strip(), file=sys.stderr)

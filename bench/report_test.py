@@ -68,6 +68,10 @@ class RatioTest(unittest.TestCase):
         tp = report.parse_throughput(THROUGHPUT)
         self.assertAlmostEqual(report.launch_ratio(launch), 0.75)
         self.assertAlmostEqual(report.cpu_ratio(launch), 0.005 / 0.002)
+        cpu = report.parse_cpu("plain 0.5\nsetpriv-true 1.5\nsandbox 9.0\nbwrap 5.0\n")
+        self.assertEqual(cpu, {"sandbox": 8.0, "bwrap": 4.0})
+        self.assertAlmostEqual(report.cpu_ratio(launch, cpu), 2.0)
+        self.assertEqual(report.parse_cpu(""), {})
         self.assertEqual(report.throughput_ratios(tp, "sandbox-batch"), {2: 800.0 / 160.0})
         r = report.throughput_ratios(tp)
         self.assertEqual(sorted(r), [1, 2])  # unshare alone at -P2 makes no ratio
