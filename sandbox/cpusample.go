@@ -37,53 +37,62 @@ type procID struct {
 
 type cpuPair struct{ user, sys time.Duration }
 
-// sample records the own CPU time of pid (the box's pid 1) and of all its
-// descendants: every process of the box's pid namespace is one, as orphans
-// go to its pid 1.
-func (c *cpuSampler) sample(pid int) {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return
-	}
-	type proc struct {
-		ppid  int
-		start uint64
-		cpu   cpuPair
-	}
-	procs := map[int]proc{}
-	for _, e := range ents {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+// procStat is what /proc/PID/stat says of a process's CPU time.
+type procStat struct {
+	ppid     int
+	start    uint64  // in clock ticks since boot
+	own      cpuPair // utime, stime
+	children cpuPair // cutime, cstime: the children it waited for
+}
+
+// maxScan bounds one scan of a box: a box under no --pids limit can hold
+// many processes, and the supervisor must not spend without bound on them.
+const maxScan = 1 << 14
+
+// scanBox reads the stat of pid (the box's pid 1) and of its descendants,
+// which are all the box's processes (orphans go to its pid 1), by following
+// /proc/PID/task/TID/children down the tree: only the box's own entries are
+// read, not all of /proc.
+func scanBox(pid int) map[procID]procStat {
+	out := map[procID]procStat{}
+	type entry struct{ pid, parent int }
+	queue := []entry{{pid, -1}}
+	for len(queue) > 0 && len(out) < maxScan {
+		e := queue[0]
+		queue = queue[1:]
+		dir := "/proc/" + strconv.Itoa(e.pid)
+		b, err := os.ReadFile(dir + "/stat")
 		if err != nil {
 			continue // gone meanwhile
 		}
-		if ppid, start, u, s, err := parseOwnCPU(string(b)); err == nil {
-			procs[n] = proc{ppid, start, cpuPair{u, s}}
+		st, err := parseStat(string(b))
+		if err != nil || (e.parent >= 0 && st.ppid != e.parent) {
+			continue // gone and its pid reused by another process
+		}
+		out[procID{e.pid, st.start}] = st
+		tasks, _ := os.ReadDir(dir + "/task")
+		for _, t := range tasks {
+			kids, err := os.ReadFile(dir + "/task/" + t.Name() + "/children")
+			if err != nil {
+				continue
+			}
+			for _, k := range strings.Fields(string(kids)) {
+				if n, err := strconv.Atoi(k); err == nil {
+					queue = append(queue, entry{n, e.pid})
+				}
+			}
 		}
 	}
-	in := func(n int) bool {
-		for range len(procs) { // bounded: pid reuse cannot make it loop
-			if n == pid {
-				return true
-			}
-			p, ok := procs[n]
-			if !ok {
-				return false
-			}
-			n = p.ppid
-		}
-		return false
-	}
+	return out
+}
+
+// record keeps the own CPU time of each process of a scan.
+func (c *cpuSampler) record(scan map[procID]procStat) {
 	if c.seen == nil {
 		c.seen = map[procID]cpuPair{}
 	}
-	for n, p := range procs {
-		if in(n) {
-			c.seen[procID{n, p.start}] = p.cpu
-		}
+	for id, st := range scan {
+		c.seen[id] = st.own
 	}
 }
 
@@ -96,24 +105,51 @@ func (c *cpuSampler) total() (user, sys time.Duration) {
 	return user, sys
 }
 
-// parseOwnCPU reads the parent pid, the start time and the process's own
-// user and system CPU time from the text of /proc/PID/stat (proc(5): fields
-// 4, 22, 14 and 15).
-func parseOwnCPU(stat string) (ppid int, start uint64, user, sys time.Duration, err error) {
+// lostCPU is what pid 1's rusage will not count of a box killed now: the
+// time of every process but pid 1 (pid) and of the children each has
+// waited for. The kill ends them, the kernel reaps them
+// (zap_pid_ns_processes ignores SIGCHLD), and nobody waits for them.
+func lostCPU(pid int, scan map[procID]procStat) (user, sys time.Duration) {
+	for id, st := range scan {
+		if id.pid != pid {
+			user += st.own.user + st.children.user
+			sys += st.own.sys + st.children.sys
+		}
+	}
+	return user, sys
+}
+
+// userHZ is the unit of the times in /proc/PID/stat (USER_HZ, 100 on every
+// Linux architecture's ABI).
+const userHZ = 100
+
+// parseStat reads the parent pid, the start time, and the process's own and
+// its waited-for children's CPU time from the text of /proc/PID/stat
+// (proc(5): fields 4, 22, 14 to 17).
+func parseStat(stat string) (procStat, error) {
+	// The command name (field 2) may hold spaces and parentheses; the
+	// fields after it are fixed.
 	i := strings.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, 0, 0, 0, fmt.Errorf("parse /proc/PID/stat: no command name in %q", stat)
+		return procStat{}, fmt.Errorf("parse /proc/PID/stat: no command name in %q", stat)
 	}
 	f := strings.Fields(stat[i+1:]) // f[0] is field 3, the state
 	if len(f) < 20 {
-		return 0, 0, 0, 0, fmt.Errorf("parse /proc/PID/stat: %d fields after the command name, want 20 or more", len(f))
+		return procStat{}, fmt.Errorf("parse /proc/PID/stat: %d fields after the command name, want 20 or more", len(f))
 	}
-	var n [4]uint64
-	for k, idx := range []int{1, 11, 12, 19} {
-		if n[k], err = strconv.ParseUint(f[idx], 10, 64); err != nil {
-			return 0, 0, 0, 0, fmt.Errorf("parse /proc/PID/stat: field %d: %w", idx+3, err)
+	var n [6]uint64
+	for k, idx := range []int{1, 11, 12, 13, 14, 19} {
+		v, err := strconv.ParseUint(f[idx], 10, 64)
+		if err != nil {
+			return procStat{}, fmt.Errorf("parse /proc/PID/stat: field %d: %w", idx+3, err)
 		}
+		n[k] = v
 	}
 	tick := time.Second / userHZ
-	return int(n[0]), n[3], time.Duration(n[1]) * tick, time.Duration(n[2]) * tick, nil
+	d := func(v uint64) time.Duration { return time.Duration(v) * tick }
+	return procStat{
+		ppid: int(n[0]), start: n[5],
+		own:      cpuPair{d(n[1]), d(n[2])},
+		children: cpuPair{d(n[3]), d(n[4])},
+	}, nil
 }

@@ -605,8 +605,9 @@ func (sv *supervisor) wait(ctx context.Context, plan *Plan, mapping idmap.Mappin
 				// SIGCHLD) and their time would be lost. Read it just
 				// before the kill.
 				if box := sv.boxProcess(); box != nil {
-					sv.lostUser, sv.lostSys = boxCPU(box.Pid)
-					sv.cpu.sample(box.Pid)
+					scan := scanBox(box.Pid)
+					sv.lostUser, sv.lostSys = lostCPU(box.Pid, scan)
+					sv.cpu.record(scan)
 				}
 			}
 			sv.kill()
@@ -637,7 +638,7 @@ loop:
 			sv.note(m)
 		case <-sampleTick:
 			if box := sv.boxProcess(); box != nil {
-				sv.cpu.sample(box.Pid)
+				sv.cpu.record(scanBox(box.Pid))
 			}
 		case <-timeout:
 			stop(StatusTimeout)
@@ -834,84 +835,6 @@ func (sv *supervisor) result(plan *Plan, reason Status) (Result, error) {
 		res.Status = StatusOOM
 	}
 	return res, nil
-}
-
-// boxCPU sums the CPU time of the descendants of pid (pid 1 of the box) as
-// /proc shows it: each one's own time and that of the children it reaped.
-// Descendants, because every process of the box's pid namespace is one:
-// orphans go to its pid 1.
-func boxCPU(pid int) (user, sys time.Duration) {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, 0
-	}
-	type proc struct {
-		ppid int
-		user time.Duration
-		sys  time.Duration
-	}
-	procs := map[int]proc{}
-	for _, e := range ents {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue // gone meanwhile
-		}
-		if ppid, u, s, err := parseProcStat(string(b)); err == nil {
-			procs[n] = proc{ppid, u, s}
-		}
-	}
-	in := func(n int) bool {
-		for range len(procs) { // bounded: pid reuse cannot make it loop
-			p, ok := procs[n]
-			if !ok {
-				return false
-			}
-			if p.ppid == pid {
-				return true
-			}
-			n = p.ppid
-		}
-		return false
-	}
-	for n, p := range procs {
-		if n != pid && in(n) {
-			user += p.user
-			sys += p.sys
-		}
-	}
-	return user, sys
-}
-
-// userHZ is the unit of the times in /proc/PID/stat (USER_HZ, 100 on every
-// Linux architecture's ABI).
-const userHZ = 100
-
-// parseProcStat reads the parent pid and the user and system CPU time of a
-// process and of its reaped children from the text of /proc/PID/stat
-// (proc(5): fields 4, 14, 15, 16 and 17).
-func parseProcStat(stat string) (ppid int, user, sys time.Duration, err error) {
-	// The command name (field 2) may hold spaces and parentheses; the
-	// fields after it are fixed.
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, 0, 0, fmt.Errorf("parse /proc/PID/stat: no command name in %q", stat)
-	}
-	f := strings.Fields(stat[i+1:]) // f[0] is field 3, the state
-	if len(f) < 15 {
-		return 0, 0, 0, fmt.Errorf("parse /proc/PID/stat: %d fields after the command name, want 15 or more", len(f))
-	}
-	var n [5]int64
-	for k, idx := range []int{1, 11, 12, 13, 14} {
-		if n[k], err = strconv.ParseInt(f[idx], 10, 64); err != nil {
-			return 0, 0, 0, fmt.Errorf("parse /proc/PID/stat: field %d: %w", idx+3, err)
-		}
-	}
-	tick := time.Second / userHZ
-	return int(n[0]), time.Duration(n[1]+n[3]) * tick, time.Duration(n[2]+n[4]) * tick, nil
 }
 
 // opError names the op that failed, with what the user can do about it.
