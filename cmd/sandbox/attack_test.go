@@ -1,0 +1,57 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A box of a batch replaces a directory of its --bind with a symlink to
+// another of the caller's directories; a later line's stdout path goes
+// through that directory. The supervisor must not follow the box's symlink
+// (O_NOFOLLOW covers only the last component): the line is refused, and
+// the caller's file outside the bind keeps its content. The same holds for
+// --report, which later exec runs open through the same path.
+func TestAttackOutputThroughPlantedDirSymlink(t *testing.T) {
+	dir := hostDir(t)
+	work := filepath.Join(dir, "work")
+	home := filepath.Join(dir, "home")
+	for _, d := range []string{work, filepath.Join(work, "1"), home} {
+		os.Mkdir(d, 0o755)
+		os.Chown(d, env.uid, env.gid)
+	}
+	victim := filepath.Join(home, "stdout.txt")
+	report := filepath.Join(home, "report.json")
+	for _, f := range []string{victim, report} {
+		os.WriteFile(f, []byte("precious"), 0o644)
+		os.Chown(f, env.uid, env.gid)
+	}
+	lines := `{"id":"plant","args":["/bin/sh","-c","rm -rf /work/1 && ln -s ` + home + ` /work/1"],` +
+		`"mounts":[{"type":"bind","source":"` + work + `","dest":"/work"}]}` + "\n" +
+		`{"id":"write","args":["/bin/echo","pwned"],"stdout":"` + filepath.Join(work, "1", "stdout.txt") + `"}` + "\n"
+	r := runWith(t, runOpts{stdin: lines}, "batch", "-j", "1")
+	got := parseBatch(t, r.stdout)
+	if got["plant"].Status != "ok" {
+		t.Fatalf("the planting box did not run: %+v\n%s", got["plant"], r)
+	}
+	if fi, err := os.Lstat(filepath.Join(work, "1")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the box did not plant its symlink: %v", err)
+	}
+	if got["write"].Status != "setup-error" {
+		t.Errorf("a stdout path through the box's symlink: want setup-error, got %+v", got["write"])
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious" {
+		t.Errorf("the caller's file outside the bind was written through the box's symlink: %q", b)
+	}
+	r = runSandbox(t, "exec", "--report", filepath.Join(work, "1", "report.json"), "--", "/bin/true")
+	if r.code != 125 {
+		t.Errorf("--report through the box's symlink: want exit 125\n%s", r)
+	}
+	if b, _ := os.ReadFile(report); string(b) != "precious" {
+		t.Errorf("the caller's report-named file outside the bind was written: %q", b)
+	}
+	if !strings.Contains(r.stderr, "symbolic link") {
+		t.Errorf("the refusal should name the symlink: %s", r.stderr)
+	}
+}
