@@ -55,3 +55,34 @@ func TestAttackOutputThroughPlantedDirSymlink(t *testing.T) {
 		t.Errorf("the refusal should name the symlink: %s", r.stderr)
 	}
 }
+
+// A box of a batch plants, in its bind, a symlink to a secret of the
+// caller's and a FIFO where later lines read their stdin. The later box
+// must not be handed the secret, and the batch must not hang opening the
+// FIFO (a SIGTERM could not end it: the worker is stuck in open(2)).
+func TestAttackBatchStdinPlanted(t *testing.T) {
+	dir := hostDir(t)
+	work := filepath.Join(dir, "work")
+	secret := filepath.Join(dir, "id_rsa")
+	os.Mkdir(work, 0o755)
+	os.Chown(work, env.uid, env.gid)
+	os.WriteFile(secret, []byte("SECRET-KEY"), 0o600)
+	os.Chown(secret, env.uid, env.gid)
+	bind := `"mounts":[{"type":"bind","source":"` + work + `","dest":"/work"}]`
+	lines := `{"id":"plant","args":["/bin/sh","-c","ln -s ` + secret + ` /work/in.txt && mkfifo /work/fifo"],` + bind + "}\n" +
+		`{"id":"leak","args":["/bin/sh","-c","cat > /work/leak"],"stdin":"` + filepath.Join(work, "in.txt") + `",` + bind + "}\n" +
+		`{"id":"fifo","args":["/bin/true"],"stdin":"` + filepath.Join(work, "fifo") + `"}` + "\n"
+	r := runWith(t, runOpts{stdin: lines}, "batch", "-j", "1")
+	got := parseBatch(t, r.stdout)
+	if got["plant"].Status != "ok" {
+		t.Fatalf("the planting box did not run: %+v\n%s", got["plant"], r)
+	}
+	if b, err := os.ReadFile(filepath.Join(work, "leak")); err == nil && strings.Contains(string(b), "SECRET") {
+		t.Errorf("a later box read the caller's secret through the planted symlink: %q", b)
+	}
+	for _, id := range []string{"leak", "fifo"} {
+		if got[id].Status != "setup-error" {
+			t.Errorf("%s: want setup-error, got %+v", id, got[id])
+		}
+	}
+}

@@ -172,7 +172,7 @@ func runLine(ctx context.Context, in batchInput) batchResult {
 		}
 	}()
 	if l.Stdin != "" {
-		f, err := os.Open(l.Stdin)
+		f, err := outfile.OpenInput(l.Stdin)
 		if err != nil {
 			return fail(fmt.Errorf("stdin: %w", err))
 		}

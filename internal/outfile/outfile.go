@@ -64,3 +64,33 @@ func openNoSymlinks(path string, flags int, mode uint32) (int, error) {
 		return fd, err
 	}
 }
+
+// OpenInput opens a file the supervisor reads for a box (a batch line's
+// stdin) with the same care: no symlink followed in any component (an
+// earlier box could have planted one to a secret of the caller's), and only
+// a regular file or a character device (/dev/null): a FIFO planted by a box
+// would hang the open, and with it the batch, since no box runs yet to time
+// out. O_NONBLOCK keeps the open itself from waiting; it is cleared again.
+func OpenInput(path string) (*os.File, error) {
+	fd, err := openNoSymlinks(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	switch {
+	case errors.Is(err, unix.ELOOP):
+		return nil, fmt.Errorf("%s is or goes through a symbolic link; refusing to follow it (name the path it resolves to)", path)
+	case err != nil:
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	if t := st.Mode & unix.S_IFMT; t != unix.S_IFREG && t != unix.S_IFCHR {
+		unix.Close(fd)
+		return nil, fmt.Errorf("%s is not a regular file; name a regular file", path)
+	}
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "fcntl", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
