@@ -26,6 +26,26 @@ const cpuSample = 100 * time.Millisecond
 // lost, so the result is still a lower bound, and Result.CPUExact says so.
 type cpuSampler struct {
 	seen map[procID]cpuPair
+	// next is when tick samples again: a sample reads every process's
+	// /proc/PID/stat, and a box with a thousand processes would make it
+	// cost the supervisor a fifth of a core, outside every limit of the
+	// box's; tick spaces the samples so that they take at most
+	// 1/cpuSampleBudget of the time.
+	next time.Time
+}
+
+// cpuSampleBudget bounds the share of time tick spends sampling (1/20).
+const cpuSampleBudget = 20
+
+// tick samples as sample does, unless the last sample was too recent for
+// its cost.
+func (c *cpuSampler) tick(pid int) {
+	now := time.Now()
+	if now.Before(c.next) {
+		return
+	}
+	c.sample(pid)
+	c.next = now.Add(time.Since(now) * cpuSampleBudget)
 }
 
 // procID names one process over time: a pid can be reused, a pid and its
@@ -64,18 +84,31 @@ func (c *cpuSampler) sample(pid int) {
 			procs[n] = proc{ppid, start, cpuPair{u, s}}
 		}
 	}
+	// Whether a process descends from pid, each process decided once: a
+	// box can hold a chain of a thousand processes, each the parent of the
+	// next, and walking every one up to the root would cost the supervisor
+	// (whose CPU no limit of the box's bounds) a million steps a sample.
+	known := map[int]bool{pid: true}
+	var chain []int
 	in := func(n int) bool {
-		for range len(procs) { // bounded: pid reuse cannot make it loop
-			if n == pid {
-				return true
+		chain = chain[:0]
+		res := false
+		for range len(procs) + 1 { // bounded: pid reuse cannot make it loop
+			if r, ok := known[n]; ok {
+				res = r
+				break
 			}
 			p, ok := procs[n]
 			if !ok {
-				return false
+				break
 			}
+			chain = append(chain, n)
 			n = p.ppid
 		}
-		return false
+		for _, c := range chain {
+			known[c] = res
+		}
+		return res
 	}
 	if c.seen == nil {
 		c.seen = map[procID]cpuPair{}

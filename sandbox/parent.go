@@ -573,7 +573,7 @@ loop:
 			}
 			sv.note(m)
 		case <-sampleTick:
-			sv.cpu.sample(sv.cmd.Process.Pid)
+			sv.cpu.tick(sv.cmd.Process.Pid)
 		case <-timeout:
 			stop(StatusTimeout)
 		case <-ctx.Done():

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // A box of a batch replaces a directory of its --bind with a symlink to
@@ -84,5 +89,57 @@ func TestAttackBatchStdinPlanted(t *testing.T) {
 		if got[id].Status != "setup-error" {
 			t.Errorf("%s: want setup-error, got %+v", id, got[id])
 		}
+	}
+}
+
+// A default box (no cgroup: its CPU time is sampled from /proc) holds a
+// chain of 900 sleeping processes, each the parent of the next. They cost
+// the box nothing, but every sample walked each of them up the chain and
+// read all their stat files: about a third of a core of the supervisor's,
+// which no limit of the box's bounds. The supervisor must stay cheap.
+func TestAttackSamplerCost(t *testing.T) {
+	need(t)
+	const script = `if [ $1 -gt 0 ]; then /bin/sh -c "$0" "$0" $(($1-1)) & wait; else echo ready; exec sleep 60; fi`
+	cmd := exec.Command(env.bin, "exec", "--", "/bin/sh", "-c", script, script, "900")
+	cmd.Dir = "/"
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: env.cred}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	ready := make(chan bool, 1)
+	go func() {
+		l, _ := bufio.NewReader(out).ReadString('\n')
+		ready <- l == "ready\n"
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			t.Fatal("the chain did not build")
+		}
+	case <-time.After(90 * time.Second):
+		t.Fatal("the chain did not build in 90s")
+	}
+	ticks := func() int {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/stat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+1:])
+		u, _ := strconv.Atoi(f[11])
+		s, _ := strconv.Atoi(f[12])
+		return u + s
+	}
+	a := ticks()
+	start := time.Now()
+	time.Sleep(5 * time.Second)
+	used := time.Duration(ticks()-a) * 10 * time.Millisecond // USER_HZ 100
+	if share := float64(used) / float64(time.Since(start)); share > 0.12 {
+		t.Errorf("the supervisor used %v of CPU in %v (%.0f%%) relaying a box of sleeping processes; want at most 12%%", used, time.Since(start).Round(time.Millisecond), share*100)
 	}
 }
