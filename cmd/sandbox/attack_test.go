@@ -143,3 +143,32 @@ func TestAttackSamplerCost(t *testing.T) {
 		t.Errorf("the supervisor used %v of CPU in %v (%.0f%%) relaying a box of sleeping processes; want at most 12%%", used, time.Since(start).Round(time.Millisecond), share*100)
 	}
 }
+
+// With --map auto the payload's root keeps CAP_SETUID, and RLIMIT_NPROC
+// is counted per user of the box's user namespace: switching to another of
+// the box's 65,536 users starts a new count, so the process cap (here
+// --rlimit nproc=20, the default 1024 alike) does not hold for the box. The
+// count one level up (the caller's uid) is checked against the limit the
+// supervisor had when the box's user namespace was made, the caller's own.
+// The same holds for RLIMIT_SIGPENDING and RLIMIT_MSGQUEUE. Not fixed: a
+// per-box count needs a second user namespace made by pid 1 under the cap
+// (or --pids); set SANDBOX_ATTACK_UNFIXED=1 to run it.
+func TestAttackNprocCapMapAuto(t *testing.T) {
+	if os.Getenv("SANDBOX_ATTACK_UNFIXED") == "" {
+		t.Skip("known hole, not fixed yet (SECURITY.md, Known limits): set SANDBOX_ATTACK_UNFIXED=1")
+	}
+	need(t)
+	testUserRanges(t)
+	const script = `s='i=0; while [ $i -lt 15 ]; do sleep 30 & i=$((i+1)); done 2>/dev/null'
+sh -c "$s"
+for u in 1 2; do setpriv --reuid=$u --regid=$u --clear-groups /bin/sh -c "$s"; done
+sleep 1; ls -d /proc/[0-9]* | wc -l`
+	out := strings.TrimSpace(box(t, script, "--map", "auto", "--rlimit", "nproc=20"))
+	n, err := strconv.Atoi(out)
+	if err != nil {
+		t.Fatalf("unexpected output %q", out)
+	}
+	if n > 21 {
+		t.Errorf("%d processes in a box capped at 20: setuid to the box's other users escapes the cap", n)
+	}
+}
