@@ -86,7 +86,14 @@ func claimParent(parent, prefix string) (release func()) {
 	// stale before it is locked. Converting EX to SH is not atomic in
 	// flock(2), which is fine: a sweep that slips in between sees only
 	// locked or stale leaves, and our leaf does not exist yet.
-	if unix.Flock(fd, unix.LOCK_SH) != nil {
+	//
+	// Not a blocking LOCK_SH: whoever can read the directory can flock it
+	// (it is world-readable, and a box with --rootfs / sees /sys), and one
+	// holding it exclusive would stop every later box's setup for as long
+	// as it likes. A sweep holds it only while it lists the leaves, so a
+	// lock still held after parentWait is not a sweep's, and no sweep runs
+	// while it is held: our leaf needs no protection from one.
+	if !flockShared(fd, parentWait) {
 		unix.Close(fd)
 		fd = -1
 	}
@@ -134,6 +141,25 @@ func findStale(parent, prefix string) []staleLeaf {
 		stale = append(stale, staleLeaf{dir, fd})
 	}
 	return stale
+}
+
+// parentWait bounds how long claimParent waits for the shared lock of a
+// parent that another process holds exclusive.
+const parentWait = 200 * time.Millisecond
+
+// flockShared takes fd's lock shared, waiting at most d for it.
+func flockShared(fd int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		err := unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB)
+		if err == nil {
+			return true
+		}
+		if err != unix.EWOULDBLOCK && err != unix.EINTR || time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // lockLeaf takes the exclusive lock of the new leaf dir for the box's
