@@ -1,6 +1,8 @@
 package cgroup
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -30,5 +32,33 @@ func TestAttackParentLockHeldByOther(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("claimParent waits as long as another holds the parent's lock")
+	}
+}
+
+// Anyone who can read the parent can open a supervisor's new leaf and flock
+// it before the supervisor does (seen with a racing reader as nobody: one
+// root box in six was then SIGKILLed by the next box's sweep, once the
+// racer let go). The supervisor must not go on with a leaf it could not
+// lock: a sweep would take it for stale and kill the living box.
+func TestAttackLeafLockTakenFirst(t *testing.T) {
+	parent := t.TempDir()
+	leaf := filepath.Join(parent, "sandbox-00000000000000aa")
+	if err := os.Mkdir(leaf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(leaf, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(fd, unix.LOCK_SH); err != nil {
+		t.Fatal(err)
+	}
+	lk, err := lockLeaf(leaf)
+	unix.Close(fd) // the racer lets go
+	if err == nil {
+		if lk >= 0 {
+			unix.Close(lk)
+		}
+		t.Fatal("lockLeaf went on with a leaf another process holds the lock of")
 	}
 }

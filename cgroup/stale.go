@@ -32,6 +32,7 @@ package cgroup
 import (
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -163,17 +164,33 @@ func flockShared(fd int, d time.Duration) bool {
 }
 
 // lockLeaf takes the exclusive lock of the new leaf dir for the box's
-// lifetime; -1 if it cannot (see claimParent).
-func lockLeaf(dir string) int {
+// lifetime; -1 if it cannot open it (see claimParent). A lock that another
+// process holds is an error: anyone who can read the parent can open a
+// new leaf and flock it before its supervisor does (a sibling's mkdir is
+// visible at once), and a leaf left unlocked while its box runs is taken
+// for stale by the next sweep once that lock is let go, which kills the
+// living box. The caller then removes the leaf; the box does not start.
+func lockLeaf(dir string) (int, error) {
 	fd, err := openDir(dir)
 	if err != nil {
-		return -1
+		return -1, nil
 	}
-	if unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil {
-		unix.Close(fd)
-		return -1
+	deadline := time.Now().Add(parentWait)
+	for {
+		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return fd, nil
+		}
+		if err != unix.EWOULDBLOCK && err != unix.EINTR {
+			unix.Close(fd)
+			return -1, nil
+		}
+		if time.Now().After(deadline) {
+			unix.Close(fd)
+			return -1, fmt.Errorf("cgroup: %s is locked by another process (flock); refusing to run a box in a leaf that a sweep would take for stale", dir)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	return fd
 }
 
 // removeStale kills what is left in a stale leaf and removes it. Its
