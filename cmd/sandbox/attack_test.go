@@ -172,3 +172,23 @@ sleep 1; ls -d /proc/[0-9]* | wc -l`
 		t.Errorf("%d processes in a box capped at 20: setuid to the box's other users escapes the cap", n)
 	}
 }
+
+// The payload, whose bind holds the --report path, renames the report file
+// away and leaves a report of its own at the path: a grader reading the
+// path read "ok" for a run that timed out.
+func TestAttackReportForged(t *testing.T) {
+	work := hostDir(t)
+	report := filepath.Join(work, "report.json")
+	r := runSandbox(t, "exec", "--timeout", "1", "--bind", work+":/work", "--report", report, "--",
+		"/bin/sh", "-c", `mv /work/report.json /work/.real; echo '{"status":"ok","exit_code":0}' > /work/report.json; sleep 100`)
+	if r.code != 124 {
+		t.Fatalf("want exit 124 (timeout)\n%s", r)
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"status": "timeout"`) {
+		t.Errorf("the report at the path is the box's, not the supervisor's: %s", b)
+	}
+}
