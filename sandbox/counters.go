@@ -7,6 +7,7 @@ package sandbox
 // counters") lists each counter and what a box gets.
 
 import (
+	"os"
 	"strconv"
 	"strings"
 
@@ -94,6 +95,23 @@ func userSysctls(s *Spec) Op {
 		kv = append(kv, "max_"+ns+"_namespaces="+strconv.Itoa(maxNestedNamespaces))
 	}
 	return Op{Code: OpSysctl, Str: []string{"/proc/sys/user", strings.Join(kv, "\x00")}}
+}
+
+// ipcSysctls caps the box's SysV shared memory (its IPC namespace's
+// kernel.shmall and kernel.shmmax) at the size of its /dev/shm. SysV
+// segments are shmem on the kernel's own tmpfs, outside the caps of the
+// box's: without this a default box filled a 700 MiB segment, detached it,
+// and held the memory with no process's RSS showing it. The IPC sysctls
+// belong to the box's IPC namespace, and its pid 1 holds CAP_SYS_RESOURCE
+// over it until it drops its capabilities.
+func ipcSysctls(s *Spec) Op {
+	size := s.TmpfsSizes()[shmDir]
+	page := int64(os.Getpagesize())
+	kv := []string{
+		"shmmax=" + strconv.FormatInt(size, 10),
+		"shmall=" + strconv.FormatInt((size+page-1)/page, 10),
+	}
+	return Op{Code: OpSysctl, Str: []string{"/proc/sys/kernel", strings.Join(kv, "\x00")}}
 }
 
 // checkLimitsReachable refuses CAP_SYS_ADMIN without the default filter

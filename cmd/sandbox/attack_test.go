@@ -192,3 +192,28 @@ func TestAttackReportForged(t *testing.T) {
 		t.Errorf("the report at the path is the box's, not the supervisor's: %s", b)
 	}
 }
+
+// SysV shared memory is shmem on the kernel's own tmpfs, outside every
+// tmpfs cap of the box's: a default box filled a 700 MiB segment, detached
+// it, and held the memory with no process's RSS showing it (the OOM killer
+// sees none). It gets what /dev/shm gets.
+func TestAttackSysVShmUncapped(t *testing.T) {
+	const script = `python3 -c '
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+id = libc.shmget(0, ctypes.c_size_t(200 << 20), 0o1000 | 0o600)
+print("created" if id >= 0 else "refused %d" % ctypes.get_errno())
+'`
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skip("no python3 on the host")
+	}
+	out := strings.TrimSpace(box(t, script))
+	if out == "created" {
+		t.Errorf("a 200 MiB SysV segment was created in a box whose /dev/shm holds 64 MiB")
+	}
+	// --tmpfs /dev/shm:size= raises both.
+	out = strings.TrimSpace(box(t, script, "--tmpfs", "/dev/shm:size=256m"))
+	if out != "created" {
+		t.Errorf("with /dev/shm at 256 MiB: %s, want created", out)
+	}
+}
