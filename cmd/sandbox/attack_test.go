@@ -242,3 +242,29 @@ print(q)
 		t.Errorf("%d SysV message queues (16 KiB each) in a box whose /dev/shm holds 64 MiB; want at most 4096", n)
 	}
 }
+
+// SysV semaphores are unreclaimable kernel memory too, 64 bytes each, and
+// an IPC namespace may hold 1,024,000,000 of them (65 GB): a default box
+// made 100 sets of 32,000 (205 MiB of slab) and could go on to the host's
+// whole memory. They get as much as /dev/shm.
+func TestAttackSysVSemUncapped(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skip("no python3 on the host")
+	}
+	const script = `python3 -c '
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+n = 0
+while n < 100 and libc.semget(0, 32000, 0o1000 | 0o600) >= 0:
+    n += 1
+print(n)
+'`
+	out := strings.TrimSpace(box(t, script))
+	n, err := strconv.Atoi(out)
+	if err != nil {
+		t.Fatalf("unexpected output %q", out)
+	}
+	if n*32000*64 > 2*64<<20 {
+		t.Errorf("%d sets of 32,000 SysV semaphores (%d MiB of kernel memory) in a box whose /dev/shm holds 64 MiB", n, n*32000*64>>20)
+	}
+}
