@@ -131,7 +131,10 @@ func ipcSysctls(s *Spec) Op {
 		// fields: per set, in all, per semop, sets.
 		"sem=32000 " + strconv.FormatInt(min(max(size/semBytes, 32000), 1024000000), 10) + " 500 " + strconv.FormatInt(sets, 10),
 	}
-	return Op{Code: OpSysctl, Str: []string{"/proc/sys/kernel", strings.Join(kv, "\x00")}}
+	// FlagTry: with --uid N under --map self, uid 0 of the box's user
+	// namespace (the only one who may write them) is unmapped, and the box
+	// keeps the kernel's defaults.
+	return Op{Code: OpSysctl, Flags: FlagTry, Str: []string{"/proc/sys/kernel", strings.Join(kv, "\x00")}}
 }
 
 // checkLimitsReachable refuses CAP_SYS_ADMIN without the default filter
