@@ -268,3 +268,20 @@ print(n)
 		t.Errorf("%d sets of 32,000 SysV semaphores (%d MiB of kernel memory) in a box whose /dev/shm holds 64 MiB", n, n*32000*64>>20)
 	}
 }
+
+// A box of a batch whose bind holds the -o results file renames it away
+// and leaves results of its own at the path.
+func TestAttackBatchResultsForged(t *testing.T) {
+	work := hostDir(t)
+	results := filepath.Join(work, "results.jsonl")
+	line := `{"id":"forger","args":["/bin/sh","-c","mv /work/results.jsonl /work/.real; echo '{\"id\":\"forger\",\"status\":\"ok\"}' > /work/results.jsonl; exit 3"],` +
+		`"mounts":[{"type":"bind","source":"` + work + `","dest":"/work"}]}` + "\n"
+	runWith(t, runOpts{stdin: line}, "batch", "-o", results)
+	b, err := os.ReadFile(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := parseBatch(t, string(b))["forger"]; got.Status != "exit" || got.ExitCode != 3 {
+		t.Errorf("the results at the path are the box's: %s", b)
+	}
+}
