@@ -285,3 +285,13 @@ func TestAttackBatchResultsForged(t *testing.T) {
 		t.Errorf("the results at the path are the box's: %s", b)
 	}
 }
+
+// A batch line (or --cpus) asking for 1e308 CPUs: the CFS quota overflowed
+// int64 and became the smallest the box can get, 1% of one CPU; a grader
+// saw its runs time out. It is refused.
+func TestAttackCPUsOverflow(t *testing.T) {
+	r := runWith(t, runOpts{stdin: `{"id":"c","args":["/bin/true"],"limits":{"cpus":1e308}}` + "\n"}, "batch")
+	if got := parseBatch(t, r.stdout)["c"]; got.Status != "setup-error" || !strings.Contains(got.Error, "cpus") {
+		t.Errorf("cpus 1e308: want a setup error naming --cpus, got %+v", got)
+	}
+}
