@@ -296,7 +296,12 @@ func (b *Box) createV1Leaf(h host, l Limits, ctrl string, required bool) (*v1Lea
 		}
 		return nil, fmt.Errorf("cgroup: create %s cgroup %s with %s: %w", ctrl, dir, describeV1(ctrl, l), err)
 	}
-	return &v1Leaf{ctrl: ctrl, required: required, cg: cg, dir: dir, lock: lockLeaf(dir)}, nil
+	lock, err := lockLeaf(dir)
+	if err != nil {
+		cg.Delete()
+		return nil, err
+	}
+	return &v1Leaf{ctrl: ctrl, required: required, cg: cg, dir: dir, lock: lock}, nil
 }
 
 // describeV1 names the values New writes for ctrl, for error messages.
@@ -365,7 +370,10 @@ func (b *Box) createV2(h host, l Limits) error {
 		return fmt.Errorf("cgroup: create cgroup %s: %w", dir, err)
 	}
 	b.v2, b.v2Dir = mgr, dir
-	b.lock = lockLeaf(dir)
+	if b.lock, err = lockLeaf(dir); err != nil {
+		b.removeAll()
+		return err
+	}
 	if _, err := os.Stat(filepath.Join(dir, "memory.swap.max")); err == nil && l.Memory > 0 {
 		if err := mgr.Update(v2SwapOff()); err != nil {
 			b.removeAll()

@@ -32,6 +32,7 @@ package cgroup
 import (
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -86,7 +87,14 @@ func claimParent(parent, prefix string) (release func()) {
 	// stale before it is locked. Converting EX to SH is not atomic in
 	// flock(2), which is fine: a sweep that slips in between sees only
 	// locked or stale leaves, and our leaf does not exist yet.
-	if unix.Flock(fd, unix.LOCK_SH) != nil {
+	//
+	// Not a blocking LOCK_SH: whoever can read the directory can flock it
+	// (it is world-readable, and a box with --rootfs / sees /sys), and one
+	// holding it exclusive would stop every later box's setup for as long
+	// as it likes. A sweep holds it only while it lists the leaves, so a
+	// lock still held after parentWait is not a sweep's, and no sweep runs
+	// while it is held: our leaf needs no protection from one.
+	if !flockShared(fd, parentWait) {
 		unix.Close(fd)
 		fd = -1
 	}
@@ -136,18 +144,53 @@ func findStale(parent, prefix string) []staleLeaf {
 	return stale
 }
 
+// parentWait bounds how long claimParent waits for the shared lock of a
+// parent that another process holds exclusive.
+const parentWait = 200 * time.Millisecond
+
+// flockShared takes fd's lock shared, waiting at most d for it.
+func flockShared(fd int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		err := unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB)
+		if err == nil {
+			return true
+		}
+		if err != unix.EWOULDBLOCK && err != unix.EINTR || time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // lockLeaf takes the exclusive lock of the new leaf dir for the box's
-// lifetime; -1 if it cannot (see claimParent).
-func lockLeaf(dir string) int {
+// lifetime; -1 if it cannot open it (see claimParent). A lock that another
+// process holds is an error: anyone who can read the parent can open a
+// new leaf and flock it before its supervisor does (a sibling's mkdir is
+// visible at once), and a leaf left unlocked while its box runs is taken
+// for stale by the next sweep once that lock is let go, which kills the
+// living box. The caller then removes the leaf; the box does not start.
+func lockLeaf(dir string) (int, error) {
 	fd, err := openDir(dir)
 	if err != nil {
-		return -1
+		return -1, nil
 	}
-	if unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil {
-		unix.Close(fd)
-		return -1
+	deadline := time.Now().Add(parentWait)
+	for {
+		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return fd, nil
+		}
+		if err != unix.EWOULDBLOCK && err != unix.EINTR {
+			unix.Close(fd)
+			return -1, nil
+		}
+		if time.Now().After(deadline) {
+			unix.Close(fd)
+			return -1, fmt.Errorf("cgroup: %s is locked by another process (flock); refusing to run a box in a leaf that a sweep would take for stale", dir)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	return fd
 }
 
 // removeStale kills what is left in a stale leaf and removes it. Its

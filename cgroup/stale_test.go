@@ -52,7 +52,7 @@ func TestSweepChoosesStale(t *testing.T) {
 	old := mk("t-0000000000cc")
 	sup := mk("t-supervisor")
 	other := mk("u-00000000000000dd")
-	lk := lockLeaf(live)
+	lk, _ := lockLeaf(live)
 	if lk < 0 {
 		t.Fatal("cannot lock a fresh directory")
 	}

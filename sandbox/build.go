@@ -117,6 +117,7 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	add(Op{Code: OpProc, Str: []string{"/proc"}})
 	// The box's user namespace limits, while its /proc/sys is writable.
 	add(userSysctls(s))
+	add(ipcSysctls(s))
 	tmpfs := s.TmpfsSizes()
 	add(Op{Code: OpTmpfs, Flags: FlagNoExec, Str: []string{"/dev", tmpfsOptions("0755", devSize)}})
 	for _, n := range devNodes {

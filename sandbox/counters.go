@@ -7,6 +7,7 @@ package sandbox
 // counters") lists each counter and what a box gets.
 
 import (
+	"os"
 	"strconv"
 	"strings"
 
@@ -94,6 +95,46 @@ func userSysctls(s *Spec) Op {
 		kv = append(kv, "max_"+ns+"_namespaces="+strconv.Itoa(maxNestedNamespaces))
 	}
 	return Op{Code: OpSysctl, Str: []string{"/proc/sys/user", strings.Join(kv, "\x00")}}
+}
+
+// msgQueueBytes is the kernel's default size of a SysV message queue
+// (kernel.msgmnb); raising it needs CAP_SYS_RESOURCE, which the payload
+// lacks.
+const msgQueueBytes = 16384
+
+// semBytes is what one SysV semaphore costs the kernel (struct sem).
+const semBytes = 64
+
+// ipcSysctls caps the box's SysV shared memory (its IPC namespace's
+// kernel.shmall and kernel.shmmax), message queues (kernel.msgmni) and
+// semaphores (kernel.sem) at the size of its /dev/shm. SysV
+// segments are shmem on the kernel's own tmpfs, outside the caps of the
+// box's: without this a default box filled a 700 MiB segment, detached it,
+// and held the memory with no process's RSS showing it. The IPC sysctls
+// belong to the box's IPC namespace, and its pid 1 holds CAP_SYS_RESOURCE
+// over it until it drops its capabilities.
+func ipcSysctls(s *Spec) Op {
+	size := s.TmpfsSizes()[shmDir]
+	page := int64(os.Getpagesize())
+	// Queues and semaphore sets: within the kernel's defaults (32,000; the
+	// most it takes is 32,768), at least a few.
+	sets := min(max(size/msgQueueBytes, 16), 32000)
+	kv := []string{
+		"shmmax=" + strconv.FormatInt(size, 10),
+		"shmall=" + strconv.FormatInt((size+page-1)/page, 10),
+		// SysV message queues hold their messages in unreclaimable kernel
+		// memory (32,000 queues of 16 KiB: 512 MiB a box, with no RSS to
+		// show for it); as many queues as fill the same size.
+		"msgmni=" + strconv.FormatInt(sets, 10),
+		// SysV semaphores too (64 bytes each, unreclaimable): the
+		// kernel's 1,024,000,000 semaphores a namespace are 65 GB. The
+		// fields: per set, in all, per semop, sets.
+		"sem=32000 " + strconv.FormatInt(min(max(size/semBytes, 32000), 1024000000), 10) + " 500 " + strconv.FormatInt(sets, 10),
+	}
+	// FlagTry: with --uid N under --map self, uid 0 of the box's user
+	// namespace (the only one who may write them) is unmapped, and the box
+	// keeps the kernel's defaults.
+	return Op{Code: OpSysctl, Flags: FlagTry, Str: []string{"/proc/sys/kernel", strings.Join(kv, "\x00")}}
 }
 
 // checkLimitsReachable refuses CAP_SYS_ADMIN without the default filter

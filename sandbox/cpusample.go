@@ -26,6 +26,26 @@ const cpuSample = 100 * time.Millisecond
 // lost, so the result is still a lower bound, and Result.CPUExact says so.
 type cpuSampler struct {
 	seen map[procID]cpuPair
+	// next is when tick samples again: a sample reads each process's
+	// /proc files, and a box with a thousand processes would make it
+	// cost the supervisor a fifth of a core, outside every limit of the
+	// box's; tick spaces the samples so that they take at most
+	// 1/cpuSampleBudget of the time.
+	next time.Time
+}
+
+// cpuSampleBudget bounds the share of time tick spends sampling (1/20).
+const cpuSampleBudget = 20
+
+// tick samples the box of pid 1 pid, unless the last sample was too recent
+// for its cost.
+func (c *cpuSampler) tick(pid int) {
+	now := time.Now()
+	if now.Before(c.next) {
+		return
+	}
+	c.record(scanBox(pid))
+	c.next = now.Add(time.Since(now) * cpuSampleBudget)
 }
 
 // procID names one process over time: a pid can be reused, a pid and its

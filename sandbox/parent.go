@@ -638,7 +638,7 @@ loop:
 			sv.note(m)
 		case <-sampleTick:
 			if box := sv.boxProcess(); box != nil {
-				sv.cpu.record(scanBox(box.Pid))
+				sv.cpu.tick(box.Pid)
 			}
 		case <-timeout:
 			stop(StatusTimeout)

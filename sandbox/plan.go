@@ -85,7 +85,8 @@ const (
 	OpLandlock OpCode = 40
 	// OpSysctl writes, in box directory Str[0] (resolved in the new root),
 	// each "name=value" of the NUL-separated list Str[1] to the file name.
-	// A name this kernel lacks is skipped.
+	// A name this kernel lacks is skipped; with FlagTry, so is one this
+	// box may not write (EACCES).
 	OpSysctl OpCode = 35
 	// OpUserns creates the box's user namespace (unshare(2), so that the
 	// supervisor starts the init stage without copying itself: a clone

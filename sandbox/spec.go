@@ -129,6 +129,10 @@ type Rlimit struct {
 	Hard uint64 `json:"hard"`
 }
 
+// maxCPUs bounds --cpus: far above any machine, far below a CFS quota the
+// kernel refuses.
+const maxCPUs = 1 << 20
+
 // SpecError is a Spec that cannot run; Field names the flag to fix.
 type SpecError struct {
 	Field string
@@ -222,6 +226,12 @@ func (s *Spec) Validate() error {
 	}
 	if s.Limits.Memory < 0 || s.Limits.CPUs < 0 || s.Limits.Pids < 0 {
 		return specErr("--memory/--cpus/--pids", "must not be negative")
+	}
+	// A quota past int64 microseconds overflowed to the smallest one (a
+	// box asking for 1e308 CPUs ran at 1% of one); NaN passes the test
+	// above. The kernel takes at most 2^44 µs of quota a period.
+	if !(s.Limits.CPUs <= maxCPUs) {
+		return specErr("--cpus", "%v: must be a number of CPUs up to %d", s.Limits.CPUs, maxCPUs)
 	}
 	for _, c := range s.CapAdd {
 		if _, err := capByName(c); err != nil {

@@ -204,8 +204,37 @@ func (c *execCmd) writeReport(res sandbox.Result, s sandbox.Spec, runErr error) 
 	if err := c.reportFile.Truncate(0); err != nil {
 		return fmt.Errorf("truncate %s: %w", c.Report, err)
 	}
-	_, err = c.reportFile.WriteAt(append(b, '\n'), 0)
-	return err
+	if _, err := c.reportFile.WriteAt(append(b, '\n'), 0); err != nil {
+		return err
+	}
+	return c.reportStillThere(append(b, '\n'))
+}
+
+// reportStillThere writes the report again at its path when the payload
+// replaced the file there (renamed it away in a bound directory and left
+// its own report in its place): a grader reading the path must read this
+// report, not the box's. Every process of the box is gone by now, so the
+// path is opened anew (outfile.Open: no symlink, a regular file only).
+func (c *execCmd) reportStillThere(b []byte) error {
+	was, err := c.reportFile.Stat()
+	if err != nil {
+		return err
+	}
+	f, err := outfile.Open(c.Report)
+	if err != nil {
+		return fmt.Errorf("%s was replaced during the run, and cannot be written again: %w", c.Report, err)
+	}
+	defer f.Close()
+	if now, err := f.Stat(); err == nil && os.SameFile(was, now) {
+		return nil
+	}
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(b, 0); err != nil {
+		return err
+	}
+	return fmt.Errorf("%s was replaced during the run (a directory the box could write holds it); written again", c.Report)
 }
 
 // openReport opens --report FILE before anything runs (outfile.Open: no

@@ -14,17 +14,20 @@ import (
 )
 
 // Open opens path for writing, creating it (mode 0644) if it is missing. It
-// never follows a symlink in the last component and refuses anything but a
-// regular file: a FIFO would hang the supervisor, a device would receive
+// follows no symlink in any component of the path (openat2
+// RESOLVE_NO_SYMLINKS): O_NOFOLLOW alone covers only the last one, and a box
+// that had a directory bound (an earlier box of a batch, an earlier exec)
+// can replace a directory on the path with a symlink to any other directory
+// of the caller's. It refuses anything but a regular file: a FIFO would hang the supervisor, a device would receive
 // the bytes. O_NONBLOCK makes the open of a FIFO fail (ENXIO) or return at
 // once instead of waiting for a reader; it is cleared again. The file is
 // not truncated: the caller truncates when it writes, so that a run that
 // never starts leaves an old file as it was.
 func Open(path string) (*os.File, error) {
-	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0o644)
+	fd, err := openNoSymlinks(path, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0o644)
 	switch {
 	case errors.Is(err, unix.ELOOP):
-		return nil, fmt.Errorf("%s is a symbolic link; refusing to follow it (remove it, or name the file it points to)", path)
+		return nil, fmt.Errorf("%s is or goes through a symbolic link; refusing to follow it (name the path it resolves to)", path)
 	case errors.Is(err, unix.ENXIO):
 		return nil, fmt.Errorf("%s is not a regular file (a FIFO or socket); name a regular file", path)
 	case err != nil:
@@ -36,6 +39,52 @@ func Open(path string) (*os.File, error) {
 		return nil, &os.PathError{Op: "fstat", Path: path, Err: err}
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, fmt.Errorf("%s is not a regular file; name a regular file", path)
+	}
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "fcntl", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// openNoSymlinks opens path with no symlink followed in any component.
+// Every kernel that runs a box has openat2 (the init stage needs it).
+func openNoSymlinks(path string, flags int, mode uint32) (int, error) {
+	for {
+		fd, err := unix.Openat2(unix.AT_FDCWD, path, &unix.OpenHow{
+			Flags:   uint64(flags),
+			Mode:    uint64(mode),
+			Resolve: unix.RESOLVE_NO_SYMLINKS,
+		})
+		if err == unix.EINTR || err == unix.EAGAIN {
+			continue
+		}
+		return fd, err
+	}
+}
+
+// OpenInput opens a file the supervisor reads for a box (a batch line's
+// stdin) with the same care: no symlink followed in any component (an
+// earlier box could have planted one to a secret of the caller's), and only
+// a regular file or a character device (/dev/null): a FIFO planted by a box
+// would hang the open, and with it the batch, since no box runs yet to time
+// out. O_NONBLOCK keeps the open itself from waiting; it is cleared again.
+func OpenInput(path string) (*os.File, error) {
+	fd, err := openNoSymlinks(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	switch {
+	case errors.Is(err, unix.ELOOP):
+		return nil, fmt.Errorf("%s is or goes through a symbolic link; refusing to follow it (name the path it resolves to)", path)
+	case err != nil:
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	if t := st.Mode & unix.S_IFMT; t != unix.S_IFREG && t != unix.S_IFCHR {
 		unix.Close(fd)
 		return nil, fmt.Errorf("%s is not a regular file; name a regular file", path)
 	}

@@ -57,3 +57,20 @@ func TestOpen(t *testing.T) {
 	}
 	f.Close()
 }
+
+// A symlink to a directory in the middle of the path is not followed
+// either: a box that had the parent bound could have planted it.
+func TestOpenRefusesDirSymlink(t *testing.T) {
+	dir := t.TempDir()
+	other := filepath.Join(dir, "other")
+	os.Mkdir(other, 0o755)
+	os.WriteFile(filepath.Join(other, "out"), []byte("precious"), 0o600)
+	os.Symlink(other, filepath.Join(dir, "sub"))
+	if f, err := Open(filepath.Join(dir, "sub", "out")); err == nil {
+		f.Close()
+		t.Fatal("opened through a directory symlink; want it refused")
+	}
+	if b, _ := os.ReadFile(filepath.Join(other, "out")); string(b) != "precious" {
+		t.Errorf("the file behind the link changed: %q", b)
+	}
+}
