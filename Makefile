@@ -14,7 +14,7 @@ BIN      := bin/sandbox
 TESTUSER ?= sandbox-test
 # Build: cgo for libseccomp; run: libseccomp2. Tests: busybox-static for the
 # rootfs fixture, uidmap for --map auto. Bench: bubblewrap, hyperfine.
-DEBS      := gcc libc6-dev libseccomp-dev pkg-config busybox-static uidmap
+DEBS      := gcc libc6-dev libseccomp-dev pkg-config busybox-static uidmap python3
 BENCHDEBS := bubblewrap hyperfine python3 linux-perf
 
 .PHONY: all build demo deps test unit integration fuzz bench clean testuser sanitize

@@ -49,9 +49,11 @@ type host struct {
 	link    func(string) (string, error)
 	// landlockABI is the kernel's Landlock ABI version (0: none).
 	landlockABI func() int
+	// pidMax is the host's kernel.pid_max (0: unknown).
+	pidMax func() int
 }
 
-var realHost = host{environ: os.Environ, lstat: os.Lstat, link: os.Readlink, landlockABI: landlockABI}
+var realHost = host{environ: os.Environ, lstat: os.Lstat, link: os.Readlink, landlockABI: landlockABI, pidMax: hostPidMax}
 
 // payloadSpec is what the payload steps need beyond the Spec.
 type payloadSpec struct {
@@ -118,6 +120,9 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	// The box's user namespace limits, while its /proc/sys is writable.
 	add(userSysctls(s))
 	add(ipcSysctls(s))
+	if op, ok := pidMaxSysctl(s, h.pidMax()); ok {
+		add(op)
+	}
 	tmpfs := s.TmpfsSizes()
 	add(Op{Code: OpTmpfs, Flags: FlagNoExec, Str: []string{"/dev", tmpfsOptions("0755", devSize)}})
 	for _, n := range devNodes {

@@ -137,6 +137,47 @@ func ipcSysctls(s *Spec) Op {
 	return Op{Code: OpSysctl, Flags: FlagTry, Str: []string{"/proc/sys/kernel", strings.Join(kv, "\x00")}}
 }
 
+// pidReserved is how many pids a pid namespace keeps below its allocation
+// cursor once it has wrapped (RESERVED_PIDS); kernel.pid_max cannot be set
+// lower than one more.
+const pidReserved = 300
+
+// pidMaxSysctl caps the box's pid namespace (kernel.pid_max, which each pid
+// namespace has for its own since Linux 6.14) at the process cap plus
+// pidReserved. RLIMIT_NPROC counts per uid, so a box with several uids
+// (--map auto, whose root keeps CAP_SETUID) could run the cap once for each
+// of them; pid_max counts every process of the box, whatever its uid. No
+// op where nothing caps the processes (--pids: the cgroup counts them all;
+// nproc unlimited), or where the cap would not be below the host's own
+// pid_max. On older kernels the file is the host's, the write is refused
+// (EACCES, FlagTry), and the box has the per-uid cap alone.
+func pidMaxSysctl(s *Spec, hostMax int) (Op, bool) {
+	if s.Limits.Pids > 0 {
+		return Op{}, false
+	}
+	for _, r := range s.PayloadRlimits() {
+		if r.Name != "nproc" || r.Hard > 1<<22 {
+			continue
+		}
+		n := int(r.Hard) + pidReserved + 1
+		if hostMax > 0 && n >= hostMax {
+			return Op{}, false
+		}
+		return Op{Code: OpSysctl, Flags: FlagTry, Str: []string{"/proc/sys/kernel", "pid_max=" + strconv.Itoa(n)}}, true
+	}
+	return Op{}, false
+}
+
+// hostPidMax reads the host's kernel.pid_max, 0 if it cannot.
+func hostPidMax() int {
+	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}
+
 // checkLimitsReachable refuses CAP_SYS_ADMIN without the default filter
 // in a box that has a cgroup (limits, --cpu-time, or accounting for a
 // report). With mount(2) open the payload can mount its cgroup hierarchy

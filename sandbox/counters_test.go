@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -74,6 +75,37 @@ func TestValidateCapSysAdminWithLimits(t *testing.T) {
 		}
 		if err != nil && (!strings.Contains(err.Error(), "--cap-add") || !strings.Contains(err.Error(), "--seccomp")) {
 			t.Errorf("%v: want the flags named", err)
+		}
+	}
+}
+
+// TestPidMaxSysctl: the box's pid namespace is capped at the process cap
+// plus the reserved pids, so that no uid of a --map auto box gets a cap of
+// its own; not where the cgroup counts (--pids), nothing caps, or the host's
+// pid_max is lower anyway.
+func TestPidMaxSysctl(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		s       Spec
+		hostMax int
+		want    string
+	}{
+		{"default", Spec{}, 4194304, "pid_max=1325"},
+		{"nproc", Spec{Rlimits: []Rlimit{{Name: "nproc", Soft: 20, Hard: 50}}}, 4194304, "pid_max=351"},
+		{"pids", Spec{Limits: cgroup.Limits{Pids: 64}}, 4194304, ""},
+		{"unlimited", Spec{Rlimits: []Rlimit{{Name: "nproc", Soft: math.MaxUint64, Hard: math.MaxUint64}}}, 4194304, ""},
+		{"host lower", Spec{}, 1000, ""},
+	} {
+		op, ok := pidMaxSysctl(&c.s, c.hostMax)
+		got := ""
+		if ok {
+			got = op.Str[1]
+			if op.Flags&FlagTry == 0 || op.Str[0] != "/proc/sys/kernel" {
+				t.Errorf("%s: %+v, want a tried write under /proc/sys/kernel", c.name, op)
+			}
+		}
+		if got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 // fakeHost is a merged-/usr host: /bin and /lib are links.
 var fakeHost = host{
+	pidMax: func() int { return 32768 },
 	environ: func() []string {
 		return []string{"PATH=/usr/bin:/bin", "TERM=xterm", "GITHUB_TOKEN=secret", "HOME=/home/u"}
 	},
