@@ -147,3 +147,25 @@ func TestAttack2SignalAfterClone(t *testing.T) {
 		t.Errorf("the box's payload outlived its supervisor: %v", p)
 	}
 }
+
+// TestAttack2SupervisorKilledAtClone: the supervisor SIGKILLed right after
+// the first process cloned pid 1, before pid 1 set its death signal (clone
+// clears it): pid 1 must see the supervisor gone (its end of the sync socket
+// closed) and end, with nothing of the box left.
+func TestAttack2SupervisorKilledAtClone(t *testing.T) {
+	needRoot(t)
+	marker := fmt.Sprintf("2%d.%06d", 0, time.Now().UnixNano()%1000000)
+	code, _ := traceFirstFork(t, func(sup, _ int) {
+		unix.Kill(sup, unix.SIGKILL)
+	}, 300*time.Millisecond, "exec", "--", "sleep", marker)
+	if code != 128+int(unix.SIGKILL) {
+		t.Errorf("supervisor: exit %d, want killed", code)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for len(pgrep("sleep "+marker)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if p := pgrep("sleep " + marker); len(p) > 0 {
+		t.Errorf("the box's payload outlived its supervisor: %v", p)
+	}
+}
