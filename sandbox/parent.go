@@ -187,12 +187,17 @@ func planMapping(s *Spec) (idmap.Mapping, error) {
 }
 
 type supervisor struct {
-	spec  *Spec
-	cg    *cgroup.Box
-	cmd   *exec.Cmd
-	sock  *os.File // the supervisor's end of the sync socket
-	hold  bool     // the init stage waits for a release byte after the Plan
-	start time.Time
+	spec *Spec
+	cg   *cgroup.Box
+	cmd  *exec.Cmd
+	// procDir is the first process's /proc/PID, opened before anything
+	// could reap it, where a root caller's maps are written (release):
+	// by then it may have died and its pid been reused.
+	procDir    *os.File
+	procDirErr error
+	sock       *os.File // the supervisor's end of the sync socket
+	hold       bool     // the init stage waits for a release byte after the Plan
+	start      time.Time
 
 	msgs    chan initMsg // closed by readMsgs at EOF: pid 1 and the payload are gone
 	output  atomic.Int64
@@ -326,6 +331,11 @@ func (sv *supervisor) launch(m idmap.Mapping, plan []byte) error {
 		return &SetupError{Step: "start the init stage", Err: err}
 	}
 	sv.cmd = cmd
+	if !m.ChildWrites() && !m.Helpers {
+		// Nothing waits for it yet (waitAll starts in wait), so the pid
+		// is still its own.
+		sv.procDir, sv.procDirErr = os.Open("/proc/" + strconv.Itoa(cmd.Process.Pid))
+	}
 	// Close our copies of the box's ends of its output pipes or terminal,
 	// so that EOF means the box is done writing.
 	for _, f := range sv.closeAfterStart {
@@ -404,7 +414,11 @@ func (sv *supervisor) release(m idmap.Mapping) error {
 			return &SetupError{Step: "id mapping", Err: err}
 		}
 	case !m.ChildWrites():
-		if err := m.WriteFiles(pid); err != nil {
+		err := sv.procDirErr
+		if err == nil {
+			err = m.WriteFilesAt(sv.procDir)
+		}
+		if err != nil {
 			return &SetupError{Step: "id mapping", Err: err}
 		}
 	}
@@ -724,6 +738,9 @@ loop:
 		}
 	}
 	sv.sock.Close()
+	if sv.procDir != nil {
+		sv.procDir.Close()
+	}
 	sv.stdin.stop()
 	sv.startDrain()
 	for i := 0; i < sv.ncopy; i++ {
