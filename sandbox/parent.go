@@ -663,6 +663,10 @@ func (sv *supervisor) wait(ctx context.Context, plan *Plan, mapping idmap.Mappin
 	// then.
 	spawned := sv.spawned
 	var early os.Signal // a signal sent before pid 1 was known
+	// toFirst: a signal went to the first process, which ends on it
+	// (init.c's setup_signal) and is not to be released: it may be gone,
+	// and reaped, by then.
+	toFirst := false
 loop:
 	for {
 		select {
@@ -684,7 +688,7 @@ loop:
 				continue
 			}
 			if m.typ == msgUserns {
-				if killed {
+				if killed || toFirst {
 					continue // a limit or a cancel came first
 				}
 				if err := sv.release(mapping); err != nil {
@@ -716,8 +720,11 @@ loop:
 		case <-memTick:
 			sv.sampleMemory()
 		case sig := <-s.Signals:
-			if !sv.signal(sig) && spawned != nil {
-				early = sig
+			if !sv.signal(sig) {
+				toFirst = true
+				if spawned != nil {
+					early = sig
+				}
 			}
 			if n, ok := sig.(syscall.Signal); ok && cancels(n) {
 				// The caller asked the run to stop: the payload gets
