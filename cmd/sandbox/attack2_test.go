@@ -24,6 +24,11 @@ import (
 // There, atFork acts; the first process stays stopped for hold, then goes
 // on. It returns the supervisor's exit code and how long it ran.
 func traceFirstFork(t *testing.T, atFork func(supervisor, first int), hold time.Duration, args ...string) (int, time.Duration) {
+	return traceFirstForkAs(t, env.cred, atFork, hold, args...)
+}
+
+// traceFirstForkAs is traceFirstFork as cred (nil: the test's own user).
+func traceFirstForkAs(t *testing.T, cred *syscall.Credential, atFork func(supervisor, first int), hold time.Duration, args ...string) (int, time.Duration) {
 	t.Helper()
 	need(t)
 	runtime.LockOSThread() // every ptrace request from the tracer's thread
@@ -38,7 +43,7 @@ func traceFirstFork(t *testing.T, atFork func(supervisor, first int), hold time.
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=/usr/bin:/bin"}
 	cmd.Stderr = errf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: env.cred, Ptrace: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Ptrace: true}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -152,12 +157,27 @@ func TestAttack2SignalAfterClone(t *testing.T) {
 // the first process cloned pid 1, before pid 1 set its death signal (clone
 // clears it): pid 1 must see the supervisor gone (its end of the sync socket
 // closed) and end, with nothing of the box left.
+// As root too, whose first process lost its death signal when it switched
+// to the box's ids (the kernel clears it on a change of credentials).
 func TestAttack2SupervisorKilledAtClone(t *testing.T) {
 	needRoot(t)
+	for _, c := range []struct {
+		name string
+		cred *syscall.Credential
+		args []string
+	}{{"user", env.cred, nil}, {"root", nil, nil}, {"root-map-auto", nil, []string{"--map", "auto"}}} {
+		t.Run(c.name, func(t *testing.T) {
+			supervisorKilledAtClone(t, c.cred, c.args...)
+		})
+	}
+}
+
+func supervisorKilledAtClone(t *testing.T, cred *syscall.Credential, args ...string) {
 	marker := fmt.Sprintf("2%d.%06d", 0, time.Now().UnixNano()%1000000)
-	code, _ := traceFirstFork(t, func(sup, _ int) {
+	args = append(append([]string{"exec"}, args...), "--", "sleep", marker)
+	code, _ := traceFirstForkAs(t, cred, func(sup, _ int) {
 		unix.Kill(sup, unix.SIGKILL)
-	}, 300*time.Millisecond, "exec", "--", "sleep", marker)
+	}, 300*time.Millisecond, args...)
 	if code != 128+int(unix.SIGKILL) {
 		t.Errorf("supervisor: exit %d, want killed", code)
 	}
