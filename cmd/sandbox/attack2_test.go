@@ -52,55 +52,70 @@ func traceFirstForkAs(t *testing.T, cred *syscall.Credential, atFork func(superv
 	code, supDone := -1, time.Duration(0)
 	fired, traced := false, false
 	held, releaseAt := 0, time.Time{}
+	// Only the supervisor and what it starts are waited for (a wait for
+	// any child would reap another test's): each new tracee's pid comes
+	// with its parent's clone, fork or vfork event.
+	tracees := map[int]bool{sup: true}
 	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	for len(tracees) > 0 && time.Now().Before(deadline) {
 		if held != 0 && time.Now().After(releaseAt) {
 			unix.PtraceCont(held, 0)
 			held = 0
 		}
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WALL|unix.WNOHANG, nil)
-		if errors.Is(err, unix.ECHILD) {
-			break
-		}
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			t.Fatalf("wait4: %v", err)
-		}
-		if pid <= 0 {
-			time.Sleep(200 * time.Microsecond)
-			continue
-		}
-		switch {
-		case ws.Exited() || ws.Signaled():
-			if pid == sup {
-				supDone = time.Since(start)
-				code = ws.ExitStatus()
-				if ws.Signaled() {
-					code = 128 + int(ws.Signal())
-				}
+		idle := true
+		for pid := range tracees {
+			var ws unix.WaitStatus
+			got, err := unix.Wait4(pid, &ws, unix.WALL|unix.WNOHANG, nil)
+			if errors.Is(err, unix.ECHILD) {
+				delete(tracees, pid)
+				continue
 			}
-		case ws.Stopped():
-			sig := ws.StopSignal()
+			if err != nil || got != pid {
+				continue
+			}
+			idle = false
 			switch {
-			case pid == sup && !traced:
-				// The supervisor's exec: follow all it starts.
-				traced = true
-				if err := unix.PtraceSetOptions(pid, unix.PTRACE_O_TRACECLONE|unix.PTRACE_O_TRACEFORK|
-					unix.PTRACE_O_TRACEVFORK|unix.PTRACE_O_TRACEEXEC|unix.PTRACE_O_EXITKILL); err != nil {
-					t.Fatalf("PTRACE_SETOPTIONS: %v", err)
+			case ws.Exited() || ws.Signaled():
+				delete(tracees, pid)
+				if pid == sup {
+					supDone = time.Since(start)
+					code = ws.ExitStatus()
+					if ws.Signaled() {
+						code = 128 + int(ws.Signal())
+					}
 				}
-				unix.PtraceCont(pid, 0)
-			case sig == unix.SIGTRAP && ws.TrapCause() == unix.PTRACE_EVENT_FORK && !fired:
-				// Only the init stage forks (clone without CLONE_VM
-				// or CLONE_THREAD): its first process, cloning pid 1.
-				fired = true
-				atFork(sup, pid)
-				held, releaseAt = pid, time.Now().Add(hold)
-			case sig == unix.SIGTRAP && ws.TrapCause() > 0, sig == unix.SIGSTOP, sig == unix.SIGTRAP:
-				unix.PtraceCont(pid, 0)
-			default:
-				unix.PtraceCont(pid, int(sig))
+			case ws.Stopped():
+				sig := ws.StopSignal()
+				cause := ws.TrapCause()
+				if sig == unix.SIGTRAP && (cause == unix.PTRACE_EVENT_CLONE || cause == unix.PTRACE_EVENT_FORK || cause == unix.PTRACE_EVENT_VFORK) {
+					if child, err := unix.PtraceGetEventMsg(pid); err == nil {
+						tracees[int(child)] = true
+					}
+				}
+				switch {
+				case pid == sup && !traced:
+					// The supervisor's exec: follow all it starts.
+					traced = true
+					if err := unix.PtraceSetOptions(pid, unix.PTRACE_O_TRACECLONE|unix.PTRACE_O_TRACEFORK|
+						unix.PTRACE_O_TRACEVFORK|unix.PTRACE_O_TRACEEXEC|unix.PTRACE_O_EXITKILL); err != nil {
+						t.Fatalf("PTRACE_SETOPTIONS: %v", err)
+					}
+					unix.PtraceCont(pid, 0)
+				case sig == unix.SIGTRAP && cause == unix.PTRACE_EVENT_FORK && !fired:
+					// Only the init stage forks (clone without CLONE_VM
+					// or CLONE_THREAD): its first process, cloning pid 1.
+					fired = true
+					atFork(sup, pid)
+					held, releaseAt = pid, time.Now().Add(hold)
+				case sig == unix.SIGTRAP, sig == unix.SIGSTOP:
+					unix.PtraceCont(pid, 0)
+				default:
+					unix.PtraceCont(pid, int(sig))
+				}
 			}
+		}
+		if idle {
+			time.Sleep(200 * time.Microsecond)
 		}
 	}
 	errf.Seek(0, 0)
