@@ -721,7 +721,7 @@ loop:
 			sv.sampleMemory()
 		case sig := <-s.Signals:
 			if !sv.signal(sig) {
-				toFirst = true
+				toFirst = toFirst || endsFirst(sig)
 				if spawned != nil {
 					early = sig
 				}
@@ -786,6 +786,22 @@ func (sv *supervisor) note(m initMsg) {
 			sv.relay(os.NewFile(uintptr(m.fd), "sandbox-tty"))
 		}
 	}
+}
+
+// endsFirst tells whether a signal ends the init stage's first process:
+// the forwarded ones through its handler (setup_signal), the rest by their
+// default action, but for those that default to nothing, stop or continue.
+func endsFirst(sig os.Signal) bool {
+	n, ok := sig.(syscall.Signal)
+	if !ok {
+		return false
+	}
+	switch n {
+	case syscall.SIGCHLD, syscall.SIGCONT, syscall.SIGURG, syscall.SIGWINCH,
+		syscall.SIGSTOP, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU:
+		return false
+	}
+	return true
 }
 
 // cancels tells whether a signal to the supervisor means "stop this run":
