@@ -152,9 +152,23 @@ func MapText(maps []syscall.SysProcIDMap) string {
 // WriteFiles writes the maps of pid's user namespace through /proc/PID, as
 // a root caller may (CAP_SETUID and CAP_SETGID where the namespace was
 // made): setgroups first, then gid_map and uid_map. The process must have
-// created the namespace and be waiting for its maps.
+// created the namespace and be waiting for its maps. WriteFilesAt is the
+// same through a /proc/PID directory opened while the process could not
+// have been reaped: a pid can be reused once its process is gone.
 func (m Mapping) WriteFiles(pid int) error {
-	dir := "/proc/" + strconv.Itoa(pid)
+	dir, err := os.Open("/proc/" + strconv.Itoa(pid))
+	if err != nil {
+		return fmt.Errorf("the box's user namespace: %w", err)
+	}
+	defer dir.Close()
+	return m.WriteFilesAt(dir)
+}
+
+// WriteFilesAt writes the maps through dir, the process's /proc/PID: the
+// files are opened relative to it, so they are the process's own or, once
+// it has exited, none (procfs refuses lookups in a dead process's
+// directory), never those of a process that reused its pid.
+func (m Mapping) WriteFilesAt(dir *os.File) error {
 	setgroups := "deny"
 	if m.SetgroupsAllowed {
 		setgroups = "allow"
@@ -162,7 +176,16 @@ func (m Mapping) WriteFiles(pid int) error {
 	for _, f := range []struct{ name, text string }{
 		{"setgroups", setgroups}, {"gid_map", MapText(m.GIDs)}, {"uid_map", MapText(m.UIDs)},
 	} {
-		if err := os.WriteFile(filepath.Join(dir, f.name), []byte(f.text), 0); err != nil {
+		fd, err := unix.Openat(int(dir.Fd()), f.name, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("write %s of the box's user namespace: %w", f.name, os.NewSyscallError("open", err))
+		}
+		n, err := unix.Write(fd, []byte(f.text))
+		unix.Close(fd)
+		if err == nil && n != len(f.text) {
+			err = fmt.Errorf("short write (%d of %d bytes)", n, len(f.text))
+		}
+		if err != nil {
 			return fmt.Errorf("write %s of the box's user namespace: %w", f.name, err)
 		}
 	}

@@ -46,7 +46,7 @@ const (
 	msgExit    = 2
 	msgTTY     = 3
 	msgUserns  = 4 // the first process made its user namespace, waits for its maps
-	msgPid     = 5 // pid 1 exists; status is its host pid
+	msgPid     = 5 // pid 1 exists; status is its host pid (from the first process), or 0 (from pid 1: its pid is in the credentials)
 	msgSize    = 16
 )
 
@@ -187,12 +187,17 @@ func planMapping(s *Spec) (idmap.Mapping, error) {
 }
 
 type supervisor struct {
-	spec  *Spec
-	cg    *cgroup.Box
-	cmd   *exec.Cmd
-	sock  *os.File // the supervisor's end of the sync socket
-	hold  bool     // the init stage waits for a release byte after the Plan
-	start time.Time
+	spec *Spec
+	cg   *cgroup.Box
+	cmd  *exec.Cmd
+	// procDir is the first process's /proc/PID, opened before anything
+	// could reap it, where a root caller's maps are written (release):
+	// by then it may have died and its pid been reused.
+	procDir    *os.File
+	procDirErr error
+	sock       *os.File // the supervisor's end of the sync socket
+	hold       bool     // the init stage waits for a release byte after the Plan
+	start      time.Time
 
 	msgs    chan initMsg // closed by readMsgs at EOF: pid 1 and the payload are gone
 	output  atomic.Int64
@@ -242,6 +247,13 @@ func (sv *supervisor) launch(m idmap.Mapping, plan []byte) error {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return &SetupError{Step: "sync socket", Err: os.NewSyscallError("socketpair", err)}
+	}
+	// Every message carries its sender's pid (SCM_CREDENTIALS, in this
+	// process's pid namespace): pid 1 tells its host pid so (see readMsgs).
+	if err := unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_PASSCRED, 1); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return &SetupError{Step: "sync socket", Err: os.NewSyscallError("setsockopt SO_PASSCRED", err)}
 	}
 	sv.sock = os.NewFile(uintptr(fds[0]), "sandbox-sync")
 	child := os.NewFile(uintptr(fds[1]), "sandbox-sync-child")
@@ -319,6 +331,11 @@ func (sv *supervisor) launch(m idmap.Mapping, plan []byte) error {
 		return &SetupError{Step: "start the init stage", Err: err}
 	}
 	sv.cmd = cmd
+	if !m.ChildWrites() && !m.Helpers {
+		// Nothing waits for it yet (waitAll starts in wait), so the pid
+		// is still its own.
+		sv.procDir, sv.procDirErr = os.Open("/proc/" + strconv.Itoa(cmd.Process.Pid))
+	}
 	// Close our copies of the box's ends of its output pipes or terminal,
 	// so that EOF means the box is done writing.
 	for _, f := range sv.closeAfterStart {
@@ -397,7 +414,11 @@ func (sv *supervisor) release(m idmap.Mapping) error {
 			return &SetupError{Step: "id mapping", Err: err}
 		}
 	case !m.ChildWrites():
-		if err := m.WriteFiles(pid); err != nil {
+		err := sv.procDirErr
+		if err == nil {
+			err = m.WriteFilesAt(sv.procDir)
+		}
+		if err != nil {
 			return &SetupError{Step: "id mapping", Err: err}
 		}
 	}
@@ -440,11 +461,12 @@ func (sv *supervisor) readMsgs() {
 		return
 	}
 	buf := make([]byte, msgSize)
-	oob := make([]byte, unix.CmsgSpace(4))
+	oob := make([]byte, unix.CmsgSpace(4)+unix.CmsgSpace(unix.SizeofUcred))
 	for {
 		// Fixed-size messages on a stream; the terminal's master (--tty)
-		// rides on its message as SCM_RIGHTS.
-		fd, got := -1, 0
+		// rides on its message as SCM_RIGHTS, and each carries its
+		// sender's credentials (SO_PASSCRED).
+		fd, got, sender := -1, 0, 0
 		for got < msgSize {
 			var n, oobn int
 			var rerr error
@@ -456,9 +478,18 @@ func (sv *supervisor) readMsgs() {
 			}
 			got += n
 			if oobn > 0 {
-				if cms, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(cms) > 0 {
-					if fds, err := unix.ParseUnixRights(&cms[0]); err == nil && len(fds) > 0 {
-						fd = fds[0]
+				cms, _ := unix.ParseSocketControlMessage(oob[:oobn])
+				for i := range cms {
+					if fds, err := unix.ParseUnixRights(&cms[i]); err == nil {
+						for _, f := range fds {
+							if fd < 0 {
+								fd = f
+							} else {
+								unix.Close(f)
+							}
+						}
+					} else if uc, err := unix.ParseUnixCredentials(&cms[i]); err == nil {
+						sender = int(uc.Pid)
 					}
 				}
 			}
@@ -473,8 +504,18 @@ func (sv *supervisor) readMsgs() {
 		if m.typ == msgPid {
 			// Here, not in wait's loop: waitAll needs pid 1 as soon as
 			// the first process has exited, and this message came
-			// before that exit.
-			sv.setBox(int(m.status))
+			// before that exit. Both the first process (status: the
+			// pid it cloned) and pid 1 itself (status 0: its pid is the
+			// sender's) say it, whichever comes first: a first process
+			// killed between its clone and its report must not leave a
+			// pid 1 the supervisor cannot name.
+			pid := int(m.status)
+			if pid == 0 {
+				pid = sender
+			}
+			if pid > 0 {
+				sv.setBox(pid)
+			}
 			continue
 		}
 		sv.msgs <- m
@@ -529,14 +570,17 @@ func (sv *supervisor) state() *os.ProcessState {
 	return sv.cmd.ProcessState
 }
 
-// signal passes a caller's signal to pid 1 (or, before it exists, to the
-// first process, which ends the box on it).
-func (sv *supervisor) signal(sig os.Signal) {
+// signal passes a caller's signal to pid 1 (or, before it is known, to the
+// first process, which ends the box on it), and tells whether pid 1 got it.
+func (sv *supervisor) signal(sig os.Signal) bool {
 	if box := sv.boxProcess(); box != nil {
 		box.Signal(sig)
-	} else if sv.cmd != nil && sv.cmd.Process != nil {
+		return true
+	}
+	if sv.cmd != nil && sv.cmd.Process != nil {
 		sv.cmd.Process.Signal(sig)
 	}
+	return false
 }
 
 func (sv *supervisor) kill() {
@@ -614,19 +658,37 @@ func (sv *supervisor) wait(ctx context.Context, plan *Plan, mapping idmap.Mappin
 		}
 	}
 	msgs := sv.msgs
+	// pid 1 may become known after a kill or a signal that reached only
+	// the first process (it may already have cloned pid 1): it gets them
+	// then.
+	spawned := sv.spawned
+	var early os.Signal // a signal sent before pid 1 was known
+	// toFirst: a signal went to the first process, which ends on it
+	// (init.c's setup_signal) and is not to be released: it may be gone,
+	// and reaped, by then.
+	toFirst := false
 loop:
 	for {
 		select {
 		case err := <-waitDone:
 			sv.waitErr = err
 			break loop
+		case <-spawned:
+			spawned = nil
+			if box := sv.boxProcess(); box != nil {
+				if killed {
+					box.Kill()
+				} else if early != nil {
+					box.Signal(early)
+				}
+			}
 		case m, ok := <-msgs:
 			if !ok {
 				msgs = nil // EOF; pid 1 is on its way out
 				continue
 			}
 			if m.typ == msgUserns {
-				if killed {
+				if killed || toFirst {
 					continue // a limit or a cancel came first
 				}
 				if err := sv.release(mapping); err != nil {
@@ -658,7 +720,12 @@ loop:
 		case <-memTick:
 			sv.sampleMemory()
 		case sig := <-s.Signals:
-			sv.signal(sig)
+			if !sv.signal(sig) {
+				toFirst = toFirst || endsFirst(sig)
+				if spawned != nil {
+					early = sig
+				}
+			}
 			if n, ok := sig.(syscall.Signal); ok && cancels(n) {
 				// The caller asked the run to stop: the payload gets
 				// the signal to clean up; a second one kills the box.
@@ -678,6 +745,9 @@ loop:
 		}
 	}
 	sv.sock.Close()
+	if sv.procDir != nil {
+		sv.procDir.Close()
+	}
 	sv.stdin.stop()
 	sv.startDrain()
 	for i := 0; i < sv.ncopy; i++ {
@@ -716,6 +786,22 @@ func (sv *supervisor) note(m initMsg) {
 			sv.relay(os.NewFile(uintptr(m.fd), "sandbox-tty"))
 		}
 	}
+}
+
+// endsFirst tells whether a signal ends the init stage's first process:
+// the forwarded ones through its handler (setup_signal), the rest by their
+// default action, but for those that default to nothing, stop or continue.
+func endsFirst(sig os.Signal) bool {
+	n, ok := sig.(syscall.Signal)
+	if !ok {
+		return false
+	}
+	switch n {
+	case syscall.SIGCHLD, syscall.SIGCONT, syscall.SIGURG, syscall.SIGWINCH,
+		syscall.SIGSTOP, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU:
+		return false
+	}
+	return true
 }
 
 // cancels tells whether a signal to the supervisor means "stop this run":

@@ -24,7 +24,10 @@
 //   -- release byte -->           (only with hold)
 //                                 OpUnshare
 //                                 OpSpawn: clone ------> (CLONE_PARENT)
-//              <-- MSG_PID {pid}  exits                  runs ops up to OpFork
+//              <-- MSG_PID {pid}  exits
+//              <-- MSG_PID {0} ------------------------ (its pid in the
+//                                                        credentials)
+//                                                        runs ops up to OpFork
 //              <-- MSG_OP_ERROR {index, errno}  (on any failure; exit)
 //                                                        fork() ---------> runs the rest
 //              <-- MSG_OP_ERROR {index, errno} ---------------------------- (on failure)
@@ -853,6 +856,12 @@ static int spawn(long index)
 	struct pollfd pf = {.fd = sync_fd, .events = POLLIN};
 	if (poll(&pf, 1, 0) != 0)
 		_exit(125);
+	// pid 1 says it exists itself too: the supervisor reads its host pid
+	// from the message's credentials (SO_PASSCRED). The first process's
+	// MSG_PID alone is not enough: a SIGKILL between its clone and its
+	// report (the supervisor's own timeout, or any process of the caller)
+	// would leave a pid 1 the supervisor cannot name, kill or wait for.
+	report(MSG_PID, (int)index, 0, 0);
 	if (sandbox_sanitizer_log)
 		sandbox_sanitizer_log(0); // the log's descriptor, in this new process
 	prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0);
