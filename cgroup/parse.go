@@ -240,14 +240,32 @@ func chooseV2Parent(h host, m mount) (string, error) {
 	if h.euid == 0 {
 		return rel, nil
 	}
-	dir := filepath.Join(m.Point, rel)
-	if h.probe.writable(dir) && h.probe.writable(filepath.Join(dir, "cgroup.procs")) &&
-		h.probe.writable(filepath.Join(dir, "cgroup.subtree_control")) {
+	delegated := func(rel string) bool {
+		dir := filepath.Join(m.Point, rel)
+		return h.probe.writable(dir) && h.probe.writable(filepath.Join(dir, "cgroup.procs")) &&
+			h.probe.writable(filepath.Join(dir, "cgroup.subtree_control"))
+	}
+	if delegated(rel) {
 		return rel, nil
 	}
-	e := &DelegationError{Controller: "cgroup v2", Path: dir, User: h.user, V2: true}
-	if sd := filepath.Join(m.Point, h.setupDir); h.probe.exists(sd) {
-		e.Path = sd
+	// Below Setup's directory, in a cgroup the caller does not own (one
+	// root made for the user's shell): the nearest ancestor it owns, up to
+	// Setup's directory. The box goes beside the caller's cgroup, still
+	// inside the subtree delegated to it.
+	sd := "/" + h.setupDir
+	if strings.HasPrefix(rel, sd+"/") {
+		for p := filepath.Dir(rel); ; p = filepath.Dir(p) {
+			if delegated(p) {
+				return p, nil
+			}
+			if p == sd {
+				break
+			}
+		}
+	}
+	e := &DelegationError{Controller: "cgroup v2", Path: filepath.Join(m.Point, rel), User: h.user, V2: true}
+	if d := filepath.Join(m.Point, h.setupDir); h.probe.exists(d) && rel != sd && !strings.HasPrefix(rel, sd+"/") {
+		e.Path = d
 		e.Outside = rel
 	}
 	return "", e

@@ -250,6 +250,14 @@ func TestChooseV2Parent(t *testing.T) {
 			probe: owned("/sys/fs/cgroup" + scope), want: scope},
 		{name: "user: inside Setup's directory", euid: 1001, self: "0::/sandbox-sbxtest\n",
 			probe: owned("/sys/fs/cgroup/sandbox-sbxtest"), want: "/sandbox-sbxtest"},
+		{name: "user: in a cgroup of its own below Setup's directory", euid: 1001, self: "0::/sandbox-sbxtest/shell\n",
+			probe: owned("/sys/fs/cgroup/sandbox-sbxtest/shell"), want: "/sandbox-sbxtest/shell"},
+		// The "outside it" bug: /sandbox-u/shell is inside
+		// /sandbox-u; a cgroup root made for the shell goes up to the
+		// directory the user owns.
+		{name: "user: below Setup's directory in a cgroup root made", euid: 1001, self: "0::/sandbox-sbxtest/shell\n",
+			probe: fakeProbe{existing: set("/sys/fs/cgroup/sandbox-sbxtest"),
+				canWrite: owned("/sys/fs/cgroup/sandbox-sbxtest").canWrite}, want: "/sandbox-sbxtest"},
 		{name: "user: Setup's directory exists but the caller is outside it", euid: 1001,
 			self:       "0::/user.slice/user-1001.slice/session-3.scope\n",
 			probe:      fakeProbe{existing: set("/sys/fs/cgroup/sandbox-sbxtest")},

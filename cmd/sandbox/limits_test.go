@@ -493,6 +493,10 @@ func limBoxCgroups(pid string) []string {
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		// hierarchy-ID:controller-list:path
 		parts := strings.SplitN(line, ":", 3)
+		if len(parts) == 3 && filepath.Base(parts[2]) == "box" {
+			// The box's processes sit in the inner child of its cgroup.
+			parts[2] = filepath.Dir(parts[2])
+		}
 		if len(parts) != 3 || !strings.HasPrefix(filepath.Base(parts[2]), "sandbox-") {
 			continue
 		}
