@@ -208,13 +208,12 @@ func v1Want(l Limits) []struct {
 		ctrl     string
 		required bool
 	}
-	out := []w{{"memory", l.Memory > 0}}
-	if l.CPUs > 0 {
-		out = append(out, w{"cpu", true})
-	}
-	if l.Pids > 0 {
-		out = append(out, w{"pids", true})
-	}
+	// cpu and pids without a limit too: where the box has no leaf of its
+	// own in a hierarchy, its cgroup namespace there is rooted at the
+	// caller's cgroup, and a payload that mounts cgroupfs could make
+	// cgroups in the directory Setup gave the user, which would outlive
+	// the box.
+	out := []w{{"memory", l.Memory > 0}, {"cpu", l.CPUs > 0}, {"pids", l.Pids > 0}}
 	// cpuacct for CPUUsage and Stats; freezer so that Kill can stop a fork
 	// loop before signalling it.
 	return append(out, w{"cpuacct", false}, w{"freezer", false})
