@@ -58,7 +58,7 @@ func (e *DelegationError) Error() string {
 		return msg + fmt.Sprintf("; fix: let your systemd user manager run, which sandbox then asks for a delegated scope "+
 			"(as root: `loginctl enable-linger %s`, or log in through PAM), or start sandbox in a cgroup delegated to you, e.g. "+
 			"`systemd-run --user --scope -p Delegate=yes sandbox exec ...`, or without systemd have root run "+
-			"`sudo sandbox cgroup-setup --user %s` and start your shell inside /sys/fs/cgroup/%s", user, user, setupDirName(user))
+			"`sudo sandbox cgroup-setup --user %s` and start your shell inside /sys/fs/cgroup/%s/%s", user, user, setupDirName(user), SetupShell)
 	}
 	return msg + fmt.Sprintf("; fix: run once as root `sudo sandbox cgroup-setup --user %s`", user)
 }

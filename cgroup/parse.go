@@ -224,9 +224,9 @@ func chooseV1Parent(h host, ctrl string) (v1Parent, error) {
 const supervisorLeaf = "sandbox-supervisor"
 
 // chooseV2Parent picks the v2 cgroup (a path below the mount) the box's leaf
-// goes under. Root: its own cgroup. Unprivileged: its own cgroup if it owns
-// it (a systemd Delegate=yes scope, or the directory Setup made with the
-// caller placed inside it). A cgroup the caller does not sit below is no
+// goes under. Root: its own cgroup. Unprivileged: Setup's directory if the
+// caller runs in it or below it; else its own cgroup if it owns it (a
+// systemd Delegate=yes scope). A cgroup the caller does not sit below is no
 // use: v2 moves a process only when the mover may write cgroup.procs of the
 // common ancestor of both cgroups (cgroup-v2.rst, "Delegation Containment").
 func chooseV2Parent(h host, m mount) (string, error) {
@@ -245,23 +245,16 @@ func chooseV2Parent(h host, m mount) (string, error) {
 		return h.probe.writable(dir) && h.probe.writable(filepath.Join(dir, "cgroup.procs")) &&
 			h.probe.writable(filepath.Join(dir, "cgroup.subtree_control"))
 	}
+	// In or below Setup's directory (the user's shell in its "shell"
+	// child, or in any cgroup below): boxes go in Setup's directory itself,
+	// which holds no process and so may give its children controllers, and
+	// never in the shell's cgroup, which could then take no new shell.
+	sd := "/" + h.setupDir
+	if (rel == sd || strings.HasPrefix(rel, sd+"/")) && delegated(sd) {
+		return sd, nil
+	}
 	if delegated(rel) {
 		return rel, nil
-	}
-	// Below Setup's directory, in a cgroup the caller does not own (one
-	// root made for the user's shell): the nearest ancestor it owns, up to
-	// Setup's directory. The box goes beside the caller's cgroup, still
-	// inside the subtree delegated to it.
-	sd := "/" + h.setupDir
-	if strings.HasPrefix(rel, sd+"/") {
-		for p := filepath.Dir(rel); ; p = filepath.Dir(p) {
-			if delegated(p) {
-				return p, nil
-			}
-			if p == sd {
-				break
-			}
-		}
 	}
 	e := &DelegationError{Controller: "cgroup v2", Path: filepath.Join(m.Point, rel), User: h.user, V2: true}
 	if d := filepath.Join(m.Point, h.setupDir); h.probe.exists(d) && rel != sd && !strings.HasPrefix(rel, sd+"/") {

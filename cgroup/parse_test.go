@@ -250,8 +250,11 @@ func TestChooseV2Parent(t *testing.T) {
 			probe: owned("/sys/fs/cgroup" + scope), want: scope},
 		{name: "user: inside Setup's directory", euid: 1001, self: "0::/sandbox-sbxtest\n",
 			probe: owned("/sys/fs/cgroup/sandbox-sbxtest"), want: "/sandbox-sbxtest"},
-		{name: "user: in a cgroup of its own below Setup's directory", euid: 1001, self: "0::/sandbox-sbxtest/shell\n",
-			probe: owned("/sys/fs/cgroup/sandbox-sbxtest/shell"), want: "/sandbox-sbxtest/shell"},
+		{name: "user: in Setup's shell cgroup", euid: 1001, self: "0::/sandbox-sbxtest/shell\n",
+			probe: fakeProbe{canWrite: set("/sys/fs/cgroup/sandbox-sbxtest", "/sys/fs/cgroup/sandbox-sbxtest/cgroup.procs",
+				"/sys/fs/cgroup/sandbox-sbxtest/cgroup.subtree_control", "/sys/fs/cgroup/sandbox-sbxtest/shell",
+				"/sys/fs/cgroup/sandbox-sbxtest/shell/cgroup.procs", "/sys/fs/cgroup/sandbox-sbxtest/shell/cgroup.subtree_control")},
+			want: "/sandbox-sbxtest"},
 		// The "outside it" bug: /sandbox-u/shell is inside
 		// /sandbox-u; a cgroup root made for the shell goes up to the
 		// directory the user owns.

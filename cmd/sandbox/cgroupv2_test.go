@@ -72,9 +72,10 @@ func TestSystemdUserNoManager(t *testing.T) {
 }
 
 // TestCgroupV2SetupShell is item 3: v2 without systemd. After `cgroup-setup
-// --user`, a user's shell started inside /sys/fs/cgroup/sandbox-USER (as the
-// setup message says), or in a cgroup root made below it, runs boxes with
-// --memory. The user manager is kept out (DBUS_SESSION_BUS_ADDRESS points
+// --user`, a user's shell started in /sys/fs/cgroup/sandbox-USER/shell (as
+// the setup message says), or in another cgroup below the user's
+// directory, root-made or the user's own, runs boxes with --memory, again
+// and again. The user manager is kept out (DBUS_SESSION_BUS_ADDRESS points
 // nowhere), so only the setup path can work.
 func TestCgroupV2SetupShell(t *testing.T) {
 	needRoot(t)
@@ -88,9 +89,9 @@ func TestCgroupV2SetupShell(t *testing.T) {
 	if r := runWith(t, asRoot, "cgroup-setup", "--user", u.Username); r.code != 0 {
 		t.Fatalf("cgroup-setup: %s", r)
 	}
-	shell := filepath.Join(top, "shell")
+	other := filepath.Join(top, "other")
 	t.Cleanup(func() {
-		for _, d := range []string{filepath.Join(top, "sandbox-supervisor"), filepath.Join(shell, "sandbox-supervisor"), shell, top} {
+		for _, d := range []string{other, filepath.Join(top, "shell"), top} {
 			os.Remove(d)
 		}
 	})
@@ -99,20 +100,19 @@ func TestCgroupV2SetupShell(t *testing.T) {
 		name, cg string
 		own      bool // the user owns the shell's cgroup
 	}{
-		{"shell in the setup directory", top, true},
-		{"shell in a cgroup root made below it", shell, false},
-		{"shell in a cgroup the user made below it", shell, true},
+		{"shell in the setup directory's shell cgroup", filepath.Join(top, "shell"), true},
+		{"shell in a cgroup root made below it", other, false},
+		{"shell in a cgroup the user made below it", other, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.cg != top {
-				os.Remove(filepath.Join(shell, "sandbox-supervisor"))
-				os.Remove(shell)
-				if err := os.Mkdir(shell, 0o755); err != nil {
+			if tc.cg == other {
+				os.Remove(other)
+				if err := os.Mkdir(other, 0o755); err != nil {
 					t.Fatal(err)
 				}
 				if tc.own {
 					for _, f := range []string{"", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"} {
-						if err := os.Chown(filepath.Join(shell, f), env.uid, env.gid); err != nil {
+						if err := os.Chown(filepath.Join(other, f), env.uid, env.gid); err != nil {
 							t.Fatal(err)
 						}
 					}
@@ -124,11 +124,13 @@ func TestCgroupV2SetupShell(t *testing.T) {
 			wrap := fmt.Sprintf(`echo $$ > %s/cgroup.procs && exec setpriv --reuid=%d --regid=%d --clear-groups /bin/sh -c 'sleep 30 & "$SANDBOX" "$@"; rc=$?; kill $!; exit $rc' sh`,
 				tc.cg, env.uid, env.gid)
 			o := runOpts{root: true, wrap: wrap, env: []string{noBus}}
-			r := limExec(t, o, []string{"--memory", "64M"}, "/probe", "alloc", "400")
-			r.want(t, "oom", 128+int(syscall.SIGKILL))
-			r = limExec(t, o, []string{"--memory", "256M"}, "/probe", "alloc", "32")
-			r.want(t, "ok", 0)
-			t.Logf("%s: --memory works from a shell in %s", tc.name, tc.cg)
+			for i := range 2 {
+				r := limExec(t, o, []string{"--memory", "64M"}, "/probe", "alloc", "400")
+				r.want(t, "oom", 128+int(syscall.SIGKILL))
+				r = limExec(t, o, []string{"--memory", "256M"}, "/probe", "alloc", "32")
+				r.want(t, "ok", 0)
+				t.Logf("%s: --memory works from a shell in %s (round %d)", tc.name, tc.cg, i+1)
+			}
 		})
 	}
 }
@@ -206,7 +208,7 @@ func testHalfCPU(t *testing.T, o runOpts, attack []string) {
 	used := r.report.CPUUser + r.report.CPUSys
 	share := used / r.report.WallTime
 	t.Logf("--cpus 0.5: %.2fs of CPU in %.2fs (%.2f of a CPU)", used, r.report.WallTime, share)
-	if share > 0.65 || share < 0.2 {
+	if share > 0.65 || share < 0.1 {
 		t.Errorf("a spinner under --cpus 0.5 got %.2f of a CPU, want about 0.5\n%s", share, r)
 	}
 }

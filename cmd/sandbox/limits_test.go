@@ -545,7 +545,7 @@ func TestCgroupDelegationAsUser(t *testing.T) {
 	top := "sandbox-" + u.Username
 	var made []string
 	if limUnified() {
-		made = []string{filepath.Join("/sys/fs/cgroup", top, "sandbox-supervisor"), filepath.Join("/sys/fs/cgroup", top)}
+		made = []string{filepath.Join("/sys/fs/cgroup", top, "sandbox-supervisor"), filepath.Join("/sys/fs/cgroup", top, "shell"), filepath.Join("/sys/fs/cgroup", top)}
 	} else {
 		for _, c := range []string{"memory", "cpu", "cpuacct", "pids"} {
 			made = append(made, filepath.Join("/sys/fs/cgroup", c, top))
@@ -575,11 +575,12 @@ func TestCgroupDelegationAsUser(t *testing.T) {
 		t.Fatalf("cgroup-setup: %s", r)
 	}
 	// On v2 the user may only move processes inside the delegated
-	// directory, so root starts the user's sandbox there.
+	// directory, so root starts the user's sandbox there, in the "shell"
+	// child Setup made for it.
 	o := runOpts{}
 	if limUnified() {
 		// Not run on this project's hybrid test host.
-		o = runOpts{root: true, env: noBus, wrap: fmt.Sprintf(`echo $$ > /sys/fs/cgroup/%s/cgroup.procs && exec setpriv --reuid=%d --regid=%d --clear-groups "$SANDBOX"`, top, env.uid, env.gid)}
+		o = runOpts{root: true, env: noBus, wrap: fmt.Sprintf(`echo $$ > /sys/fs/cgroup/%s/shell/cgroup.procs && exec setpriv --reuid=%d --regid=%d --clear-groups "$SANDBOX"`, top, env.uid, env.gid)}
 	}
 	testMemory(t, o)
 
