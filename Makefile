@@ -3,6 +3,8 @@
 #   make demo    build, then run a shell command in a sandbox (host view, no rootfs needed)
 #   make test    vet, unit tests, integration tests as an unprivileged user, a short fuzz run
 #   make bench   launch cost and throughput side by side with bubblewrap and unshare(1)
+#   make vmtest  the cgroup and limit tests in a cgroup v2 guest with systemd
+#                (Debian's kernel under qemu; see vm/run.sh)
 #
 # Run as root, `make deps` (a prerequisite of every target) installs the Debian
 # packages it needs, and `make test` creates the unprivileged test user.
@@ -14,8 +16,11 @@ TESTUSER ?= sandbox-test
 # rootfs fixture, uidmap for --map auto. Bench: bubblewrap, hyperfine.
 DEBS      := gcc libc6-dev libseccomp-dev pkg-config busybox-static uidmap
 BENCHDEBS := bubblewrap hyperfine python3
+# The VM stage: qemu, cpio for the initramfs, and what the guest boots from
+# this host's own tree: systemd, D-Bus and a user bus for the user manager.
+VMDEBS    := qemu-system-x86 cpio systemd dbus dbus-user-session libpam-systemd
 
-.PHONY: all build demo deps test unit integration fuzz bench clean testuser
+.PHONY: all build demo deps test unit integration fuzz bench clean testuser vmtest
 
 all: build
 
@@ -71,6 +76,12 @@ fuzz:
 			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$dir || exit 1; \
 		done; \
 	done
+
+# The guest's result decides: vm/run.sh fails if its tests fail or it does
+# not finish within VM_TIMEOUT seconds.
+vmtest: EXTRADEBS = $(VMDEBS)
+vmtest: deps testuser
+	SANDBOX_TEST_USER=$(TESTUSER) ./vm/run.sh
 
 bench: EXTRADEBS = $(BENCHDEBS)
 bench: build testuser
