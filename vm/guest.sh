@@ -19,6 +19,8 @@ uid=$(id -u "$VM_TEST_USER")
 	ls -la /run/user/$uid/bus 2>&1
 	systemctl --no-pager status "user@$uid.service" 2>&1 | head -5
 	echo "guest: user@$uid.service delegates: $(cat /sys/fs/cgroup/user.slice/user-$uid.slice/user@$uid.service/cgroup.controllers 2>&1)"
+	echo "guest: sandbox doctor as $VM_TEST_USER:"
+	setpriv --reuid="$uid" --regid="$(id -g "$VM_TEST_USER")" --clear-groups /vm/bin/sandbox doctor 2>&1
 } > $out/guest.log 2>&1
 cat $out/guest.log > /dev/console
 
