@@ -22,6 +22,7 @@ uid=$(id -u "$VM_TEST_USER")
 	echo "guest: sandbox doctor as $VM_TEST_USER:"
 	setpriv --reuid="$uid" --regid="$(id -g "$VM_TEST_USER")" --clear-groups /vm/bin/sandbox doctor 2>&1
 } > $out/guest.log 2>&1
+echo "guest: up $(cut -d' ' -f1 /proc/uptime)s when the tests start" >> $out/guest.log
 cat $out/guest.log > /dev/console
 
 export CI=true SANDBOX_TEST_VM=1 SANDBOX_TEST_USER=$VM_TEST_USER SANDBOX_TEST_PREBUILT=/vm/bin
