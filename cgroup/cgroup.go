@@ -14,10 +14,13 @@
 //     --user NAME` (Setup) made once as root. That directory sits below the
 //     root of each hierarchy: root chose to hand it to the user, so the box
 //     is then outside whatever v1 cgroup the caller itself is in.
-//   - unprivileged on v2: below its own cgroup if it owns it (a systemd
-//     Delegate=yes scope, or Setup's directory with the caller started
-//     inside it). If the caller sits in that cgroup itself, New first moves
-//     the caller into a child "sandbox-supervisor", because v2 gives
+//   - unprivileged on v2: in Setup's directory if the caller runs in it or
+//     below it (its shell in sandbox-<user>/shell); else below its own
+//     cgroup if it owns it (a systemd Delegate=yes scope); else New asks
+//     the caller's systemd user manager for a transient scope with
+//     Delegate=yes holding this process (systemd.go) and goes below that.
+//   - v2, anyone: if processes sit in the chosen cgroup, New first moves
+//     them all into its child "sandbox-supervisor", because v2 gives
 //     controllers to children only of a cgroup that holds no process.
 //
 // On a hybrid host the cgroup2 mount at /sys/fs/cgroup/unified has no
