@@ -2,6 +2,8 @@
 #
 #   make demo    build, then run a shell command in a sandbox (host view, no rootfs needed)
 #   make test    vet, unit tests, integration tests as an unprivileged user, a short fuzz run
+#   make sanitize  the integration tests against a build whose C code (the init
+#                stage) has AddressSanitizer and UndefinedBehaviorSanitizer
 #   make bench   launch cost and throughput side by side with bubblewrap and unshare(1)
 #   make vmtest  the cgroup and limit tests in a cgroup v2 guest with systemd
 #                (Debian's kernel under qemu; see vm/run.sh)
@@ -15,12 +17,12 @@ TESTUSER ?= sandbox-test
 # Build: cgo for libseccomp; run: libseccomp2. Tests: busybox-static for the
 # rootfs fixture, uidmap for --map auto. Bench: bubblewrap, hyperfine.
 DEBS      := gcc libc6-dev libseccomp-dev pkg-config busybox-static uidmap
-BENCHDEBS := bubblewrap hyperfine python3
+BENCHDEBS := bubblewrap hyperfine python3 linux-perf
 # The VM stage: qemu, cpio for the initramfs, and what the guest boots from
 # this host's own tree: systemd, D-Bus and a user bus for the user manager.
 VMDEBS    := qemu-system-x86 cpio systemd dbus dbus-user-session libpam-systemd
 
-.PHONY: all build demo deps test unit integration fuzz bench clean testuser vmtest
+.PHONY: all build demo deps test unit integration fuzz bench clean testuser sanitize vmtest
 
 all: build
 
@@ -61,10 +63,32 @@ testuser:
 		useradd -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 --shell /bin/sh $(TESTUSER)-nosub; \
 	fi
 
+# The library soak (TestSoak: 5,000 runs, about a minute) has its own line,
+# without the race detector, which would make it take many minutes.
 test: deps testuser
 	$(GO) vet ./...
 	SANDBOX_TEST_USER=$(TESTUSER) $(GO) test -race -count=1 ./...
+	SANDBOX_TEST_USER=$(TESTUSER) $(GO) test -count=1 -run '^TestSoak$$' ./sandbox/
 	$(MAKE) fuzz
+
+# The sanitizer build: the C code (init.c, run before the Go runtime in the
+# box's pid 1, and libseccomp's bindings) with ASan and UBSan (in trap mode:
+# see sandbox/internal/nsinit/sanitize.c), the Go code as usual. Not static:
+# ASan's runtime is a shared library. Its reports go to SANITIZE_LOG, made
+# here writable by the box's host uid; the suite fails if it is not empty.
+SANITIZE_LOG   ?= /tmp/sandbox-sanitizer.log
+SANITIZE_BIN   := bin/sandbox-sanitize
+SANITIZE_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fsanitize-undefined-trap-on-error -fno-sanitize-recover=all
+SANITIZE_RUN   ?= .
+
+sanitize: deps testuser
+	CGO_CFLAGS='$(SANITIZE_FLAGS) -DSANDBOX_SANITIZER_LOG="$(SANITIZE_LOG)"' CGO_LDFLAGS='-fsanitize=address' \
+		$(GO) build -tags sanitize,osusergo,netgo -o $(SANITIZE_BIN) ./cmd/sandbox
+	rm -f $(SANITIZE_LOG) && install -m 0666 /dev/null $(SANITIZE_LOG)
+	SANDBOX_TEST_BIN=$(CURDIR)/$(SANITIZE_BIN) SANDBOX_SANITIZER_LOG=$(SANITIZE_LOG) SANDBOX_TEST_USER=$(TESTUSER) \
+		$(GO) test -count=1 -run '$(SANITIZE_RUN)' ./cmd/sandbox/
+	@if [ -s $(SANITIZE_LOG) ]; then cat $(SANITIZE_LOG); echo "sanitizer reports in $(SANITIZE_LOG)" >&2; exit 1; fi
 
 # A short run of every fuzz target (go test -fuzz takes one target at a time).
 FUZZTIME ?= 10s

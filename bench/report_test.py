@@ -10,7 +10,7 @@ LAUNCH = json.dumps({"results": [
      "times": [0.0005] * 3},
     {"command": "sandbox", "mean": 0.004, "stddev": 0.0005, "median": 0.003, "min": 0.0025, "max": 0.01,
      "user": 0.002, "system": 0.003, "times": [0.003] * 3},
-    {"command": "bwrap", "mean": 0.005, "stddev": None, "median": 0.004, "min": 0.0035, "max": 0.02,
+    {"command": "bwrap", "mean": 0.005, "stddev": None, "median": 0.004, "min": 0.0035, "max": 0.02, "user": 0.001, "system": 0.001,
      "times": [0.004] * 3},
 ]})
 
@@ -20,6 +20,7 @@ sandbox 2 400 200.0 201.0
 bwrap 1 400 300.0 304.0
 bwrap 2 400 400.0 402.5
 unshare 2 400 500.0 501.0
+sandbox-batch 2 400 600.0 600.5
 """
 
 
@@ -37,7 +38,7 @@ class ParseTest(unittest.TestCase):
         got = report.parse_throughput(THROUGHPUT)
         self.assertAlmostEqual(got[("sandbox", 1)], 200.0)
         self.assertAlmostEqual(got[("bwrap", 2)], 160.0)
-        self.assertEqual(len(got), 5)
+        self.assertEqual(len(got), 6)
 
     def test_throughput_errors(self):
         for name, text in [
@@ -66,6 +67,12 @@ class RatioTest(unittest.TestCase):
         launch = report.parse_launch(LAUNCH)
         tp = report.parse_throughput(THROUGHPUT)
         self.assertAlmostEqual(report.launch_ratio(launch), 0.75)
+        self.assertAlmostEqual(report.cpu_ratio(launch), 0.005 / 0.002)
+        cpu = report.parse_cpu("plain 0.5\nsetpriv-true 1.5\nsandbox 9.0\nbwrap 5.0\n")
+        self.assertEqual(cpu, {"sandbox": 8.0, "bwrap": 4.0})
+        self.assertAlmostEqual(report.cpu_ratio(launch, cpu), 2.0)
+        self.assertEqual(report.parse_cpu(""), {})
+        self.assertEqual(report.throughput_ratios(tp, "sandbox-batch"), {2: 800.0 / 160.0})
         r = report.throughput_ratios(tp)
         self.assertEqual(sorted(r), [1, 2])  # unshare alone at -P2 makes no ratio
         self.assertAlmostEqual(r[1], 200.0 / 100.0)
@@ -84,9 +91,10 @@ class RatioTest(unittest.TestCase):
 
     def test_format_ratios_names_targets(self):
         out = report.format_ratios(report.parse_launch(LAUNCH), report.parse_throughput(THROUGHPUT))
-        self.assertIn("launch ratio sandbox/bwrap (median): 0.75 (target <= 0.75: met)", out)
-        self.assertIn("throughput ratio sandbox/bwrap -P2: 2.50x (target >= 2: met)", out)
-        self.assertIn("throughput ratio sandbox/bwrap -P1: 2.00x (no target)", out)
+        self.assertIn("launch ratio sandbox/bwrap (median): 0.75 (target <= 1: met)", out)
+        self.assertIn("CPU per launch ratio sandbox/bwrap: 2.50 (target <= 2: MISSED)", out)
+        self.assertIn("throughput ratio sandbox/bwrap -P2: 2.50x (no target)", out)
+        self.assertIn("throughput ratio sandbox batch -j2/bwrap -P2: 5.00x (target >= 2: met)", out)
 
 
 if __name__ == "__main__":

@@ -80,11 +80,13 @@ var ErrNoAccounting = errors.New("cgroup: no CPU accounting for this box (cpuacc
 type Box struct {
 	mu      sync.Mutex
 	leaf    string // the leaf's name, the same in every hierarchy
+	prefix  string // the name New was given: leaf is prefix-HEX
 	v1      []*v1Leaf
 	v2      *cgroup2.Manager
 	v2Dir   string
 	v2Inner *cgroup2.Manager // the v2 leaf's child holding the processes
 	fd      int              // O_PATH fd of the v2 leaf's inner child, -1 if none
+	lock    int              // the v2 leaf's lock (stale.go), -1 if none
 	deleted bool
 }
 
@@ -95,6 +97,7 @@ type v1Leaf struct {
 	cg       cgroup1.Cgroup
 	dir      string
 	inner    cgroup1.Cgroup // the leaf's child holding the processes
+	lock     int            // the leaf's lock (stale.go), -1 if none
 }
 
 // innerLeaf is the child of a box's cgroup that holds its processes (see
@@ -132,7 +135,7 @@ func newBox(name string, l Limits, setupDir string) (*Box, error) {
 	if l.Memory < 0 || l.CPUs < 0 || l.Pids < 0 {
 		return nil, fmt.Errorf("cgroup: negative limit in %+v", l)
 	}
-	suffix := make([]byte, 6)
+	suffix := make([]byte, leafSuffixBytes)
 	if _, err := rand.Read(suffix); err != nil {
 		return nil, fmt.Errorf("cgroup: random leaf name: %w", err)
 	}
@@ -140,7 +143,7 @@ func newBox(name string, l Limits, setupDir string) (*Box, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Box{leaf: name + "-" + hex.EncodeToString(suffix), fd: -1}
+	b := &Box{leaf: name + "-" + hex.EncodeToString(suffix), prefix: name, fd: -1, lock: -1}
 	switch mode := cgroups.Mode(); mode {
 	case cgroups.Legacy, cgroups.Hybrid:
 		err = b.createV1(h, l)
@@ -222,6 +225,9 @@ func v1Want(l Limits) []struct {
 	return append(out, w{"cpuacct", false}, w{"freezer", false})
 }
 
+// v1Controllers are every v1 controller v1Want may list.
+var v1Controllers = []string{"memory", "cpu", "pids", "cpuacct", "freezer"}
+
 // v1Subsystem returns the containerd subsystem for ctrl mounted at m. The
 // library finds a controller at <dir>/<name>; co-mounted hierarchies
 // ("cpu,cpuacct") are reached through the usual symlinks.
@@ -263,7 +269,19 @@ func only(s cgroup1.Subsystem) cgroup1.InitOpts {
 // createV1 makes one leaf per controller, each below the parent
 // chooseV1Parent picks for it.
 func (b *Box) createV1(h host, l Limits) error {
-	for _, w := range v1Want(l) {
+	// A box of another run may have had leaves in hierarchies this one
+	// does not use (--pids there, not here): sweep those too.
+	want := v1Want(l)
+	used := map[string]bool{}
+	for _, w := range want {
+		used[w.ctrl] = true
+	}
+	for _, ctrl := range v1Controllers {
+		if p, err := chooseV1Parent(h, ctrl); err == nil && !used[ctrl] {
+			claimParent(p.dir(), b.prefix)()
+		}
+	}
+	for _, w := range want {
 		leaf, err := b.createV1Leaf(h, l, w.ctrl, w.required)
 		if err != nil {
 			if !w.required {
@@ -293,6 +311,10 @@ func (b *Box) createV1Leaf(h host, l Limits, ctrl string, required bool) (*v1Lea
 	if !required {
 		res = v1Resources(Limits{}, false) // accounting leaves carry no limit
 	}
+	// Sweep what dead supervisors left here, and keep sweeps off our leaf
+	// until it is locked (stale.go).
+	release := claimParent(p.dir(), b.prefix)
+	defer release()
 	cg, err := cgroup1.New(cgroup1.StaticPath(rel), res, only(sub))
 	if err != nil {
 		os.Remove(dir) // made before a limit failed to apply; rmdir of an empty cgroup
@@ -306,7 +328,7 @@ func (b *Box) createV1Leaf(h host, l Limits, ctrl string, required bool) (*v1Lea
 		removeTree(dir)
 		return nil, fmt.Errorf("cgroup: create %s cgroup %s: %w", ctrl, filepath.Join(dir, innerLeaf), err)
 	}
-	return &v1Leaf{ctrl: ctrl, required: required, cg: cg, dir: dir, inner: inner}, nil
+	return &v1Leaf{ctrl: ctrl, required: required, cg: cg, dir: dir, inner: inner, lock: lockLeaf(dir)}, nil
 }
 
 // describeV1 names the values New writes for ctrl, for error messages.
@@ -355,6 +377,10 @@ func (b *Box) createV2(h host, l Limits) error {
 		}
 	}
 	group := filepath.Join(parent, b.leaf)
+	// Sweep what dead supervisors left here, and keep sweeps off our leaf
+	// until it is locked (stale.go).
+	release := claimParent(parentDir, b.prefix)
+	defer release()
 	create := func(res *cgroup2.Resources) (*cgroup2.Manager, error) {
 		mgr, err := cgroup2.NewManager(m.Point, group, res)
 		if errors.Is(err, unix.EBUSY) && parent != "/" {
@@ -383,6 +409,7 @@ func (b *Box) createV2(h host, l Limits) error {
 		return fmt.Errorf("cgroup: create cgroup %s: %w", dir, err)
 	}
 	b.v2, b.v2Dir = mgr, dir
+	b.lock = lockLeaf(dir)
 	if _, err := os.Stat(filepath.Join(dir, "memory.swap.max")); err == nil && l.Memory > 0 {
 		if err := mgr.Update(v2SwapOff()); err != nil {
 			b.removeAll()
@@ -465,6 +492,7 @@ func (b *Box) AddProc(pid int) error {
 				return fmt.Errorf("cgroup: add pid %d to %s cgroup %s: %w", pid, lf.ctrl, filepath.Join(lf.dir, innerLeaf), err)
 			}
 			removeTree(lf.dir)
+			closeLock(&lf.lock)
 			continue
 		}
 		kept = append(kept, lf)
@@ -702,6 +730,9 @@ func (b *Box) Delete() error {
 			errs = append(errs, fmt.Errorf("cgroup: remove %s cgroup %s: %w", lf.ctrl, lf.dir, err))
 		}
 	}
+	// Released after the removal, removed or not: a leaf that could not
+	// be removed now is left to the next New's sweep (stale.go).
+	b.closeLocks()
 	if len(errs) > 0 {
 		return fmt.Errorf("%w (kill what is left with Kill, or remove the directories by hand)", errors.Join(errs...))
 	}
@@ -737,6 +768,7 @@ func (b *Box) removeAll() {
 	for _, lf := range b.v1 {
 		removeTree(lf.dir)
 	}
+	b.closeLocks()
 	b.v1, b.v2, b.v2Inner = nil, nil, nil
 }
 
@@ -784,4 +816,19 @@ func sumOOMKillsV1(dir string) uint64 {
 		return nil
 	})
 	return n
+}
+
+// closeLocks releases the locks of the box's leaves (stale.go).
+func (b *Box) closeLocks() {
+	closeLock(&b.lock)
+	for _, lf := range b.v1 {
+		closeLock(&lf.lock)
+	}
+}
+
+func closeLock(fd *int) {
+	if *fd >= 0 {
+		unix.Close(*fd)
+		*fd = -1
+	}
 }

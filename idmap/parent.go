@@ -128,3 +128,43 @@ func runHelper(path string, args []string) error {
 	}
 	return nil
 }
+
+// ChildWrites tells whether the box's init stage writes these maps itself,
+// right after it creates its user namespace: the caller's own uid and gid
+// alone (an unprivileged --map self), the one map user_namespaces(7) lets
+// a process write for itself, with setgroups denied first. Otherwise the
+// supervisor writes them (WriteFiles, as root) or the helpers do
+// (WriteFromParent), while the init stage waits.
+func (m Mapping) ChildWrites() bool {
+	return !m.Helpers && m.InitUID < 0
+}
+
+// MapText renders map lines as uid_map and gid_map take them, one
+// "inside outside count" line each.
+func MapText(maps []syscall.SysProcIDMap) string {
+	var b strings.Builder
+	for _, l := range maps {
+		fmt.Fprintf(&b, "%d %d %d\n", l.ContainerID, l.HostID, l.Size)
+	}
+	return b.String()
+}
+
+// WriteFiles writes the maps of pid's user namespace through /proc/PID, as
+// a root caller may (CAP_SETUID and CAP_SETGID where the namespace was
+// made): setgroups first, then gid_map and uid_map. The process must have
+// created the namespace and be waiting for its maps.
+func (m Mapping) WriteFiles(pid int) error {
+	dir := "/proc/" + strconv.Itoa(pid)
+	setgroups := "deny"
+	if m.SetgroupsAllowed {
+		setgroups = "allow"
+	}
+	for _, f := range []struct{ name, text string }{
+		{"setgroups", setgroups}, {"gid_map", MapText(m.GIDs)}, {"uid_map", MapText(m.UIDs)},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, f.name), []byte(f.text), 0); err != nil {
+			return fmt.Errorf("write %s of the box's user namespace: %w", f.name, err)
+		}
+	}
+	return nil
+}

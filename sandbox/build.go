@@ -1,10 +1,13 @@
 package sandbox
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/sandbox-dev/sandbox/idmap"
 )
@@ -44,14 +47,16 @@ type host struct {
 	environ func() []string
 	lstat   func(string) (fs.FileInfo, error)
 	link    func(string) (string, error)
+	// landlockABI is the kernel's Landlock ABI version (0: none).
+	landlockABI func() int
 }
 
-var realHost = host{environ: os.Environ, lstat: os.Lstat, link: os.Readlink}
+var realHost = host{environ: os.Environ, lstat: os.Lstat, link: os.Readlink, landlockABI: landlockABI}
 
 // payloadSpec is what the payload steps need beyond the Spec.
 type payloadSpec struct {
-	seccomp   []byte // compiled BPF, nil for none
-	setgroups bool   // setgroups(2) is allowed in this user namespace
+	seccomp []byte        // compiled BPF, nil for none
+	mapping idmap.Mapping // the box's id mapping
 }
 
 // buildPlan turns a validated Spec into the ops of the init stage. All the
@@ -61,9 +66,34 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	add := func(op Op) { p.Ops = append(p.Ops, op) }
 	const nosuidNodev = FlagNoSuid | FlagNoDev
 
+	// The namespaces, made by the init stage itself in the card's order:
+	// the user namespace first, its maps, then the rest, then pid 1.
+	userns := Op{Code: OpUserns}
+	if m := ps.mapping; m.ChildWrites() {
+		userns.Str = []string{idmap.MapText(m.UIDs), idmap.MapText(m.GIDs)}
+	} else if m.InitUID >= 0 {
+		userns.Flags |= FlagSwitchID
+		userns.Arg2, userns.Arg3 = uint64(m.InitUID), uint64(m.InitGID)
+		if m.SetgroupsAllowed {
+			userns.Flags |= FlagSetgroups
+		}
+	}
+	add(userns)
+	ns := uint64(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWCGROUP)
+	if s.Net != "host" {
+		ns |= unix.CLONE_NEWNET
+	}
+	add(Op{Code: OpUnshare, Arg: ns})
+	add(Op{Code: OpSpawn})
+
 	// The root.
 	if s.Rootfs != "" {
-		add(Op{Code: OpBind, Flags: FlagNoSuid, Str: []string{s.Rootfs, "/"}})
+		// Read-only, nosuid and nodev all the way down: a mount the host
+		// has below the directory (a tmpfs, or with --rootfs / all of
+		// /sys, /run, /home) comes in with these flags, not its own, and a
+		// device node in the tree opens nothing. The top is made read-only
+		// last (below), once the box's mount points exist in it.
+		add(Op{Code: OpBind, Flags: FlagReadOnly | FlagTopWritable | nosuidNodev, Str: []string{s.Rootfs, "/"}})
 	} else {
 		add(Op{Code: OpTmpfs, Str: []string{"/", "mode=0755"}})
 		for _, d := range hostDirs {
@@ -85,18 +115,21 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 
 	// /proc for the new pid namespace, a minimal /dev, a fresh /tmp.
 	add(Op{Code: OpProc, Str: []string{"/proc"}})
-	add(Op{Code: OpTmpfs, Flags: FlagNoExec, Str: []string{"/dev", "mode=0755"}})
+	// The box's user namespace limits, while its /proc/sys is writable.
+	add(userSysctls(s))
+	tmpfs := s.TmpfsSizes()
+	add(Op{Code: OpTmpfs, Flags: FlagNoExec, Str: []string{"/dev", tmpfsOptions("0755", devSize)}})
 	for _, n := range devNodes {
 		add(Op{Code: OpBind, Flags: FlagNoSuid, Str: []string{"/dev/" + n, "/dev/" + n}})
 	}
-	add(Op{Code: OpDevpts, Str: []string{"/dev/pts"}})
+	add(Op{Code: OpDevpts, Str: []string{"/dev/pts", devptsOptions}})
 	add(Op{Code: OpSymlink, Str: []string{"pts/ptmx", "/dev/ptmx"}})
-	add(Op{Code: OpTmpfs, Flags: FlagNoExec, Str: []string{"/dev/shm", "mode=1777"}})
+	add(Op{Code: OpTmpfs, Flags: FlagNoExec, Str: []string{shmDir, tmpfsOptions("1777", tmpfs[shmDir])}})
 	for i, n := range []string{"stdin", "stdout", "stderr"} {
 		add(Op{Code: OpSymlink, Str: []string{"/proc/self/fd/" + string(rune('0'+i)), "/dev/" + n}})
 	}
 	add(Op{Code: OpSymlink, Str: []string{"/proc/self/fd", "/dev/fd"}})
-	add(Op{Code: OpTmpfs, Str: []string{"/tmp", "mode=1777"}})
+	add(Op{Code: OpTmpfs, Str: []string{tmpDir, tmpfsOptions("1777", tmpfs[tmpDir])}})
 
 	// The caller's mounts, in the order given: a later one may cover an
 	// earlier one or a default above.
@@ -107,7 +140,10 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 		case "ro-bind":
 			add(Op{Code: OpBind, Flags: FlagReadOnly | nosuidNodev, Str: []string{path.Clean(m.Source), path.Clean(m.Dest)}})
 		case "tmpfs":
-			add(Op{Code: OpTmpfs, Str: []string{path.Clean(m.Dest), "mode=0755"}})
+			// One on /tmp or /dev/shm only sized the box's own, above.
+			if d := path.Clean(m.Dest); d != tmpDir && d != shmDir {
+				add(Op{Code: OpTmpfs, Str: []string{d, tmpfsOptions("0755", tmpfs[d])}})
+			}
 		}
 	}
 
@@ -118,7 +154,9 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	for _, r := range readOnlyPaths {
 		add(Op{Code: OpReadOnly, Flags: FlagSelfBind | FlagRecursive, Str: []string{r}})
 	}
-	// The root itself is read-only; its submounts (/tmp, binds) keep theirs.
+	// The root itself is read-only; the box's own mounts on it (/tmp, /dev,
+	// binds) keep theirs. What --rootfs brought below its top is read-only
+	// since its bind.
 	add(Op{Code: OpReadOnly, Str: []string{"/"}})
 	add(Op{Code: OpPivot})
 
@@ -142,7 +180,7 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	if s.TTY {
 		add(Op{Code: OpSetCtty})
 	}
-	for _, r := range s.Rlimits {
+	for _, r := range s.PayloadRlimits() {
 		add(Op{Code: OpRlimit, Arg: uint64(rlimitByName[r.Name]), Arg2: r.Soft, Arg3: r.Hard})
 	}
 	var keep uint64
@@ -154,7 +192,7 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 		keep |= 1 << n
 	}
 	creds := Op{Code: OpCreds, Arg: keep, Arg2: uint64(s.UID), Arg3: uint64(s.GID)}
-	if ps.setgroups {
+	if ps.mapping.SetgroupsAllowed {
 		creds.Flags |= FlagSetgroups
 	}
 	add(creds)
@@ -164,6 +202,22 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	}
 	add(Op{Code: OpChdir, Str: []string{path.Clean(workdir)}})
 	add(Op{Code: OpNoNewPrivs})
+	// Landlock after no_new_privs, which landlock_restrict_self(2) needs
+	// without CAP_SYS_ADMIN, and before seccomp, whose default filter
+	// refuses the landlock calls.
+	if s.Landlock != "off" {
+		abi := 0
+		if h.landlockABI != nil {
+			abi = h.landlockABI()
+		}
+		if abi >= landlockScopeABI {
+			add(Op{Code: OpLandlock, Arg: landlockScopes})
+		} else {
+			p.Notes = append(p.Notes, fmt.Sprintf("landlock: kernel ABI %d, scoping needs %d (Linux 6.12): "+
+				"the payload runs without it and can reach abstract unix sockets of its network namespace (the host's with --net host)",
+				abi, landlockScopeABI))
+		}
+	}
 	if ps.seccomp != nil {
 		// Last before exec (bubblewrap: "the last thing before execve()"):
 		// nothing above has to get past the filter.

@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -27,6 +28,10 @@ import (
 // this user; the error text names the knob that is set.
 var ErrUserNSDisabled = errors.New("unprivileged user namespaces are disabled on this host")
 
+// cgroupName prefixes the name of a box's cgroup (cgroup.New); the soak test
+// gives its boxes their own, to tell its leaves from other tests' boxes.
+var cgroupName = "sandbox"
+
 // cpuPoll is how often the CPU time of a box is read when --cpu-time is set.
 const cpuPoll = 20 * time.Millisecond
 
@@ -40,6 +45,8 @@ const (
 	msgOpError = 1
 	msgExit    = 2
 	msgTTY     = 3
+	msgUserns  = 4 // the first process made its user namespace, waits for its maps
+	msgPid     = 5 // pid 1 exists; status is its host pid
 	msgSize    = 16
 )
 
@@ -72,7 +79,7 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 	// 2. The cgroup, before the box exists, so that it is born limited.
 	var cg *cgroup.Box
 	if s.Limits.Any() || s.CPUTime > 0 || s.Accounting {
-		cg, err = cgroup.New("sandbox", s.Limits)
+		cg, err = cgroup.New(cgroupName, s.Limits)
 		if err != nil && (s.Limits.Any() || s.CPUTime > 0) {
 			return fail(&SetupError{Step: "limits", Err: err})
 		}
@@ -94,15 +101,10 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 	if err := sv.launch(mapping, plan.Encode()); err != nil {
 		return fail(err)
 	}
-	// 4. Map ids (helpers), put it in its cgroup, and release it if it was
-	// told to wait for that.
-	if err := sv.release(mapping); err != nil {
-		sv.kill()
-		sv.cmd.Wait()
-		return fail(err)
-	}
-	// 5. Wait, enforcing the limits.
-	return sv.wait(ctx, plan)
+	// 4. Wait, enforcing the limits; when the init stage has made its user
+	// namespace, map its ids, put it in its cgroup and release it, if it
+	// was told to wait for that (release).
+	return sv.wait(ctx, plan, mapping)
 }
 
 // DryRun validates the Spec and returns the Plan Run would execute, without
@@ -147,7 +149,7 @@ func prepare(s *Spec) (idmap.Mapping, *Plan, error) {
 	if err != nil {
 		return mapping, nil, &SetupError{Step: "seccomp profile", Err: err}
 	}
-	plan, err := buildPlan(s, realHost, payloadSpec{seccomp: prog, setgroups: mapping.SetgroupsAllowed})
+	plan, err := buildPlan(s, realHost, payloadSpec{seccomp: prog, mapping: mapping})
 	if err != nil {
 		return mapping, nil, &SetupError{Step: "plan", Err: err}
 	}
@@ -192,12 +194,24 @@ type supervisor struct {
 	hold  bool     // the init stage waits for a release byte after the Plan
 	start time.Time
 
-	msgs    chan initMsg
-	msgDone chan struct{}
+	msgs    chan initMsg // closed by readMsgs at EOF: pid 1 and the payload are gone
 	output  atomic.Int64
 	overrun chan struct{} // closed when --max-output is exceeded
 	copies  chan error    // one per output copier
 	ncopy   int
+
+	planSent    chan error       // the result of sending a late Plan (see launch); nil if sent early
+	spawned     chan struct{}    // closed by readMsgs once box is set, or at EOF
+	boxMu       sync.Mutex       // box: set by readMsgs, read by kill and signal
+	box         *os.Process      // pid 1, the supervisor's child (OpSpawn); nil until then, or if it never started
+	boxState    *os.ProcessState // how pid 1 ended
+	setupErr    error            // a failure of release
+	waitErr     error            // cmd.Wait's error, if it failed
+	overrunOnce sync.Once
+	outMu       sync.Mutex
+	reserved    int64       // output bytes granted under --max-output
+	outputs     []*os.File  // the read ends of the box's output, for the drain
+	stdin       *stdinRelay // the caller's stdin into the box, if any
 
 	closeAfterStart []*os.File // the box's ends of pipes and terminals
 	restore         func()     // puts the caller's terminal back, with --tty
@@ -214,6 +228,9 @@ type supervisor struct {
 	// killed them, for a box without CPU accounting in a cgroup (see stop
 	// in wait).
 	lostUser, lostSys time.Duration
+	// cpu samples the box's processes, for a box without CPU accounting
+	// in a cgroup (see cpuSampler).
+	cpu cpuSampler
 }
 
 // maxEarlyPlan is the largest Plan written before the child exists: it must
@@ -238,7 +255,7 @@ func (sv *supervisor) launch(m idmap.Mapping, plan []byte) error {
 	if sv.cg != nil {
 		_, bornInCgroup = sv.cg.FD()
 	}
-	sv.hold = m.Helpers || (sv.cg != nil && !bornInCgroup)
+	sv.hold = !m.ChildWrites() || (sv.cg != nil && !bornInCgroup) || testHooks.hold || testHooks.release != nil
 	msg := make([]byte, 8, 8+len(plan))
 	binary.LittleEndian.PutUint32(msg, uint32(len(plan)))
 	if sv.hold {
@@ -255,31 +272,31 @@ func (sv *supervisor) launch(m idmap.Mapping, plan []byte) error {
 	defer func() {
 		if !early && sv.cmd != nil {
 			// A Plan too large for the socket's buffer (a huge
-			// environment) goes once the child reads.
-			go sv.sock.Write(msg)
+			// environment) goes once the child reads. release waits for
+			// it before the release byte: both share the stream, and a
+			// byte ahead of the Plan would be read as its length.
+			sv.planSent = make(chan error, 1)
+			hook := testHooks.beforeLatePlan // read here: a test resets it when Run returns
+			go func() {
+				if hook != nil {
+					hook()
+				}
+				_, err := sv.sock.Write(msg)
+				sv.planSent <- err
+			}()
 		}
 	}()
 
-	flags := uintptr(unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID |
-		unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWCGROUP)
-	if sv.spec.Net != "host" {
-		flags |= unix.CLONE_NEWNET
-	}
+	// No namespace flags: the init stage makes the namespaces itself
+	// (OpUserns, OpUnshare), so Go starts it with CLONE_VFORK|CLONE_VM and
+	// copies nothing of this process. A clone with CLONE_NEWUSER cannot
+	// share memory, and forking a Go process (its page tables, the
+	// copy-on-write faults of every running thread) cost more CPU than the
+	// rest of the launch together.
 	attr := &syscall.SysProcAttr{
-		Cloneflags: flags,
-		// Killing the supervisor kills pid 1 of the box, and with it the
-		// whole pid namespace.
+		// Killing the supervisor kills the init stage; pid 1 of the box,
+		// the supervisor's own child, has the same death signal.
 		Pdeathsig: syscall.SIGKILL,
-	}
-	// The caller's own id (and a root caller's unprivileged one): Go writes
-	// the maps before the child execs. Subordinate ranges: the helpers
-	// write them after Start, in release.
-	m.ApplyTo(attr)
-	if !initIsRoot(m, os.Getuid()) {
-		// The init stage runs as a non-zero uid inside (or as an id not yet
-		// mapped), so execve would drop its capabilities; keep them as
-		// ambient ones. The payload drops them all before its own exec.
-		attr.AmbientCaps = allCaps()
 	}
 	if sv.cg != nil {
 		if fd, ok := sv.cg.FD(); ok {
@@ -294,85 +311,93 @@ func (sv *supervisor) launch(m idmap.Mapping, plan []byte) error {
 		SysProcAttr: attr,
 	}
 	if err := sv.stdio(cmd); err != nil {
+		sv.closeEnds()
 		return err
 	}
 	if err := cmd.Start(); err != nil {
-		sv.sock.Close()
-		return &SetupError{Step: "create namespaces", Err: explainClone(err)}
+		sv.closeEnds()
+		return &SetupError{Step: "start the init stage", Err: err}
 	}
 	sv.cmd = cmd
+	// Close our copies of the box's ends of its output pipes or terminal,
+	// so that EOF means the box is done writing.
+	for _, f := range sv.closeAfterStart {
+		f.Close()
+	}
+	sv.closeAfterStart = nil
+	sv.msgs = make(chan initMsg, 4)
+	sv.spawned = make(chan struct{})
+	go sv.readMsgs()
 	return nil
 }
 
-// stdio wires the box's stdin, stdout and stderr. Without --max-output an
-// *os.File goes straight through; with it, output flows through a pipe and is
-// counted as it passes, never buffered whole.
+// stdio wires the box's stdin, stdout and stderr. Nothing of the caller's
+// is passed: a terminal would let the box change it for good (stty, modes,
+// line discipline) or write to it past --max-output, and a file would let
+// it seek, truncate, fchmod or reopen it through /proc/self/fd. The box gets
+// pipes (stdin read-only), relayed by the supervisor (SECURITY.md, "What
+// the box is handed").
 func (sv *supervisor) stdio(cmd *exec.Cmd) error {
 	s := sv.spec
-	cmd.Stdin = s.Stdin
 	sv.overrun = make(chan struct{})
 	sv.copies = make(chan error, 2)
 	if s.TTY {
 		return sv.ttyStdio(cmd)
 	}
-	if s.MaxOutput == 0 {
-		cmd.Stdout, cmd.Stderr = s.Stdout, s.Stderr
+	if s.Stdin != nil {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return &SetupError{Step: "stdin pipe", Err: err}
+		}
+		cmd.Stdin = r
+		sv.closeAfterStart = append(sv.closeAfterStart, r)
+		if sv.stdin, err = startStdinRelay(w, s.Stdin, true); err != nil {
+			w.Close()
+			return &SetupError{Step: "stdin pipe", Err: err}
+		}
+	}
+	if sameFile(s.Stdout, s.Stderr) {
+		// 2>&1: one pipe for both keeps their order as written.
+		wr, err := sv.outputPipe(s.Stdout)
+		if err != nil {
+			return err
+		}
+		cmd.Stdout, cmd.Stderr = wr, wr
 		return nil
 	}
 	for _, w := range []struct {
 		dst io.Writer
 		set *io.Writer
 	}{{s.Stdout, &cmd.Stdout}, {s.Stderr, &cmd.Stderr}} {
-		r, wr, err := os.Pipe()
+		if w.dst == nil && s.MaxOutput == 0 {
+			continue // /dev/null: nothing to count
+		}
+		wr, err := sv.outputPipe(w.dst)
 		if err != nil {
-			return &SetupError{Step: "output pipe", Err: err}
+			return err
 		}
 		*w.set = wr
-		sv.closeAfterStart = append(sv.closeAfterStart, wr)
-		dst := w.dst
-		if dst == nil {
-			dst = io.Discard
-		}
-		sv.ncopy++
-		go func() { sv.copies <- sv.copyLimited(dst, r); r.Close() }()
 	}
 	return nil
 }
 
-// copyLimited copies from the box to dst until EOF or the limit; past the
-// limit it stops writing, signals the overrun once, and drains nothing more.
-func (sv *supervisor) copyLimited(dst io.Writer, r io.Reader) error {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			total := sv.output.Add(int64(n))
-			allowed := int64(n)
-			if over := total - sv.spec.MaxOutput; sv.spec.MaxOutput > 0 && over > 0 {
-				allowed = max(0, int64(n)-over)
-			}
-			if allowed > 0 {
-				dst.Write(buf[:allowed])
-			}
-			if allowed < int64(n) {
-				select {
-				case <-sv.overrun:
-				default:
-					close(sv.overrun)
-				}
-				return nil
-			}
-		}
-		if err != nil {
-			return nil
+// release finishes what the init stage waits for (OpUserns, with hold): the
+// maps it could not write itself, and a v1 cgroup move; then the release
+// byte. wait calls it when the init stage says its user namespace exists.
+func (sv *supervisor) release(m idmap.Mapping) error {
+	if testHooks.release != nil {
+		if err := testHooks.release(); err != nil {
+			return &SetupError{Step: "test hook", Err: err}
 		}
 	}
-}
-
-func (sv *supervisor) release(m idmap.Mapping) error {
 	pid := sv.cmd.Process.Pid
-	if m.Helpers {
+	switch {
+	case m.Helpers:
 		if err := m.WriteFromParent(pid); err != nil {
+			return &SetupError{Step: "id mapping", Err: err}
+		}
+	case !m.ChildWrites():
+		if err := m.WriteFiles(pid); err != nil {
 			return &SetupError{Step: "id mapping", Err: err}
 		}
 	}
@@ -383,24 +408,33 @@ func (sv *supervisor) release(m idmap.Mapping) error {
 			}
 		}
 	}
-	// Close our copies of the box's ends of its output pipes or terminal,
-	// so that EOF means the box is done writing.
-	for _, f := range sv.closeAfterStart {
-		f.Close()
-	}
-	sv.msgs = make(chan initMsg, 4)
-	sv.msgDone = make(chan struct{})
-	go sv.readMsgs()
-	if sv.hold {
-		if _, err := sv.sock.Write([]byte{1}); err != nil {
-			return &SetupError{Step: "release the init stage", Err: err}
+	if sv.planSent != nil {
+		if err := <-sv.planSent; err != nil {
+			return &SetupError{Step: "send plan", Err: err}
 		}
+	}
+	if _, err := sv.sock.Write([]byte{1}); err != nil {
+		return &SetupError{Step: "release the init stage", Err: err}
 	}
 	return nil
 }
 
+// closeEnds closes the sync socket and our copies of the box's ends of its
+// pipes; the copiers then read EOF once the box's own copies are gone too.
+func (sv *supervisor) closeEnds() {
+	sv.abandon() // the stdin relay, and the box's ends and the read ends of its output
+	sv.closeAfterStart, sv.outputs = nil, nil
+	if sv.sock != nil {
+		sv.sock.Close()
+	}
+}
+
+// readMsgs passes the init stage's messages to wait until EOF, then closes
+// sv.msgs: wait reads them all, whenever they come, so this never blocks
+// for good however many are pending when pid 1 exits.
 func (sv *supervisor) readMsgs() {
-	defer close(sv.msgDone)
+	defer close(sv.msgs)
+	defer sv.setBox(0) // at EOF: no pid 1 will come
 	rc, err := sv.sock.SyscallConn()
 	if err != nil {
 		return
@@ -429,20 +463,90 @@ func (sv *supervisor) readMsgs() {
 				}
 			}
 		}
-		sv.msgs <- initMsg{
+		m := initMsg{
 			typ:    int32(binary.LittleEndian.Uint32(buf)),
 			index:  int32(binary.LittleEndian.Uint32(buf[4:])),
 			errno:  int32(binary.LittleEndian.Uint32(buf[8:])),
 			status: int32(binary.LittleEndian.Uint32(buf[12:])),
 			fd:     fd,
 		}
+		if m.typ == msgPid {
+			// Here, not in wait's loop: waitAll needs pid 1 as soon as
+			// the first process has exited, and this message came
+			// before that exit.
+			sv.setBox(int(m.status))
+			continue
+		}
+		sv.msgs <- m
+	}
+}
+
+// setBox records the box's pid 1 (0: none will come) and closes spawned,
+// once.
+func (sv *supervisor) setBox(pid int) {
+	sv.boxMu.Lock()
+	defer sv.boxMu.Unlock()
+	select {
+	case <-sv.spawned:
+		return
+	default:
+	}
+	if pid > 0 {
+		// pid 1 is this process's child (CLONE_PARENT) and stays a zombie
+		// until waited for, so the pid cannot be reused before that.
+		if p, err := os.FindProcess(pid); err == nil {
+			sv.box = p
+		}
+	}
+	close(sv.spawned)
+}
+
+// boxProcess is pid 1, or nil before (or without) it.
+func (sv *supervisor) boxProcess() *os.Process {
+	sv.boxMu.Lock()
+	defer sv.boxMu.Unlock()
+	return sv.box
+}
+
+// waitAll waits for the init stage's first process, which exits once it has
+// spawned pid 1 (and said so), and then for pid 1, whose end is the box's.
+func (sv *supervisor) waitAll() error {
+	err := sv.cmd.Wait()
+	<-sv.spawned
+	if box := sv.boxProcess(); box != nil {
+		st, berr := box.Wait()
+		sv.boxState, err = st, berr
+	}
+	return err
+}
+
+// state is how the box's pid 1 ended (or the init stage's first process,
+// where there never was a pid 1); nil if wait could not tell.
+func (sv *supervisor) state() *os.ProcessState {
+	if sv.boxProcess() != nil {
+		return sv.boxState
+	}
+	return sv.cmd.ProcessState
+}
+
+// signal passes a caller's signal to pid 1 (or, before it exists, to the
+// first process, which ends the box on it).
+func (sv *supervisor) signal(sig os.Signal) {
+	if box := sv.boxProcess(); box != nil {
+		box.Signal(sig)
+	} else if sv.cmd != nil && sv.cmd.Process != nil {
+		sv.cmd.Process.Signal(sig)
 	}
 }
 
 func (sv *supervisor) kill() {
+	// SIGKILL to pid 1 of the box ends its pid namespace: the kernel kills
+	// every process in it. The first process of the init stage too, which
+	// would otherwise go on to spawn one.
+	if box := sv.boxProcess(); box != nil {
+		box.Kill()
+	}
 	if sv.cmd != nil && sv.cmd.Process != nil {
-		// SIGKILL to pid 1 of the box ends its pid namespace: the kernel
-		// kills every process in it.
 		sv.cmd.Process.Kill()
 	}
 	if sv.cg != nil {
@@ -450,10 +554,17 @@ func (sv *supervisor) kill() {
 	}
 }
 
-func (sv *supervisor) wait(ctx context.Context, plan *Plan) (Result, error) {
+func (sv *supervisor) wait(ctx context.Context, plan *Plan, mapping idmap.Mapping) (Result, error) {
 	s := sv.spec
 	waitDone := make(chan error, 1)
-	go func() { waitDone <- sv.cmd.Wait() }()
+	go func() { waitDone <- sv.waitAll() }()
+	exactCPU := sv.cg != nil && sv.cg.CanMeasureCPU()
+	var sampleTick <-chan time.Time
+	if !exactCPU {
+		t := time.NewTicker(cpuSample)
+		defer t.Stop()
+		sampleTick = t.C
+	}
 
 	var timeout <-chan time.Time
 	if s.Timeout > 0 {
@@ -486,14 +597,18 @@ func (sv *supervisor) wait(ctx context.Context, plan *Plan) (Result, error) {
 			if memTick != nil {
 				sv.sampleMemory() // the last look before the kill frees it
 			}
-			if sv.cg == nil || !sv.cg.CanMeasureCPU() {
+			if !exactCPU {
 				// Without CPU accounting in a cgroup the CPU time comes
 				// from wait4's rusage of pid 1, which counts only the
 				// children it reaped: the processes the kill ends are
 				// reaped by the kernel (zap_pid_ns_processes ignores
 				// SIGCHLD) and their time would be lost. Read it just
 				// before the kill.
-				sv.lostUser, sv.lostSys = boxCPU(sv.cmd.Process.Pid)
+				if box := sv.boxProcess(); box != nil {
+					scan := scanBox(box.Pid)
+					sv.lostUser, sv.lostSys = lostCPU(box.Pid, scan)
+					sv.cpu.record(scan)
+				}
 			}
 			sv.kill()
 		}
@@ -502,10 +617,29 @@ func (sv *supervisor) wait(ctx context.Context, plan *Plan) (Result, error) {
 loop:
 	for {
 		select {
-		case <-waitDone:
+		case err := <-waitDone:
+			sv.waitErr = err
 			break loop
-		case m := <-msgs:
+		case m, ok := <-msgs:
+			if !ok {
+				msgs = nil // EOF; pid 1 is on its way out
+				continue
+			}
+			if m.typ == msgUserns {
+				if killed {
+					continue // a limit or a cancel came first
+				}
+				if err := sv.release(mapping); err != nil {
+					sv.setupErr = err
+					stop(StatusSetupError)
+				}
+				continue
+			}
 			sv.note(m)
+		case <-sampleTick:
+			if box := sv.boxProcess(); box != nil {
+				sv.cpu.record(scanBox(box.Pid))
+			}
 		case <-timeout:
 			stop(StatusTimeout)
 		case <-ctx.Done():
@@ -524,7 +658,7 @@ loop:
 		case <-memTick:
 			sv.sampleMemory()
 		case sig := <-s.Signals:
-			sv.cmd.Process.Signal(sig)
+			sv.signal(sig)
 			if n, ok := sig.(syscall.Signal); ok && cancels(n) {
 				// The caller asked the run to stop: the payload gets
 				// the signal to clean up; a second one kills the box.
@@ -536,11 +670,16 @@ loop:
 			}
 		}
 	}
-	<-sv.msgDone
-	for len(sv.msgs) > 0 {
-		sv.note(<-sv.msgs)
+	// The rest of the messages, up to EOF: pid 1 is gone, and with it every
+	// holder of the socket's other end.
+	if msgs != nil {
+		for m := range msgs {
+			sv.note(m)
+		}
 	}
 	sv.sock.Close()
+	sv.stdin.stop()
+	sv.startDrain()
 	for i := 0; i < sv.ncopy; i++ {
 		<-sv.copies
 	}
@@ -571,41 +710,12 @@ func (sv *supervisor) note(m initMsg) {
 		sv.exit = &m
 	case msgTTY:
 		if m.fd >= 0 {
+			// Non-blocking, so that os.File polls it and the drain's
+			// deadline applies to it.
+			setNonblock(m.fd)
 			sv.relay(os.NewFile(uintptr(m.fd), "sandbox-tty"))
 		}
 	}
-}
-
-// initIsRoot tells whether the init stage is uid 0 inside when it execs, and
-// so keeps its capabilities through execve without help.
-func initIsRoot(m idmap.Mapping, callerUID int) bool {
-	if m.InitUID >= 0 {
-		return m.InitUID == 0
-	}
-	if m.Helpers {
-		return false // not mapped yet when it execs
-	}
-	for _, u := range m.UIDs {
-		if u.HostID <= callerUID && callerUID < u.HostID+u.Size {
-			return u.ContainerID+(callerUID-u.HostID) == 0
-		}
-	}
-	return false
-}
-
-// allCaps lists every capability this kernel knows.
-func allCaps() []uintptr {
-	last := len(capNames) - 1
-	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n < last {
-			last = n
-		}
-	}
-	caps := make([]uintptr, 0, last+1)
-	for c := 0; c <= last; c++ {
-		caps = append(caps, uintptr(c))
-	}
-	return caps
 }
 
 // cancels tells whether a signal to the supervisor means "stop this run":
@@ -627,14 +737,30 @@ func (sv *supervisor) sampleMemory() {
 
 func (sv *supervisor) result(plan *Plan, reason Status) (Result, error) {
 	res := Result{WallTime: time.Since(sv.start), OutputSize: sv.output.Load()}
-	if ru, ok := sv.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.CPUUser = time.Duration(ru.Utime.Nano()) + sv.lostUser
-		res.CPUSys = time.Duration(ru.Stime.Nano()) + sv.lostSys
-		// The largest resident set of any one process of the box: what
-		// the payload held where there is no cgroup to sample, and the
-		// floor of the sampled figure for processes that lived shorter
-		// than memPoll.
-		res.PeakMemory = ru.Maxrss * 1024
+	// ProcessState is nil when Wait failed: a caller that ignores SIGCHLD
+	// has pid 1 reaped by the kernel (wait gives ECHILD). The payload's
+	// status still came over the socket.
+	if ps := sv.state(); ps != nil {
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			res.CPUUser = time.Duration(ru.Utime.Nano()) + sv.lostUser
+			res.CPUSys = time.Duration(ru.Stime.Nano()) + sv.lostSys
+			// The largest resident set of any one process of the box:
+			// what the payload held where there is no cgroup to sample,
+			// and the floor of the sampled figure for processes that
+			// lived shorter than memPoll.
+			res.PeakMemory = ru.Maxrss * 1024
+		}
+	}
+	// Without a cgroup both figures are lower bounds: rusage misses the
+	// processes the kernel reaped itself, the samples what ran between
+	// the last one and each process's end. The larger is the better.
+	if u, sy := sv.cpu.total(); u+sy > res.CPUUser+res.CPUSys {
+		res.CPUUser, res.CPUSys = u, sy
+	}
+	if sv.cg != nil && sv.cg.CanMeasureCPU() {
+		// The cgroup's counter covers every process of the box, however
+		// it ended.
+		res.CPUExact = true
 	}
 	res.PeakMemory = max(res.PeakMemory, sv.heldPeak)
 	if sv.cg != nil {
@@ -649,6 +775,10 @@ func (sv *supervisor) result(plan *Plan, reason Status) (Result, error) {
 		}
 	}
 
+	if sv.setupErr != nil {
+		res.Status, res.ExitCode = StatusSetupError, ExitSetup
+		return res, sv.setupErr
+	}
 	if e := sv.opErr; e != nil {
 		errno := syscall.Errno(e.errno)
 		if e.index >= 0 && int(e.index) < len(plan.Ops) && plan.Ops[e.index].Code == OpExec {
@@ -665,8 +795,13 @@ func (sv *supervisor) result(plan *Plan, reason Status) (Result, error) {
 	switch {
 	case sv.exit != nil:
 		ws = syscall.WaitStatus(sv.exit.status)
-	case sv.cmd.ProcessState != nil:
-		ws = sv.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	case sv.state() != nil:
+		ws = sv.state().Sys().(syscall.WaitStatus)
+	case reason == "":
+		// Neither pid 1 nor wait said how the box ended: no verdict can
+		// be given, and "ok" would be a guess.
+		res.Status, res.ExitCode = StatusSetupError, ExitSetup
+		return res, &SetupError{Step: "wait for the box", Err: fmt.Errorf("no exit status: %w", sv.waitErr)}
 	}
 	switch {
 	case ws.Signaled():
@@ -702,84 +837,6 @@ func (sv *supervisor) result(plan *Plan, reason Status) (Result, error) {
 	return res, nil
 }
 
-// boxCPU sums the CPU time of the descendants of pid (pid 1 of the box) as
-// /proc shows it: each one's own time and that of the children it reaped.
-// Descendants, because every process of the box's pid namespace is one:
-// orphans go to its pid 1.
-func boxCPU(pid int) (user, sys time.Duration) {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, 0
-	}
-	type proc struct {
-		ppid int
-		user time.Duration
-		sys  time.Duration
-	}
-	procs := map[int]proc{}
-	for _, e := range ents {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue // gone meanwhile
-		}
-		if ppid, u, s, err := parseProcStat(string(b)); err == nil {
-			procs[n] = proc{ppid, u, s}
-		}
-	}
-	in := func(n int) bool {
-		for range len(procs) { // bounded: pid reuse cannot make it loop
-			p, ok := procs[n]
-			if !ok {
-				return false
-			}
-			if p.ppid == pid {
-				return true
-			}
-			n = p.ppid
-		}
-		return false
-	}
-	for n, p := range procs {
-		if n != pid && in(n) {
-			user += p.user
-			sys += p.sys
-		}
-	}
-	return user, sys
-}
-
-// userHZ is the unit of the times in /proc/PID/stat (USER_HZ, 100 on every
-// Linux architecture's ABI).
-const userHZ = 100
-
-// parseProcStat reads the parent pid and the user and system CPU time of a
-// process and of its reaped children from the text of /proc/PID/stat
-// (proc(5): fields 4, 14, 15, 16 and 17).
-func parseProcStat(stat string) (ppid int, user, sys time.Duration, err error) {
-	// The command name (field 2) may hold spaces and parentheses; the
-	// fields after it are fixed.
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, 0, 0, fmt.Errorf("parse /proc/PID/stat: no command name in %q", stat)
-	}
-	f := strings.Fields(stat[i+1:]) // f[0] is field 3, the state
-	if len(f) < 15 {
-		return 0, 0, 0, fmt.Errorf("parse /proc/PID/stat: %d fields after the command name, want 15 or more", len(f))
-	}
-	var n [5]int64
-	for k, idx := range []int{1, 11, 12, 13, 14} {
-		if n[k], err = strconv.ParseInt(f[idx], 10, 64); err != nil {
-			return 0, 0, 0, fmt.Errorf("parse /proc/PID/stat: field %d: %w", idx+3, err)
-		}
-	}
-	tick := time.Second / userHZ
-	return int(n[0]), time.Duration(n[1]+n[3]) * tick, time.Duration(n[2]+n[4]) * tick, nil
-}
-
 // opError names the op that failed, with what the user can do about it.
 func opError(plan *Plan, index int, errno syscall.Errno, rootfs string) error {
 	step := "prepare the mount namespace (make / private, tmpfs on /tmp, pivot_root)"
@@ -789,7 +846,14 @@ func opError(plan *Plan, index int, errno syscall.Errno, rootfs string) error {
 		step = "init: the plan ended without exec"
 	}
 	err := error(errno)
+	var code OpCode
+	if index >= 0 && index < len(plan.Ops) {
+		code = plan.Ops[index].Code
+	}
 	switch {
+	case code == OpUserns || code == OpUnshare:
+		// The kernel, a sysctl or AppArmor refused the namespaces.
+		return &SetupError{Step: "create namespaces (" + step + ")", Err: explainClone(errno)}
 	case errno == syscall.ENOENT && index >= 0 && index < len(plan.Ops) && plan.Ops[index].Code == OpBind:
 		err = fmt.Errorf("%w (does the source exist on the host, and is it visible to you?)", errno)
 	case rootfs != "" && (errno == syscall.EACCES || errno == syscall.EROFS):

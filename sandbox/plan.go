@@ -5,23 +5,30 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // OpCode names one step of the init stage. The numbers are the wire format
 // shared with the C executor in internal/nsinit/init.c; keep them in sync.
 type OpCode uint32
 
-// The op codes. Ops before OpFork run in the box's pid 1 (the init stage);
-// ops after it run in the payload process, just before it execs.
+// The op codes. The ops before OpSpawn run in the init stage's first
+// process, in the caller's namespaces; those from OpSpawn to OpFork in the
+// box's pid 1; those after OpFork in the payload process, just before it
+// execs.
 const (
 	// OpBind bind-mounts host path Str[0] (resolved inside the host's root)
-	// onto box path Str[1] (resolved inside the new root), recursively.
+	// onto box path Str[1] (resolved inside the new root), recursively; its
+	// FlagReadOnly, FlagNoDev and FlagNoSuid apply to every mount of the
+	// bound tree.
 	OpBind OpCode = 1
 	// OpTmpfs mounts a fresh tmpfs on box path Str[0] with options Str[1].
 	OpTmpfs OpCode = 2
 	// OpProc mounts a fresh procfs for the box's pid namespace on Str[0].
 	OpProc OpCode = 3
-	// OpDevpts mounts a new devpts instance on Str[0].
+	// OpDevpts mounts a new devpts instance on Str[0], with the mount
+	// options Str[1] when given.
 	OpDevpts OpCode = 4
 	// OpSymlink creates the symlink Str[1] -> Str[0] in the box.
 	OpSymlink OpCode = 5
@@ -72,6 +79,34 @@ const (
 	// pivot), sends its master to the supervisor and keeps the slave for
 	// OpSetCtty.
 	OpTTY OpCode = 22
+	// OpLandlock puts the payload in a new Landlock domain whose ruleset
+	// handles no access and has the scopes in Arg
+	// (LANDLOCK_SCOPE_* bits; after OpNoNewPrivs, before OpSeccomp).
+	OpLandlock OpCode = 40
+	// OpSysctl writes, in box directory Str[0] (resolved in the new root),
+	// each "name=value" of the NUL-separated list Str[1] to the file name.
+	// A name this kernel lacks is skipped.
+	OpSysctl OpCode = 35
+	// OpUserns creates the box's user namespace (unshare(2), so that the
+	// supervisor starts the init stage without copying itself: a clone
+	// with CLONE_NEWUSER cannot share the parent's memory). With Str[0]
+	// and Str[1] (uid_map and gid_map text) the process writes its own
+	// maps, setgroups denied: the caller's own ids, the one map a process
+	// may write for itself. Without them it tells the supervisor, which
+	// writes them (root) or runs the helpers, and waits for the release
+	// byte (the Plan's header says so; a v1 cgroup move waits there too).
+	// FlagSwitchID then switches to uid Arg2 and gid Arg3 inside, after
+	// emptying the groups with FlagSetgroups: a root caller's process is
+	// host root, which is mapped to nothing in the box.
+	OpUserns OpCode = 23
+	// OpUnshare creates the rest of the box's namespaces: the CLONE_NEW*
+	// flags in Arg (the pid namespace takes effect for OpSpawn's child).
+	OpUnshare OpCode = 24
+	// OpSpawn starts the box's pid 1 as a sibling of the init stage
+	// (CLONE_PARENT: the supervisor is its parent, waits for it and is
+	// the parent its death signal watches), reports its host pid, and the
+	// first process exits. pid 1 goes on with the next op.
+	OpSpawn OpCode = 25
 )
 
 // Flags on ops.
@@ -85,6 +120,12 @@ const (
 	FlagTry       uint64 = 1 << 6 // bind: skip when the source does not exist
 	FlagSetgroups uint64 = 1 << 7 // creds: setgroups(0) is allowed; clear groups
 	FlagKeyring   uint64 = 1 << 8 // session: also join a fresh session keyring
+	// FlagTopWritable (bind, with FlagReadOnly): every mount below the top
+	// is read-only at once, the top itself only at the plan's OpReadOnly on
+	// it, so that mount points can still be made in it (--rootfs).
+	FlagTopWritable uint64 = 1 << 9
+	// FlagSwitchID (userns): switch to uid Arg2, gid Arg3 once mapped.
+	FlagSwitchID uint64 = 1 << 15
 )
 
 var opNames = map[OpCode]string{
@@ -94,6 +135,9 @@ var opNames = map[OpCode]string{
 	OpSession: "session", OpNotDumpable: "not-dumpable", OpFork: "fork",
 	OpChdir: "chdir", OpRlimit: "rlimit", OpCreds: "credentials",
 	OpNoNewPrivs: "no_new_privs", OpSeccomp: "seccomp", OpExec: "exec", OpSetCtty: "setctty", OpTTY: "tty",
+	OpLandlock: "landlock",
+	OpSysctl:   "sysctl",
+	OpUserns:   "userns", OpUnshare: "unshare", OpSpawn: "spawn pid 1",
 }
 
 func (c OpCode) String() string {
@@ -135,6 +179,21 @@ func (o Op) String() string {
 		fmt.Fprintf(&b, " uid=%d gid=%d caps=%#x", o.Arg2, o.Arg3, o.Arg)
 	case OpSeccomp:
 		fmt.Fprintf(&b, " (%d instructions)", len(o.Str[0])/8)
+	case OpLandlock:
+		fmt.Fprintf(&b, " scoped=%s", landlockScopeNames(o.Arg))
+	case OpSysctl:
+		fmt.Fprintf(&b, " %s: %s", o.Str[0], strings.ReplaceAll(o.Str[1], "\x00", " "))
+	case OpUserns:
+		if len(o.Str) == 2 {
+			fmt.Fprintf(&b, " uid_map %q gid_map %q, written by itself", o.Str[0], o.Str[1])
+		} else {
+			b.WriteString(", maps written by the supervisor or newuidmap")
+		}
+		if o.Flags&FlagSwitchID != 0 {
+			fmt.Fprintf(&b, ", then uid=%d gid=%d", o.Arg2, o.Arg3)
+		}
+	case OpUnshare:
+		fmt.Fprintf(&b, " %s", namespaceNames(o.Arg))
 	default:
 		for _, s := range o.Str {
 			if s != "" {
@@ -148,6 +207,9 @@ func (o Op) String() string {
 // Plan is the ordered list of ops the init stage executes.
 type Plan struct {
 	Ops []Op
+	// Notes say what the box goes without on this host (for --dry-run);
+	// they are not sent to the init stage.
+	Notes []string
 }
 
 // planMagic starts every encoded Plan ("SBX1" little endian).
@@ -236,4 +298,39 @@ func DecodePlan(b []byte) (*Plan, error) {
 		return nil, errors.New("plan: trailing bytes")
 	}
 	return p, nil
+}
+
+// landlockScopeNames spells LANDLOCK_SCOPE_* bits for --dry-run.
+func landlockScopeNames(bits uint64) string {
+	var n []string
+	for _, sc := range []struct {
+		bit  uint64
+		name string
+	}{{unix.LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET, "abstract-unix-socket"}, {unix.LANDLOCK_SCOPE_SIGNAL, "signal"}} {
+		if bits&sc.bit != 0 {
+			n = append(n, sc.name)
+			bits &^= sc.bit
+		}
+	}
+	if bits != 0 {
+		n = append(n, fmt.Sprintf("%#x", bits))
+	}
+	return strings.Join(n, ",")
+}
+
+// namespaceNames spells CLONE_NEW* flags as unshare(1) does.
+func namespaceNames(flags uint64) string {
+	var n []string
+	for _, ns := range []struct {
+		flag uint64
+		name string
+	}{
+		{unix.CLONE_NEWNS, "mount"}, {unix.CLONE_NEWPID, "pid"}, {unix.CLONE_NEWNET, "net"},
+		{unix.CLONE_NEWIPC, "ipc"}, {unix.CLONE_NEWUTS, "uts"}, {unix.CLONE_NEWCGROUP, "cgroup"},
+	} {
+		if flags&ns.flag != 0 {
+			n = append(n, ns.name)
+		}
+	}
+	return strings.Join(n, ",")
 }

@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sandbox-dev/sandbox/idmap"
 )
 
 // fakeHost is a merged-/usr host: /bin and /lib are links.
@@ -23,7 +27,8 @@ var fakeHost = host{
 		}
 		return nil, os.ErrNotExist
 	},
-	link: func(p string) (string, error) { return "usr" + p, nil },
+	link:        func(p string) (string, error) { return "usr" + p, nil },
+	landlockABI: func() int { return 7 },
 }
 
 type fakeInfo struct{ mode fs.FileMode }
@@ -112,10 +117,19 @@ func TestPlanEnv(t *testing.T) {
 func TestPlanRootfsNetHostCaps(t *testing.T) {
 	s := &Spec{Args: []string{"true"}, Rootfs: "/srv/root", Net: "host", CapAdd: []string{"net_raw"}, UID: 5, GID: 6,
 		Rlimits: []Rlimit{{Name: "nofile", Soft: 17, Hard: 17}}}
-	p, _ := buildPlan(s, fakeHost, payloadSpec{setgroups: true})
+	p, _ := buildPlan(s, fakeHost, payloadSpec{mapping: idmap.Mapping{SetgroupsAllowed: true}})
 	o := ops(p)
-	if o[0] != "bind /srv/root -> /" || indexOf(o, "bind /usr") >= 0 {
+	// The namespaces first (--net host: no net namespace), then the root.
+	if o[1] != "unshare mount,pid,ipc,uts,cgroup" || o[2] != "spawn pid 1" {
+		t.Fatalf("namespaces:\n%s", strings.Join(o, "\n"))
+	}
+	if o[3] != "bind /srv/root -> / (read-only)" || indexOf(o, "bind /usr") >= 0 {
 		t.Fatalf("rootfs plan:\n%s", strings.Join(o, "\n"))
+	}
+	// Everything --rootfs brings is read-only, nosuid and nodev down to
+	// its last submount (issue #17).
+	if want := FlagReadOnly | FlagNoDev | FlagNoSuid | FlagTopWritable; p.Ops[3].Flags&want != want {
+		t.Fatalf("rootfs bind flags %#x, want %#x set", p.Ops[3].Flags, want)
 	}
 	if indexOf(o, "loopback") >= 0 {
 		t.Fatal("--net host must not touch the host's loopback")
@@ -194,6 +208,9 @@ func TestValidate(t *testing.T) {
 		{func(s *Spec) { s.CapAdd = []string{"CAP_FLY"} }, "--cap-add"},
 		{func(s *Spec) { s.Hostname = "a/b" }, "--hostname"},
 		{func(s *Spec) { s.Timeout = -1 }, "--timeout"},
+		{func(s *Spec) { s.Mounts = []Mount{{Type: "tmpfs", Dest: "/x", Size: -1}} }, "--tmpfs"},
+		{func(s *Spec) { s.Mounts = []Mount{{Type: "bind", Source: "/a", Dest: "/x", Size: 1}} }, "--bind"},
+		{func(s *Spec) { s.Landlock = "on" }, "--landlock"},
 	} {
 		s := ok
 		tc.mod(&s)
@@ -202,5 +219,132 @@ func TestValidate(t *testing.T) {
 		if !isSpec || !strings.Contains(se.Field, tc.field) {
 			t.Errorf("want a SpecError naming %s, got %v", tc.field, err)
 		}
+	}
+}
+
+// TestPlanDefaultCaps: with no limit in the Spec, every tmpfs the box can
+// write has a size and an inode cap, and the payload a process cap; a
+// size, an nproc rlimit or a pids limit replaces the default.
+func TestPlanDefaultCaps(t *testing.T) {
+	s := &Spec{Args: []string{"true"}, Mounts: []Mount{{Type: "tmpfs", Dest: "/w"}}}
+	p, _ := buildPlan(s, fakeHost, payloadSpec{})
+	o := ops(p)
+	for _, want := range []string{
+		"tmpfs /tmp mode=1777,size=512m,nr_inodes=131072",
+		"tmpfs /dev/shm mode=1777,size=64m,nr_inodes=16384",
+		"tmpfs /dev mode=0755,size=1m,nr_inodes=256",
+		"tmpfs /w mode=0755,size=512m,nr_inodes=131072",
+		"rlimit nproc=1024:1024",
+	} {
+		if indexOf(o, want) < 0 {
+			t.Errorf("plan lacks %q:\n%s", want, strings.Join(o, "\n"))
+		}
+	}
+	if got := s.TmpfsSizes(); !reflect.DeepEqual(got, map[string]int64{"/tmp": 512 << 20, "/dev/shm": 64 << 20, "/w": 512 << 20}) {
+		t.Errorf("TmpfsSizes = %v", got)
+	}
+
+	// A tmpfs on /tmp or /dev/shm resizes the box's own, in its place
+	// (mode 1777, before the caller's mounts): no second tmpfs.
+	s.Mounts = []Mount{{Type: "tmpfs", Dest: "/tmp/", Size: 2 << 30}, {Type: "tmpfs", Dest: "/dev/shm", Size: 3 << 20}, {Type: "tmpfs", Dest: "/w", Size: 5000}}
+	o = ops(mustPlan(t, s))
+	for _, want := range []string{"tmpfs /tmp mode=1777,size=2g,nr_inodes=524288", "tmpfs /dev/shm mode=1777,size=3m,nr_inodes=768", "tmpfs /w mode=0755,size=5000,nr_inodes=2"} {
+		if indexOf(o, want) < 0 {
+			t.Errorf("plan lacks %q:\n%s", want, strings.Join(o, "\n"))
+		}
+	}
+	if n := strings.Count(strings.Join(o, "\n"), "tmpfs /tmp "); n != 1 {
+		t.Errorf("%d tmpfs on /tmp, want 1:\n%s", n, strings.Join(o, "\n"))
+	}
+
+	for _, tc := range []struct {
+		name string
+		mod  func(*Spec)
+		want string
+	}{
+		{"nproc", func(s *Spec) { s.Rlimits = []Rlimit{{Name: "nproc", Soft: 5000, Hard: 6000}} }, "rlimit nproc=5000:6000"},
+		{"pids", func(s *Spec) { s.Limits.Pids = 5000 }, ""},
+	} {
+		s := &Spec{Args: []string{"true"}}
+		tc.mod(s)
+		o := ops(mustPlan(t, s))
+		if n := strings.Count(strings.Join(o, "\n"), "rlimit nproc"); tc.want == "" && n != 0 || tc.want != "" && (n != 1 || indexOf(o, tc.want) < 0) {
+			t.Errorf("%s: want %q as the only nproc rlimit:\n%s", tc.name, tc.want, strings.Join(o, "\n"))
+		}
+	}
+}
+
+// TestPlanLandlock: the scoping op runs in the payload after no_new_privs
+// and before seccomp; --landlock off and a kernel before ABI 6 leave it out,
+// the latter with a note for --dry-run.
+func TestPlanLandlock(t *testing.T) {
+	s := &Spec{Args: []string{"true"}}
+	p, _ := buildPlan(s, fakeHost, payloadSpec{seccomp: make([]byte, 8)})
+	o := ops(p)
+	ll := indexOf(o, "landlock scoped=abstract-unix-socket,signal")
+	if ll < 0 || ll < indexOf(o, "no_new_privs") || ll > indexOf(o, "seccomp") || ll < indexOf(o, "fork") || len(p.Notes) != 0 {
+		t.Fatalf("landlock op at %d, notes %q:\n%s", ll, p.Notes, strings.Join(o, "\n"))
+	}
+	if p.Ops[ll].Arg != 3 {
+		t.Errorf("scopes = %#x, want LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET|LANDLOCK_SCOPE_SIGNAL", p.Ops[ll].Arg)
+	}
+	old := fakeHost
+	old.landlockABI = func() int { return 5 }
+	p, _ = buildPlan(s, old, payloadSpec{})
+	if indexOf(ops(p), "landlock") >= 0 || len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "ABI 5") {
+		t.Errorf("ABI 5: want no landlock op and a note; notes %q:\n%s", p.Notes, strings.Join(ops(p), "\n"))
+	}
+	s.Landlock = "off"
+	p, _ = buildPlan(s, fakeHost, payloadSpec{})
+	if indexOf(ops(p), "landlock") >= 0 || len(p.Notes) != 0 {
+		t.Errorf("--landlock off: want no op and no note:\n%s", strings.Join(ops(p), "\n"))
+	}
+}
+
+func mustPlan(t *testing.T, s *Spec) *Plan {
+	t.Helper()
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := buildPlan(s, fakeHost, payloadSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestPlanUserns: who writes the maps of the box's user namespace. The
+// caller's own ids alone: the init stage itself, no round trip. A root
+// caller's (the supervisor) or ranges (newuidmap): the init stage waits, and
+// a root caller's process switches to the mapped id.
+func TestPlanUserns(t *testing.T) {
+	s := &Spec{Args: []string{"true"}}
+	self, err := idmap.Plan(idmap.Request{Mode: idmap.ModeSelf, CallerUID: 1000, CallerGID: 1001})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := buildPlan(s, fakeHost, payloadSpec{mapping: self})
+	if u := p.Ops[0]; u.Code != OpUserns || len(u.Str) != 2 || u.Str[0] != "0 1000 1\n" || u.Str[1] != "0 1001 1\n" || u.Flags&FlagSwitchID != 0 {
+		t.Fatalf("self: %+v", u)
+	}
+	if u := p.Ops[1]; u.Code != OpUnshare || u.Arg&unix.CLONE_NEWNET == 0 || u.Arg&unix.CLONE_NEWUSER != 0 {
+		t.Fatalf("unshare: %+v", u)
+	}
+	root, err := idmap.Plan(idmap.Request{Mode: idmap.ModeSelf, CallerUID: 0, CallerGID: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ = buildPlan(s, fakeHost, payloadSpec{mapping: root})
+	if u := p.Ops[0]; len(u.Str) != 0 || u.Flags&(FlagSwitchID|FlagSetgroups) != FlagSwitchID|FlagSetgroups || u.Arg2 != 0 || u.Arg3 != 0 {
+		t.Fatalf("root: %+v", u)
+	}
+	auto, err := idmap.Plan(idmap.Request{Mode: idmap.ModeAuto, CallerUID: 1000, CallerGID: 1000,
+		SubUIDs: []idmap.Range{{Start: 100000, Count: 10}}, SubGIDs: []idmap.Range{{Start: 100000, Count: 10}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ = buildPlan(s, fakeHost, payloadSpec{mapping: auto})
+	if u := p.Ops[0]; len(u.Str) != 0 || u.Flags&FlagSwitchID != 0 {
+		t.Fatalf("auto: %+v", u)
 	}
 }

@@ -44,6 +44,13 @@ type Result struct {
 	CgroupPeakMemory int64 `json:"cgroup_peak_memory"`
 	OOMKilled        bool  `json:"oom_killed"`
 	OutputSize       int64 `json:"output_bytes,omitempty"` // counted when --max-output is set
+
+	// CPUExact tells that CPUUser and CPUSys are the kernel's count for
+	// every process of the box (its cgroup's CPU accounting). False: they
+	// are a lower bound, from pid 1's rusage and samples of /proc, which
+	// miss what a process reaped by the kernel (its parent ignored SIGCHLD)
+	// spent after its last sample.
+	CPUExact bool `json:"cpu_exact"`
 }
 
 // Exit codes of the sandbox itself, as timeout(1) and env(1) use them.

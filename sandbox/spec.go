@@ -56,8 +56,17 @@ type Spec struct {
 	Map idmap.Mode `json:"map,omitempty"`
 	// Limits are the cgroup limits (memory, cpu quota, pids).
 	Limits cgroup.Limits `json:"limits"`
-	// Rlimits are set on the payload before it execs.
+	// Rlimits are set on the payload before it execs. Without an entry for
+	// sigpending or msgqueue the box gets a small default of each (see
+	// DefaultSigpending, DefaultMsgqueue): the kernel charges both to the
+	// caller's own user.
 	Rlimits []Rlimit `json:"rlimits,omitempty"`
+	// InotifyInstances and InotifyWatches cap the box's inotify instances
+	// and watches (user.max_inotify_* of the box's user namespace), which
+	// the kernel also charges to the caller's user (0: DefaultInotifyInstances,
+	// DefaultInotifyWatches).
+	InotifyInstances int `json:"inotify_instances,omitempty"`
+	InotifyWatches   int `json:"inotify_watches,omitempty"`
 	// Timeout is the wall-clock limit for the whole box (0: none).
 	Timeout time.Duration `json:"timeout,omitempty"`
 	// CPUTime is the CPU time limit of all the box's processes together
@@ -68,6 +77,10 @@ type Spec struct {
 	MaxOutput int64 `json:"max_output,omitempty"`
 	// Seccomp is "default", "off", or the path of a Docker/OCI JSON profile.
 	Seccomp string `json:"seccomp,omitempty"`
+	// Landlock is "default" (the payload is scoped away from abstract unix
+	// sockets and signals outside the box where the kernel can: Landlock
+	// ABI 6, Linux 6.12) or "off".
+	Landlock string `json:"landlock,omitempty"`
 	// CapAdd lists capabilities (e.g. "CAP_NET_RAW" or "net_raw") the
 	// payload keeps inside its namespaces. All others are dropped.
 	CapAdd []string `json:"cap_add,omitempty"`
@@ -85,8 +98,11 @@ type Spec struct {
 	// them to the payload (the CLI forwards SIGINT, SIGTERM, SIGHUP, SIGQUIT).
 	Signals <-chan os.Signal `json:"-"`
 
-	// Stdin, Stdout and Stderr are the box's stdio. An *os.File is passed
-	// straight through; nil means /dev/null (Stdin) or discard.
+	// Stdin, Stdout and Stderr are the box's stdio; nil means /dev/null
+	// (Stdin) or discard. Nothing of them is passed into the box: it gets
+	// pipes, which the supervisor relays (into an *os.File with splice),
+	// so it can neither change a terminal nor seek, truncate or reopen a
+	// file. Run does not wait for the stdin relay to finish reading.
 	Stdin  io.Reader `json:"-"`
 	Stdout io.Writer `json:"-"`
 	Stderr io.Writer `json:"-"`
@@ -100,6 +116,10 @@ type Mount struct {
 	Source string `json:"source,omitempty"`
 	// Dest is the path inside the box.
 	Dest string `json:"dest"`
+	// Size caps a tmpfs, in bytes; 0 means the default (DefaultTmpfsSize,
+	// DefaultShmSize for /dev/shm). A tmpfs on /tmp or /dev/shm does not
+	// stack on the box's own: it sets that one's size (TmpfsSizes).
+	Size int64 `json:"size,omitempty"`
 }
 
 // Rlimit is one resource limit: Name as in --rlimit (nofile, as, ...).
@@ -140,8 +160,14 @@ func (s *Spec) Validate() error {
 				return specErr(field, "source %q must be an absolute path", m.Source)
 			}
 		case "tmpfs":
+			if m.Size < 0 {
+				return specErr(field, "%s: size must not be negative", m.Dest)
+			}
 		default:
 			return specErr(fmt.Sprintf("mounts[%d].type", i), "unknown mount type %q", m.Type)
+		}
+		if m.Size != 0 && m.Type != "tmpfs" {
+			return specErr(field, "%s: only a tmpfs has a size", m.Dest)
 		}
 		if err := checkBoxPath(m.Dest); err != nil {
 			return specErr(field, "destination %q: %v", m.Dest, err)
@@ -166,6 +192,11 @@ func (s *Spec) Validate() error {
 	case "", "none", "host":
 	default:
 		return specErr("--net", "%q: must be none or host", s.Net)
+	}
+	switch s.Landlock {
+	case "", "default", "off":
+	default:
+		return specErr("--landlock", "%q: must be default or off", s.Landlock)
 	}
 	switch s.Map {
 	case "", idmap.ModeSelf, idmap.ModeAuto:
@@ -196,6 +227,9 @@ func (s *Spec) Validate() error {
 		if _, err := capByName(c); err != nil {
 			return specErr("--cap-add", "%v", err)
 		}
+	}
+	if s.InotifyInstances < 0 || s.InotifyWatches < 0 || s.InotifyInstances > 1<<31-1 || s.InotifyWatches > 1<<31-1 {
+		return specErr("--inotify", "must be between 0 and 2147483647 (a sysctl is an int)")
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -58,19 +57,10 @@ func (sv *supervisor) relay(master *os.File) {
 		}
 	}
 	if s.Stdin != nil {
-		// Not waited for: a read from the caller's terminal blocks until
-		// the next key, and the box may be long gone by then.
-		go io.Copy(master, s.Stdin)
+		// Not waited for; stopped when the box is gone (stdinRelay).
+		sv.stdin, _ = startStdinRelay(master, s.Stdin, false)
 	}
-	out := s.Stdout
-	if out == nil {
-		out = io.Discard
-	}
-	sv.ncopy++
-	go func() {
-		// Reading the master ends with EIO once every holder of the
-		// terminal in the box has closed it.
-		sv.copies <- sv.copyLimited(out, master)
-		master.Close()
-	}()
+	// Reading the master ends with EIO once every holder of the terminal
+	// in the box has closed it, or at the end of the drain.
+	sv.startCopy(s.Stdout, master)
 }

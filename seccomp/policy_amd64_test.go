@@ -90,6 +90,30 @@ func defaultPolicyCases() []verdictCase {
 		{"ioctl TIOCGWINSZ", x64(unix.SYS_IOCTL, 1, ttyTIOCGWINZ), retAllow},
 		{"ioctl TIOCSTI<<32 (kernel sees 0)", x64(unix.SYS_IOCTL, 0, unix.TIOCSTI<<32), retAllow},
 		{"ioctl FIONREAD (0x541b)", x64(unix.SYS_IOCTL, 3, 0x541b), retAllow},
+		// what would change a terminal for its later users (issue #15)
+		{"ioctl TIOCEXCL", x64(unix.SYS_IOCTL, 0, unix.TIOCEXCL), eperm},
+		{"ioctl TIOCEXCL|1<<32", x64(unix.SYS_IOCTL, 0, unix.TIOCEXCL|1<<32), eperm},
+		{"ioctl TCXONC", x64(unix.SYS_IOCTL, 1, unix.TCXONC), eperm},
+		{"ioctl TIOCSETD", x64(unix.SYS_IOCTL, 0, unix.TIOCSETD), eperm},
+		{"ioctl TIOCCONS", x64(unix.SYS_IOCTL, 0, unix.TIOCCONS), eperm},
+		// what a --tty box's own programs need: raw mode, job control, size
+		{"ioctl TCSETS", x64(unix.SYS_IOCTL, 0, unix.TCSETS), retAllow},
+		{"ioctl TCSETSW", x64(unix.SYS_IOCTL, 0, unix.TCSETSW), retAllow},
+		{"ioctl TCSETSF", x64(unix.SYS_IOCTL, 0, unix.TCSETSF), retAllow},
+		{"ioctl TIOCSPGRP", x64(unix.SYS_IOCTL, 0, unix.TIOCSPGRP), retAllow},
+		{"ioctl TIOCSWINSZ", x64(unix.SYS_IOCTL, 0, unix.TIOCSWINSZ), retAllow},
+		{"ioctl TIOCSCTTY", x64(unix.SYS_IOCTL, 0, unix.TIOCSCTTY), retAllow},
+		{"ioctl TIOCNXCL", x64(unix.SYS_IOCTL, 0, unix.TIOCNXCL), retAllow},
+		{"ioctl TCFLSH", x64(unix.SYS_IOCTL, 0, unix.TCFLSH), retAllow},
+
+		// the old AIO is charged to the host-wide fs.aio-nr: unimplemented,
+		// so programs fall back (issue #15)
+		{"io_setup", x64(unix.SYS_IO_SETUP), enosys},
+		{"io_submit", x64(unix.SYS_IO_SUBMIT), enosys},
+		{"io_getevents", x64(unix.SYS_IO_GETEVENTS), enosys},
+		{"io_pgetevents", x64(unix.SYS_IO_PGETEVENTS), enosys},
+		{"io_destroy", x64(unix.SYS_IO_DESTROY), enosys},
+		{"io_cancel", x64(unix.SYS_IO_CANCEL), enosys},
 
 		// personality: Docker's harmless values only
 		{"personality PER_LINUX", x64(unix.SYS_PERSONALITY, 0), retAllow},

@@ -25,7 +25,7 @@ uid=$(id -u "$VM_TEST_USER")
 echo "guest: up $(cut -d' ' -f1 /proc/uptime)s when the tests start" >> $out/guest.log
 cat $out/guest.log > /dev/console
 
-export CI=true SANDBOX_TEST_VM=1 SANDBOX_TEST_USER=$VM_TEST_USER SANDBOX_TEST_PREBUILT=/vm/bin
+export CI=true SANDBOX_TEST_VM=1 SANDBOX_TEST_USER=$VM_TEST_USER SANDBOX_TEST_BIN=/vm/bin/sandbox SANDBOX_TEST_PROBE=/vm/bin/probe
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 # The package directory: the tests find ../../testdata from there.
 cd "$VM_REPO/cmd/sandbox"

@@ -56,7 +56,8 @@ cp vm/init "$ird/init"
 (cd "$ird" && find . | cpio -o -H newc --quiet) > "$work/initramfs.cpio"
 
 # 3. What the guest runs, built here: the test binary, the sandbox binary and
-# the probe (the test binary finds the other two through SANDBOX_TEST_PREBUILT).
+# the probe (the test binary finds the other two through SANDBOX_TEST_BIN and
+# SANDBOX_TEST_PROBE).
 share="$work/share"
 rm -rf "$share" && mkdir -p "$share/bin" "$share/out"
 go test -c -o "$share/bin/sandbox.test" ./cmd/sandbox

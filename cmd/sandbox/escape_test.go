@@ -472,20 +472,26 @@ func TestEscapeSetuidBinary(t *testing.T) {
 // ---- the reaper and the sandbox binary as stepping stones --------------
 
 // TestEscapeInitProcFiles: pid 1 of the box (the sandbox binary) is not
-// dumpable and keeps its capabilities, so the payload can read none of its
-// /proc files: its environment, descriptors, memory, root or binary. With
-// CAP_SYS_PTRACE added they open, which shows the check can fail.
+// dumpable, keeps its capabilities, and its memory belongs to the host's user
+// namespace (it was executed before the box's existed), so the payload can
+// read none of its /proc files: its environment, descriptors, memory, root
+// or binary; not even with CAP_SYS_PTRACE in the box. The same files of
+// another process of the box open, which shows the check can fail.
 func TestEscapeInitProcFiles(t *testing.T) {
-	script := `for f in environ mem maps auxv; do head -c1 /proc/1/$f >/dev/null 2>&1 && echo OPEN $f; done
-for f in /proc/1/fd/*; do readlink $f >/dev/null 2>&1 && echo OPEN fd; done; ls /proc/1/root/ >/dev/null 2>&1 && echo OPEN root
-readlink /proc/1/exe >/dev/null 2>&1 && echo OPEN exe; readlink /proc/1/cwd >/dev/null 2>&1 && echo OPEN cwd; true`
-	for _, flags := range [][]string{nil, {"--seccomp", "off"}} {
-		if out := box(t, script, flags...); strings.Contains(out, "OPEN") {
+	script := `for f in environ mem maps auxv; do head -c1 /proc/$P/$f >/dev/null 2>&1 && echo OPEN $f; done
+for f in /proc/$P/fd/*; do readlink $f >/dev/null 2>&1 && echo OPEN fd; done; ls /proc/$P/root/ >/dev/null 2>&1 && echo OPEN root
+readlink /proc/$P/exe >/dev/null 2>&1 && echo OPEN exe; readlink /proc/$P/cwd >/dev/null 2>&1 && echo OPEN cwd; true`
+	for _, flags := range [][]string{nil, {"--seccomp", "off"}, {"--cap-add", "CAP_SYS_PTRACE", "--landlock", "off"}} {
+		if out := box(t, "P=1; "+script, flags...); strings.Contains(out, "OPEN") {
 			t.Errorf("with %v the payload reads pid 1's /proc files:\n%s", flags, out)
 		}
 	}
-	if out := box(t, script, "--cap-add", "CAP_SYS_PTRACE"); !strings.Contains(out, "OPEN environ") {
-		t.Fatalf("with CAP_SYS_PTRACE /proc/1/environ should open; the check above proves nothing:\n%s", out)
+	// The control: the same script against another process of the box,
+	// whose files the payload may open, finds them open; so the checks
+	// above can fail.
+	ctl := `sleep 30 & P=$!; ` + script + `; kill $P`
+	if out := box(t, ctl); !strings.Contains(out, "OPEN environ") {
+		t.Fatalf("another box process's /proc/PID/environ should open; the check above proves nothing:\n%s", out)
 	}
 }
 
@@ -522,16 +528,20 @@ func TestEscapeOverwriteSandboxBinary(t *testing.T) {
 
 // TestEscapePtraceInit: bubblewrap's CVE-2016-8659 and runc's CVE-2016-9962
 // let the sandboxed process attach to the still-privileged setup process.
-// Pid 1 here is not dumpable and the payload has no capabilities: attaching
-// fails with the filter off too. With CAP_SYS_PTRACE added it works.
+// Pid 1 here is not dumpable, the payload has no capabilities, and pid 1's
+// memory belongs to the host's user namespace: attaching fails with the
+// filter off, and with CAP_SYS_PTRACE in the box too. The same attach to
+// another process of the box works with CAP_SYS_PTRACE.
 func TestEscapePtraceInit(t *testing.T) {
-	for _, flags := range [][]string{nil, {"--seccomp", "off"}} {
+	for _, flags := range [][]string{nil, {"--seccomp", "off"}, {"--seccomp", "off", "--cap-add", "CAP_SYS_PTRACE", "--landlock", "off"}} {
 		if out := probeOK(t, flags, "ptrace-attach", "1"); !strings.Contains(out, "ptrace_attach: errno=") {
 			t.Errorf("with %v the payload attached to pid 1: %s", flags, out)
 		}
 	}
-	if out := probeOK(t, []string{"--seccomp", "off", "--cap-add", "CAP_SYS_PTRACE"}, "ptrace-attach", "1"); !strings.Contains(out, "ptrace_attach: ok") {
-		t.Fatalf("with CAP_SYS_PTRACE the attach should work; the check above proves nothing: %s", out)
+	out := box(t, `sleep 30 & /probe ptrace-attach $!; kill $!`, "--seccomp", "off", "--cap-add", "CAP_SYS_PTRACE",
+		"--landlock", "off", "--ro-bind", env.probe+":/probe")
+	if !strings.Contains(out, "ptrace_attach: ok") {
+		t.Fatalf("with CAP_SYS_PTRACE the attach to a box process should work; the check above proves nothing: %s", out)
 	}
 }
 
@@ -594,8 +604,9 @@ func TestEscapeHostAbstractSocketUnreachable(t *testing.T) {
 	if out := probeOK(t, nil, "connect", "unix-abstract", name); strings.TrimSpace(out) != "connect: errno=ECONNREFUSED" {
 		t.Fatalf("connect to the host's @%s from the box: %s", name, out)
 	}
-	if out := probeOK(t, []string{"--net", "host"}, "connect", "unix-abstract", name); strings.TrimSpace(out) != "connect: ok" {
-		t.Fatalf("with --net host the socket should answer; the check above proves nothing: %s", out)
+	// Landlock scoping (TestLandlockAbstractSocketScoped) would refuse it too.
+	if out := probeOK(t, []string{"--net", "host", "--landlock", "off"}, "connect", "unix-abstract", name); strings.TrimSpace(out) != "connect: ok" {
+		t.Fatalf("with --net host --landlock off the socket should answer; the check above proves nothing: %s", out)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/sandbox-dev/sandbox/idmap"
 	"github.com/sandbox-dev/sandbox/internal/flagval"
+	"github.com/sandbox-dev/sandbox/internal/outfile"
 	"github.com/sandbox-dev/sandbox/sandbox"
 )
 
@@ -22,7 +24,7 @@ type execCmd struct {
 	Rootfs    string   `help:"New root from DIR (read-only); default: a read-only view of the host's /usr, /bin, /lib*, /etc." placeholder:"DIR" type:"existingdir"`
 	Bind      []string `help:"Bind host path SRC read-write at DST (default: the same path); write a colon in a path as \\: and a backslash as \\\\." placeholder:"SRC[:DST]" sep:"none"`
 	RoBind    []string `name:"ro-bind" help:"Bind host path SRC read-only (recursively) at DST." placeholder:"SRC[:DST]" sep:"none"`
-	Tmpfs     []string `help:"Mount a fresh tmpfs at DST." placeholder:"DST" sep:"none"`
+	Tmpfs     []string `help:"Mount a fresh tmpfs at DST, of at most SIZE (default 512M); on /tmp or /dev/shm (default 64M) it resizes the box's own; escape a colon in DST as \\:." placeholder:"DST[:size=SIZE]" sep:"none"`
 	Workdir   string   `short:"w" help:"Working directory inside the box." placeholder:"DIR"`
 	Env       []string `help:"Set a variable inside (the environment is cleared but for PATH, TERM, LANG, HOME); the value is taken as written, commas included." placeholder:"KEY=VALUE" sep:"none"`
 	KeepEnv   bool     `name:"keep-env" help:"Pass the caller's whole environment (secrets included)."`
@@ -33,18 +35,22 @@ type execCmd struct {
 	Map       string   `help:"Id mapping: self (your id alone) or auto (also your /etc/subuid range, via newuidmap)." enum:"self,auto" default:"self"`
 	Memory    string   `help:"Memory limit (cgroup), e.g. 256M; swap is off for the box." placeholder:"SIZE"`
 	CPUs      float64  `name:"cpus" help:"CPU quota in cores (cgroup)." placeholder:"N"`
-	Pids      int64    `help:"Most processes at once (cgroup)." placeholder:"N"`
+	Pids      int64    `help:"Most processes at once (cgroup); it replaces the default cap of 1024 (RLIMIT_NPROC)." placeholder:"N"`
 	Rlimit    []string `help:"Resource limit NAME=VALUE (as, core, cpu, fsize, nofile, nproc, stack, ...); VALUE is N, SOFT:HARD or unlimited." placeholder:"NAME=VALUE" sep:"none"`
 	Timeout   string   `help:"Wall-clock limit for the whole box (exit 124): seconds (10, 1.5) or a duration (500ms, 2m)." placeholder:"DURATION"`
 	CPUTime   string   `name:"cpu-time" help:"CPU time limit of all the box's processes together (cgroup): seconds or a duration." placeholder:"DURATION"`
 	MaxOutput string   `name:"max-output" help:"Limit of stdout plus stderr; the box is killed past it." placeholder:"SIZE"`
 	Seccomp   string   `help:"Seccomp filter: default, off, or a Docker/OCI JSON profile FILE." default:"default"`
+	Landlock  string   `help:"Landlock scoping of the payload from abstract unix sockets and signals outside the box (Linux 6.12+): default or off." enum:"default,off" default:"default"`
 	CapAdd    []string `name:"cap-add" help:"Keep this capability (inside the box's namespaces)." placeholder:"CAP" sep:"none"`
-	Report    string   `help:"Write the result as one JSON object to FILE." placeholder:"FILE"`
+	Inotify   string   `help:"Inotify instances and watches the box may hold (default 16:8192); the kernel charges them to your user." placeholder:"N[:WATCHES]"`
+	Report    string   `help:"Write the result as one JSON object to FILE (opened before the box starts; a symlink or non-regular file is refused)." placeholder:"FILE"`
 	TTY       bool     `name:"tty" short:"t" help:"A new terminal inside, relayed to yours (for interactive shells)."`
 	DryRun    bool     `name:"dry-run" help:"Print the setup plan and exit."`
 
 	Command []string `arg:"" passthrough:"" help:"The command and its arguments." name:"command"`
+
+	reportFile *os.File // --report, opened before the box starts
 }
 
 // spec turns the flags into a sandbox.Spec; it makes no syscalls.
@@ -53,7 +59,7 @@ func (c *execCmd) spec() (sandbox.Spec, error) {
 		Args: c.Command, Rootfs: c.Rootfs, Workdir: c.Workdir, Env: c.Env,
 		KeepEnv: c.KeepEnv, Hostname: c.Hostname, Net: c.Net, UID: c.UID, GID: c.GID,
 		Map:     idmap.Mode(c.Map),
-		Seccomp: c.Seccomp, CapAdd: c.CapAdd,
+		Seccomp: c.Seccomp, Landlock: c.Landlock, CapAdd: c.CapAdd,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Accounting: c.Report != "", TTY: c.TTY,
 	}
@@ -99,6 +105,18 @@ func (c *execCmd) spec() (sandbox.Spec, error) {
 		*d.to = v
 	}
 	s.Limits.CPUs, s.Limits.Pids = c.CPUs, c.Pids
+	if c.Inotify != "" {
+		inst, watches, hasWatches := strings.Cut(c.Inotify, ":")
+		var err error
+		if s.InotifyInstances, err = strconv.Atoi(inst); err != nil || s.InotifyInstances <= 0 {
+			return s, fmt.Errorf("--inotify %s: want N or N:WATCHES, positive integers", c.Inotify)
+		}
+		if hasWatches {
+			if s.InotifyWatches, err = strconv.Atoi(watches); err != nil || s.InotifyWatches <= 0 {
+				return s, fmt.Errorf("--inotify %s: want N or N:WATCHES, positive integers", c.Inotify)
+			}
+		}
+	}
 	for _, r := range c.Rlimit {
 		rl, err := flagval.Rlimit(r)
 		if err != nil {
@@ -110,6 +128,13 @@ func (c *execCmd) spec() (sandbox.Spec, error) {
 }
 
 func (c *execCmd) Run() error {
+	// The report is opened before anything else, so that nothing the box
+	// does to the path afterwards (a symlink planted in a bound directory,
+	// a FIFO) matters: it is written through this descriptor.
+	if err := c.openReport(); !c.DryRun && err != nil {
+		return &exitError{code: sandbox.ExitSetup, err: err}
+	}
+	defer c.reportFile.Close()
 	s, err := c.spec()
 	if err != nil {
 		if rerr := c.writeReport(sandbox.Result{Status: sandbox.StatusSetupError, ExitCode: sandbox.ExitSetup}, s, err); rerr != nil {
@@ -158,57 +183,43 @@ func printPlan(s sandbox.Spec) error {
 	for i, op := range p.Ops {
 		fmt.Printf("%3d  %s\n", i, op)
 	}
+	for _, n := range p.Notes {
+		fmt.Printf("note: %s\n", n)
+	}
 	return nil
-}
-
-// report is the --report JSON: times in seconds, sizes in bytes.
-type report struct {
-	Status     sandbox.Status `json:"status"`
-	ExitCode   int            `json:"exit_code"`
-	Signal     int            `json:"signal"`
-	WallTime   float64        `json:"wall_time"`
-	CPUUser    float64        `json:"cpu_user"`
-	CPUSys     float64        `json:"cpu_sys"`
-	PeakMemory int64          `json:"peak_memory"`
-	CgroupPeak int64          `json:"cgroup_peak_memory"`
-	OOMKilled  bool           `json:"oom_killed"`
-	OutputSize int64          `json:"output_bytes,omitempty"`
-	Error      string         `json:"error,omitempty"`
-	Limits     reportLimits   `json:"limits"`
-}
-
-type reportLimits struct {
-	Memory    int64            `json:"memory,omitempty"`
-	CPUs      float64          `json:"cpus,omitempty"`
-	Pids      int64            `json:"pids,omitempty"`
-	Timeout   float64          `json:"timeout,omitempty"`
-	CPUTime   float64          `json:"cpu_time,omitempty"`
-	MaxOutput int64            `json:"max_output,omitempty"`
-	Rlimits   []sandbox.Rlimit `json:"rlimits,omitempty"`
 }
 
 func (c *execCmd) writeReport(res sandbox.Result, s sandbox.Spec, runErr error) error {
 	if c.Report == "" {
 		return nil
 	}
-	r := report{
-		Status: res.Status, ExitCode: res.ExitCode, Signal: res.Signal,
-		WallTime: res.WallTime.Seconds(), CPUUser: res.CPUUser.Seconds(), CPUSys: res.CPUSys.Seconds(),
-		PeakMemory: res.PeakMemory, CgroupPeak: res.CgroupPeakMemory, OOMKilled: res.OOMKilled, OutputSize: res.OutputSize,
-		Limits: reportLimits{
-			Memory: s.Limits.Memory, CPUs: s.Limits.CPUs, Pids: s.Limits.Pids,
-			Timeout: s.Timeout.Seconds(), CPUTime: s.CPUTime.Seconds(), MaxOutput: s.MaxOutput,
-			Rlimits: s.Rlimits,
-		},
-	}
-	if runErr != nil {
-		r.Error = runErr.Error()
-	}
+	r := sandbox.NewReport(res, &s, runErr)
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(c.Report, append(b, '\n'), 0o644)
+	// Through the descriptor opened before the box started, whatever the
+	// path names now; truncated only now, so that a run that could not
+	// start leaves an old report in place until the new one is written.
+	if err := c.reportFile.Truncate(0); err != nil {
+		return fmt.Errorf("truncate %s: %w", c.Report, err)
+	}
+	_, err = c.reportFile.WriteAt(append(b, '\n'), 0)
+	return err
+}
+
+// openReport opens --report FILE before anything runs (outfile.Open: no
+// symlink, nothing but a regular file, not truncated until written).
+func (c *execCmd) openReport() error {
+	if c.Report == "" {
+		return nil
+	}
+	f, err := outfile.Open(c.Report)
+	if err != nil {
+		return fmt.Errorf("--report: %w", err)
+	}
+	c.reportFile = f
+	return nil
 }
 
 // mountsInOrder reads --bind, --ro-bind and --tmpfs from the raw arguments,
@@ -232,12 +243,15 @@ func mountsInOrder(args []string, c *execCmd) ([]sandbox.Mount, error) {
 			i++
 			val = args[i]
 		}
-		m := sandbox.Mount{Type: typ, Dest: val}
-		if typ != "tmpfs" {
-			var err error
-			if m, err = flagval.Bind(typ, val); err != nil {
-				return nil, err
-			}
+		var m sandbox.Mount
+		var err error
+		if typ == "tmpfs" {
+			m, err = flagval.Tmpfs(val)
+		} else {
+			m, err = flagval.Bind(typ, val)
+		}
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, m)
 	}

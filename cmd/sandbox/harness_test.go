@@ -39,7 +39,11 @@ func TestMain(m *testing.M) {
 			env.setupErr = err.Error()
 		}
 		defer os.RemoveAll(env.dir)
-		return m.Run()
+		code := m.Run()
+		if code == 0 && sanitizerReport() {
+			code = 1
+		}
+		return code
 	}()
 	os.Exit(code)
 }
@@ -54,27 +58,38 @@ func setup() error {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return err
 	}
-	if pre := os.Getenv("SANDBOX_TEST_PREBUILT"); pre != "" {
-		// Built by the caller (vm/run.sh builds them on the host for a
-		// guest without a Go toolchain): PRE/sandbox and PRE/probe.
-		env.bin, env.probe = filepath.Join(pre, "sandbox"), filepath.Join(pre, "probe")
+	env.bin = filepath.Join(dir, "sandbox")
+	if bin := os.Getenv("SANDBOX_TEST_BIN"); bin != "" {
+		// A binary built elsewhere (make sanitize's), copied where the
+		// test user can run it.
+		b, err := os.ReadFile(bin)
+		if err != nil {
+			return fmt.Errorf("SANDBOX_TEST_BIN: %w", err)
+		}
+		if err := os.WriteFile(env.bin, b, 0o755); err != nil {
+			return err
+		}
 	} else {
-		env.bin = filepath.Join(dir, "sandbox")
 		// Built as `make build` builds it: static, so the tests run the product.
 		build := exec.Command("go", "build", "-tags", "osusergo,netgo", "-ldflags", "-extldflags=-static", "-o", env.bin, ".")
 		if out, err := build.CombinedOutput(); err != nil {
 			return fmt.Errorf("go build: %v\n%s", err, out)
 		}
-		// The probe does inside the box what a shell cannot; static, so it
-		// runs in any rootfs.
-		probe := filepath.Join(dir, "probe")
+	}
+	// The probe does inside the box what a shell cannot; static, so it
+	// runs in any rootfs. SANDBOX_TEST_PROBE: one built elsewhere (vm/run.sh
+	// builds it on the host for a guest without a Go toolchain).
+	probe := filepath.Join(dir, "probe")
+	if p := os.Getenv("SANDBOX_TEST_PROBE"); p != "" {
+		probe = p
+	} else {
 		cmd := exec.Command("go", "build", "-o", probe, "../../testdata/probe")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("build testdata/probe: %v\n%s", err, out)
 		}
-		env.probe = probe
 	}
+	env.probe = probe
 	env.rootfs = filepath.Join(dir, "rootfs")
 	if out, err := exec.Command("sh", "../../testdata/mkrootfs.sh", env.rootfs).CombinedOutput(); err != nil {
 		return fmt.Errorf("testdata/mkrootfs.sh: %v\n%s", err, out)
@@ -93,6 +108,26 @@ func setup() error {
 		env.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
 	}
 	return nil
+}
+
+// sanitizerReport prints what the sanitizer build (make sanitize) wrote to
+// its log, SANDBOX_SANITIZER_LOG, and tells whether there was anything: a
+// report fails the run even when no test saw its effect.
+func sanitizerReport() bool {
+	p := os.Getenv("SANDBOX_SANITIZER_LOG")
+	if p == "" {
+		return false
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sanitizer log %s: %v\n", p, err)
+		return true
+	}
+	if len(b) == 0 {
+		return false
+	}
+	fmt.Fprintf(os.Stderr, "FAIL: the sanitizers reported (%s):\n%s\n", p, b)
+	return true
 }
 
 // need fails or skips the test when the rootless harness is not available.

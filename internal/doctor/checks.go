@@ -447,21 +447,27 @@ func CheckSeccomp(status, actionsAvail string) Check {
 }
 
 // CheckLandlock judges the result of landlock_create_ruleset(NULL, 0,
-// LANDLOCK_CREATE_RULESET_VERSION): the ABI version, or the errno.
+// LANDLOCK_CREATE_RULESET_VERSION): the ABI version, or the errno. A box's
+// payload is scoped from abstract unix sockets and signals outside it from
+// ABI 6 (Linux 6.12) on; before, it runs without that scoping.
 func CheckLandlock(abi int, err error) Check {
 	c := Check{Name: NameLandlock, Status: OK}
 	var errno syscall.Errno
+	const noScoping = "; boxes run without scoping of abstract unix sockets and signals (with --net host, the host's abstract sockets are reachable)"
 	switch {
+	case err == nil && abi >= 6:
+		c.Detail = fmt.Sprintf("ABI version %d: boxes are scoped from abstract unix sockets and signals outside them", abi)
 	case err == nil:
-		c.Detail = fmt.Sprintf("ABI version %d", abi)
+		c.Status, c.Detail = Warn, fmt.Sprintf("ABI version %d, scoping needs 6%s", abi, noScoping)
+		c.Fix = "use Linux 6.12 or newer"
 	case errors.As(err, &errno) && errno == syscall.ENOSYS:
-		c.Status, c.Detail = Warn, "kernel without Landlock (CONFIG_SECURITY_LANDLOCK, Linux 5.13+)"
+		c.Status, c.Detail = Warn, "kernel without Landlock (CONFIG_SECURITY_LANDLOCK, Linux 5.13+)"+noScoping
 		c.Fix = "use a kernel built with CONFIG_SECURITY_LANDLOCK"
 	case errors.As(err, &errno) && errno == syscall.EOPNOTSUPP:
-		c.Status, c.Detail = Warn, "Landlock is built in but not enabled at boot"
+		c.Status, c.Detail = Warn, "Landlock is built in but not enabled at boot"+noScoping
 		c.Fix = "add landlock to the lsm= kernel parameter (see /sys/kernel/security/lsm)"
 	default:
-		c.Status, c.Detail = Warn, fmt.Sprintf("landlock_create_ruleset: %v", err)
+		c.Status, c.Detail = Warn, fmt.Sprintf("landlock_create_ruleset: %v%s", err, noScoping)
 		c.Fix = "see landlock(7)"
 	}
 	return c

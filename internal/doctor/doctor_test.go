@@ -229,8 +229,10 @@ func TestCheckLandlock(t *testing.T) {
 		err  error
 		want want
 	}{
-		{"abi 4", 4, nil, want{status: OK, detailHas: []string{"ABI version 4"}}},
-		{"not built", 0, syscall.ENOSYS, want{status: Warn, detailHas: []string{"CONFIG_SECURITY_LANDLOCK"}}},
+		{"abi 4", 4, nil, want{status: Warn, detailHas: []string{"ABI version 4", "without scoping"}, fixHas: []string{"6.12"}}},
+		{"abi 6", 6, nil, want{status: OK, detailHas: []string{"ABI version 6", "scoped"}}},
+		{"abi 7", 7, nil, want{status: OK, detailHas: []string{"ABI version 7", "scoped"}}},
+		{"not built", 0, syscall.ENOSYS, want{status: Warn, detailHas: []string{"CONFIG_SECURITY_LANDLOCK", "without scoping"}}},
 		{"not enabled", 0, syscall.EOPNOTSUPP, want{status: Warn, fixHas: []string{"lsm="}}},
 	}
 	for _, tt := range tests {

@@ -79,6 +79,31 @@ func Duration(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// Tmpfs reads the value of --tmpfs: DST, or DST:size=SIZE to set the
+// tmpfs's cap (SIZE as Size reads it). Without a size the box's default cap
+// applies (sandbox.DefaultTmpfsSize). A colon in DST is escaped as in Bind.
+func Tmpfs(val string) (sandbox.Mount, error) {
+	dst, opt, colons := splitEscaped(val)
+	hasOpt := colons > 0
+	if dst == "" || colons > 1 {
+		return sandbox.Mount{}, fmt.Errorf("--tmpfs %q: want DST[:size=SIZE]", val)
+	}
+	m := sandbox.Mount{Type: "tmpfs", Dest: dst}
+	if !hasOpt {
+		return m, nil
+	}
+	v, ok := strings.CutPrefix(opt, "size=")
+	if !ok {
+		return m, fmt.Errorf("--tmpfs %q: the only option is size=SIZE (e.g. %s:size=1G)", val, dst)
+	}
+	n, err := Size(v)
+	if err != nil {
+		return m, fmt.Errorf("--tmpfs %q: %w", val, err)
+	}
+	m.Size = n
+	return m, nil
+}
+
 // Size reads 1024, 64K, 256M, 2G (powers of 1024; a trailing B or iB is
 // allowed).
 func Size(s string) (int64, error) {

@@ -85,11 +85,31 @@ func TestDuration(t *testing.T) {
 	}
 }
 
+func TestTmpfs(t *testing.T) {
+	for in, want := range map[string]sandbox.Mount{
+		"/tmp":               {Type: "tmpfs", Dest: "/tmp"},
+		"/tmp:size=2G":       {Type: "tmpfs", Dest: "/tmp", Size: 2 << 30},
+		"/dev/shm:size=256M": {Type: "tmpfs", Dest: "/dev/shm", Size: 256 << 20},
+		"/w:size=1.5k":       {Type: "tmpfs", Dest: "/w", Size: 1536},
+		"rel:size=1K":        {Type: "tmpfs", Dest: "rel", Size: 1024}, // Validate refuses it
+	} {
+		if got, err := Tmpfs(in); err != nil || got != want {
+			t.Errorf("Tmpfs(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", ":size=1M", "/tmp:", "/tmp:size=", "/tmp:size=0", "/tmp:size=-1M",
+		"/tmp:mode=0700", "/tmp:size=1M,mode=0700", "/tmp:SIZE=1M", "/tmp:size=1M:size=2M"} {
+		if m, err := Tmpfs(bad); err == nil {
+			t.Errorf("Tmpfs(%q) = %+v: want an error", bad, m)
+		}
+	}
+}
+
 // FuzzFlags feeds arbitrary flag values through the parsers and, when they
 // parse, through the Spec's validation: nothing may panic, and what parses
 // must be within range.
 func FuzzFlags(f *testing.F) {
-	for _, s := range []string{"64M", "nofile=17", "/a:/b", "1.5G", "core=0:unlimited", "::", "\x00"} {
+	for _, s := range []string{"64M", "nofile=17", "/a:/b", "1.5G", "core=0:unlimited", "::", "\x00", "/tmp:size=2G", "/x:size=1e3K"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -98,6 +118,12 @@ func FuzzFlags(f *testing.F) {
 		}
 		if r, err := Rlimit(s); err == nil && r.Name == "" {
 			t.Fatalf("Rlimit(%q) has no name", s)
+		}
+		if m, err := Tmpfs(s); err == nil {
+			if m.Dest == "" || m.Size < 0 || m.Type != "tmpfs" {
+				t.Fatalf("Tmpfs(%q) = %+v", s, m)
+			}
+			_ = specWith(m).Validate()
 		}
 		if m, err := Bind("bind", s); err == nil {
 			spec := specWith(m)

@@ -686,6 +686,8 @@ func main() {
 		}
 		abiChild(os.Args[2])
 	default:
-		usage()
+		if !handed(os.Args[1:]) { // handed.go
+			usage()
+		}
 	}
 }

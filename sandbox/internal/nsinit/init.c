@@ -1,40 +1,51 @@
 // The init stage of a box, run before the Go runtime starts.
 //
-// The supervisor re-executes its own binary (/proc/self/exe), already cloned
-// into the new user, mount, pid, net, ipc, uts and cgroup namespaces, with
-// _SANDBOX_INIT=<fd> in an otherwise empty environment. This constructor runs
-// before the Go runtime (as runc's nsexec does), so pid 1 of a box is a small
-// C reaper rather than a parked Go runtime, and a launch pays for one Go
-// runtime start (the supervisor's), not two.
+// The supervisor starts its own binary (/proc/self/exe) with vfork semantics,
+// in its own namespaces, with _SANDBOX_INIT=<fd> in an otherwise empty
+// environment. This constructor runs before the Go runtime (as runc's nsexec
+// does), so the box costs one Go runtime start (the supervisor's), not two,
+// and pid 1 of a box is a small C reaper rather than a parked Go runtime.
+// The namespaces are made here, in the design card's order: the user
+// namespace first (unshare: a clone with CLONE_NEWUSER could not share the
+// supervisor's memory, and copying a Go process costs more than the box),
+// its maps, then the rest, then pid 1.
 //
 // It only executes: the supervisor has decided everything and sends a Plan, a
 // flat list of ops (sandbox/plan.go documents the encoding). Ops run in order;
 // the first that fails is reported back as {index, errno} and the supervisor
 // names it. The protocol on the socket <fd>:
 //
-//   supervisor                          init (pid 1)            payload
-//   -- {plan length u32, hold u32}, plan bytes -->  (before the clone)
-//   -- release byte -->                (only with hold: after newuidmap or cgroup)
-//                                      runs ops up to OpFork
-//                     <-- MSG_OP_ERROR {index, errno}  (on failure; exit)
-//                                      fork() ---------------> runs the rest
-//                     <-- MSG_OP_ERROR {index, errno} -------- (on failure)
-//                                                              execve: the fd is
-//                                                              close-on-exec, so
-//                                                              success is silence
-//                                      reaps; payload exits
-//                     <-- MSG_EXIT {wait status}
-//                     EOF (init exits)
+//   supervisor                    first process        pid 1              payload
+//   -- {plan length u32, hold u32}, plan bytes -->  (before the start)
+//                                 OpUserns: unshare,
+//                                 maps if its own
+//              <-- MSG_USERNS     (only with hold)
+//   maps (root, newuidmap), v1 cgroup move
+//   -- release byte -->           (only with hold)
+//                                 OpUnshare
+//                                 OpSpawn: clone ------> (CLONE_PARENT)
+//              <-- MSG_PID {pid}  exits                  runs ops up to OpFork
+//              <-- MSG_OP_ERROR {index, errno}  (on any failure; exit)
+//                                                        fork() ---------> runs the rest
+//              <-- MSG_OP_ERROR {index, errno} ---------------------------- (on failure)
+//                                                                          execve: the fd is
+//                                                                          close-on-exec, so
+//                                                                          success is silence
+//                                                        reaps; payload exits
+//              <-- MSG_EXIT {wait status}
+//              EOF (pid 1 exits)
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/magic.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -49,6 +60,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,6 +70,9 @@ enum {
 	OP_READONLY, OP_PIVOT, OP_HOSTNAME, OP_LOOPBACK, OP_SESSION,
 	OP_NOT_DUMPABLE, OP_FORK, OP_CHDIR, OP_RLIMIT, OP_CREDS, OP_NO_NEW_PRIVS,
 	OP_SECCOMP, OP_EXEC, OP_SETCTTY, OP_TTY,
+	OP_LANDLOCK = 40,
+	OP_SYSCTL = 35,
+	OP_USERNS = 23, OP_UNSHARE = 24, OP_SPAWN = 25,
 };
 #define F_READONLY (1u << 0)
 #define F_NODEV (1u << 1)
@@ -68,13 +83,15 @@ enum {
 #define F_TRY (1u << 6)
 #define F_SETGROUPS (1u << 7)
 #define F_KEYRING (1u << 8)
+#define F_SWITCHID (1u << 15)
+#define F_TOP_WRITABLE (1u << 9)
 
 #define PLAN_MAGIC 0x31584253u
 #define MAX_STR 4
 #define MAX_PLAN (64u << 20)
 
 // Messages to the supervisor: sandbox/parent.go reads the same layout.
-enum { MSG_OP_ERROR = 1, MSG_EXIT = 2, MSG_TTY = 3 };
+enum { MSG_OP_ERROR = 1, MSG_EXIT = 2, MSG_TTY = 3, MSG_USERNS = 4, MSG_PID = 5 };
 struct msg {
 	uint32_t type;
 	int32_t index;
@@ -98,7 +115,12 @@ struct op {
 #define OLDROOT "/oldroot"
 #define NEWROOT "/newroot"
 
+// The sanitizer build's report log (sanitize.c, build tag sanitize); absent,
+// so NULL, in the product's build.
+void sandbox_sanitizer_log(int reopen) __attribute__((weak));
+
 static int sync_fd = -1;
+static int hold; // the Plan header asks OP_USERNS to wait for the release byte
 static int tty_slave = -1; // --tty: the payload's terminal, from the box's own devpts
 static volatile pid_t payload_pid;
 
@@ -239,8 +261,10 @@ static int xopenat2(int dirfd, const char *path, uint64_t flags, uint64_t resolv
 // ".." stay inside it, and magic links (/proc/PID/fd/N, /proc/self/cwd) are
 // refused, so nothing planted in a rootfs leads outside it.
 // The roots are opened once, not once per op. A mount on the new root
-// itself (its tmpfs, or the --rootfs bind) covers the directory the cached fd
-// points to: root_covered drops it.
+// itself (its tmpfs, the --rootfs bind, or any target that resolves to the
+// root: "/.", a planted symlink to "/") covers the directory the cached fd
+// points to: covers_root tells, from the target's descriptor, and
+// root_covered drops the cached one.
 // do_pivot closes them all: none may outlive the old root (an fd to it is
 // a way out of the box).
 static int root_fds[3] = {-1, -1, -1};
@@ -260,6 +284,18 @@ static void root_covered(void)
 	root_fds[0] = -1;
 }
 
+// covers_root tells whether a mount on the resolved target fd would cover
+// the new root: the target is the root directory itself, whatever its path
+// spelled.
+static int covers_root(int fd)
+{
+	struct stat a, b;
+	int rfd = root_fds[0];
+	if (rfd < 0)
+		return 0; // nothing cached, nothing stale
+	return fstat(fd, &a) == 0 && fstat(rfd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 static int open_in(const char *root, const char *path, int flags)
 {
 	int rfd = root_fd(root);
@@ -268,14 +304,6 @@ static int open_in(const char *root, const char *path, int flags)
 	while (*path == '/')
 		path++;
 	return xopenat2(rfd, *path ? path : ".", O_PATH | flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-}
-
-// is_root tells whether a box path names the root itself.
-static int is_root(const char *path)
-{
-	while (*path == '/')
-		path++;
-	return *path == 0;
 }
 
 // make_in creates path inside root, a directory or (file != 0) an empty file,
@@ -384,6 +412,7 @@ static int do_bind(const struct op *o)
 	char s[64], d[64];
 	fdpath(s, sizeof s, src);
 	fdpath(d, sizeof d, dst);
+	int covered = covers_root(dst);
 	int r = mount(s, d, NULL, MS_BIND | MS_REC, NULL);
 	int e = errno;
 	close(dst);
@@ -391,7 +420,7 @@ static int do_bind(const struct op *o)
 	errno = e;
 	if (r < 0)
 		return -1;
-	if (is_root(o->str[1]))
+	if (covered)
 		root_covered();
 	uint64_t attr = 0;
 	if (o->flags & F_READONLY)
@@ -400,8 +429,29 @@ static int do_bind(const struct op *o)
 		attr |= MOUNT_ATTR_NODEV;
 	if (o->flags & F_NOSUID)
 		attr |= MOUNT_ATTR_NOSUID;
-	// Recursive, so a submount under a read-only bind is read-only too.
-	return attr ? setattr(o->str[1], attr, 1) : 0;
+	// Recursive (AT_RECURSIVE), so every mount the host had below the
+	// source comes in with the bind's flags, not its own: a submount under
+	// a read-only bind is read-only, and none keeps dev or suid.
+	if (attr && setattr(o->str[1], attr, 1) < 0)
+		return -1;
+	// --rootfs: its submounts are read-only from here on, but its top stays
+	// writable until the plan's read-only op on "/", so that the box's mount
+	// points can still be made in it. A top the host locked read-only
+	// cannot be made writable: then it stays read-only (EPERM is expected).
+	if ((o->flags & F_TOP_WRITABLE) && (o->flags & F_READONLY)) {
+		int fd = open_in(NEWROOT, o->str[1], 0);
+		if (fd < 0)
+			return -1;
+		struct mount_attr a = {.attr_clr = MOUNT_ATTR_RDONLY};
+		r = (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &a, sizeof a);
+		e = errno;
+		close(fd);
+		if (r < 0 && e != EPERM) {
+			errno = e;
+			return -1;
+		}
+	}
+	return 0;
 fail:
 	e = errno;
 	close(src);
@@ -418,11 +468,12 @@ static int mount_fs(const char *fstype, const char *path, unsigned long flags, c
 		return -1;
 	char d[64];
 	fdpath(d, sizeof d, fd);
+	int covered = covers_root(fd);
 	int r = mount(fstype, d, fstype, flags, data && *data ? data : NULL);
 	int e = errno;
 	close(fd);
 	errno = e;
-	if (r == 0 && is_root(path))
+	if (r == 0 && covered)
 		root_covered();
 	return r;
 }
@@ -460,6 +511,7 @@ static int do_mask(const struct op *o)
 	int r = fstat(fd, &st);
 	char d[64];
 	fdpath(d, sizeof d, fd);
+	int covered = covers_root(fd);
 	if (r == 0 && S_ISDIR(st.st_mode))
 		r = mount("tmpfs", d, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0");
 	else if (r == 0)
@@ -467,8 +519,53 @@ static int do_mask(const struct op *o)
 	int e = errno;
 	close(fd);
 	errno = e;
+	if (r == 0 && covered)
+		root_covered();
 	if (r == 0 && !S_ISDIR(st.st_mode))
 		r = setattr(o->str[0], MOUNT_ATTR_RDONLY, 0);
+	return r;
+}
+
+// do_sysctl writes "name=value" entries (str[1], NUL-separated) to the files
+// of the box directory str[0]: /proc/sys/user of the box's new /proc, the
+// limits of its own user namespace, written while pid 1 still holds
+// CAP_SYS_RESOURCE there and before /proc/sys is made read-only.
+static int do_sysctl(const struct op *o)
+{
+	int dir = open_in(NEWROOT, o->str[0], O_DIRECTORY);
+	if (dir < 0)
+		return -1;
+	const char *p = o->str[1], *end = o->str[1] + o->len[1];
+	int r = 0;
+	while (p < end && r == 0) {
+		size_t l = strlen(p);
+		const char *eq = memchr(p, '=', l);
+		char name[64];
+		size_t nl = eq ? (size_t)(eq - p) : 0;
+		if (!eq || nl == 0 || nl >= sizeof name || memchr(p, '/', nl)) {
+			errno = EINVAL;
+			r = -1;
+			break;
+		}
+		memcpy(name, p, nl);
+		name[nl] = 0;
+		int fd = openat(dir, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno != ENOENT) // a limit this kernel lacks
+				r = -1;
+		} else {
+			ssize_t w = write(fd, eq + 1, l - nl - 1);
+			int e = errno;
+			close(fd);
+			errno = e;
+			if (w < 0)
+				r = -1;
+		}
+		p += l + 1;
+	}
+	int e = errno;
+	close(dir);
+	errno = e;
 	return r;
 }
 
@@ -480,12 +577,15 @@ static int do_readonly(const struct op *o)
 			return errno == ENOENT ? 0 : -1;
 		char d[64];
 		fdpath(d, sizeof d, fd);
+		int covered = covers_root(fd);
 		int r = mount(d, d, NULL, MS_BIND | MS_REC, NULL);
 		int e = errno;
 		close(fd);
 		errno = e;
 		if (r < 0)
 			return -1;
+		if (covered)
+			root_covered();
 	}
 	return setattr(o->str[0], MOUNT_ATTR_RDONLY, (o->flags & F_RECURSIVE) != 0);
 }
@@ -578,6 +678,32 @@ static int do_seccomp(const struct op *o)
 	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
 }
 
+// The Landlock ruleset attribute as of ABI 6 (landlock(7)): the installed
+// <linux/landlock.h> may predate its scoped field. The scope bits come from
+// the Plan (Go's golang.org/x/sys/unix LANDLOCK_SCOPE_*), so none are
+// spelled here.
+struct ll_ruleset_attr {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net;
+	uint64_t scoped;
+};
+
+// do_landlock puts the payload in a Landlock domain that handles no access
+// right, only the scopes in arg: abstract unix sockets and signals outside
+// the domain are out of reach, files and the network are untouched.
+static int do_landlock(const struct op *o)
+{
+	struct ll_ruleset_attr attr = {.scoped = o->arg};
+	int fd = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
+	if (fd < 0)
+		return -1;
+	int r = (int)syscall(SYS_landlock_restrict_self, fd, 0);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
 // split turns a NUL-separated list into a NULL-terminated vector.
 static char **split(const char *s, uint32_t len)
 {
@@ -634,6 +760,102 @@ static int do_exec(const struct op *o)
 	return -1;
 }
 
+// write_file writes text to a /proc file in one write(2), as the id map
+// files require.
+static int write_file(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, text, len);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+// do_userns makes the box's user namespace. unshare(2) gives this process
+// every capability in it at once (user_namespaces(7)); its ids are unmapped
+// until the maps are written: by itself when the Plan carries them (the
+// caller's own ids alone, setgroups denied first, as the kernel requires of
+// an unprivileged writer), else by the supervisor or newuidmap, for which
+// it says it is ready and waits. A v1 cgroup move happens in that wait too,
+// before any other namespace (the cgroup namespace is rooted where the
+// process is when it is made).
+static int do_userns(const struct op *o)
+{
+	if (unshare(CLONE_NEWUSER) < 0)
+		return -1;
+	if (o->len[0] > 0) {
+		if (write_file("/proc/self/setgroups", "deny", 4) < 0 ||
+		    write_file("/proc/self/gid_map", o->str[1], o->len[1]) < 0 ||
+		    write_file("/proc/self/uid_map", o->str[0], o->len[0]) < 0)
+			return -1;
+	}
+	if (hold) {
+		unsigned char b;
+		report(MSG_USERNS, 0, 0, 0);
+		if (read_full(sync_fd, &b, 1) < 0) {
+			errno = EPIPE; // the supervisor is gone
+			return -1;
+		}
+	}
+	if (o->flags & F_SWITCHID) {
+		// A root caller's process is host root, which is mapped to
+		// nothing here: become the mapped id (host nobody, or root's
+		// range) before anything else, and drop root's groups.
+		if ((o->flags & F_SETGROUPS) && setgroups(0, NULL) < 0)
+			return -1;
+		if (setresgid((gid_t)o->arg3, (gid_t)o->arg3, (gid_t)o->arg3) < 0 ||
+		    setresuid((uid_t)o->arg2, (uid_t)o->arg2, (uid_t)o->arg2) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+// prologue prepares pid 1's mount namespace: a private propagation for
+// everything below, then a tmpfs base holding the host root (OLDROOT) and the
+// new root (NEWROOT) side by side. MS_PRIVATE, not bubblewrap's MS_SLAVE: a
+// mount the host makes later under a --ro-bind source would otherwise appear
+// in the box with its own (writable) flags. The price: a host unmount does
+// not reach a running box either.
+static int prologue(void)
+{
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", BASE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0 ||
+	    mkdir(BASE OLDROOT, 0755) < 0 || mkdir(BASE NEWROOT, 0755) < 0 ||
+	    syscall(SYS_pivot_root, BASE, BASE OLDROOT) < 0 || chdir("/") < 0)
+		return -1;
+	return 0;
+}
+
+// spawn starts pid 1 of the new pid namespace with CLONE_PARENT, so that the
+// supervisor is its parent: it waits for it, and its death kills it
+// (PR_SET_PDEATHSIG, set again here since clone clears it). This process
+// reports pid 1's host pid and exits; the child returns 0 and goes on.
+static int spawn(long index)
+{
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, NULL, NULL, 0);
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		report(MSG_PID, (int)index, 0, pid);
+		_exit(0);
+	}
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return -1;
+	// The supervisor may have died before the line above: then its end of
+	// the sync socket is closed, and nothing else would read as ready
+	// here (the release byte, if any, was read before the clone).
+	struct pollfd pf = {.fd = sync_fd, .events = POLLIN};
+	if (poll(&pf, 1, 0) != 0)
+		_exit(125);
+	if (sandbox_sanitizer_log)
+		sandbox_sanitizer_log(0); // the log's descriptor, in this new process
+	prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0);
+	return prologue();
+}
+
 static int run_op(const struct op *o)
 {
 	switch (o->code) {
@@ -645,7 +867,8 @@ static int run_op(const struct op *o)
 	case OP_PROC:
 		return mount_fs("proc", o->str[0], MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	case OP_DEVPTS:
-		return mount_fs("devpts", o->str[0], MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
+		return mount_fs("devpts", o->str[0], MS_NOSUID | MS_NOEXEC,
+				*o->str[1] ? o->str[1] : "newinstance,ptmxmode=0666,mode=0620");
 	case OP_SYMLINK:
 		return do_symlink(o);
 	case OP_MKDIR:
@@ -673,8 +896,21 @@ static int run_op(const struct op *o)
 		int fd = open_in("/", o->str[0], O_DIRECTORY);
 		if (fd < 0)
 			return -1;
-		int r = fchdir(fd);
+		// A working directory in procfs is how runc's CVE-2024-21626
+		// reached a host fd. The Spec refuses paths under /proc, but an
+		// ordinary symlink (/dev/fd -> /proc/self/fd) gets there by
+		// another name: judge the directory opened, not the string.
+		struct statfs sf;
+		int r = fstatfs(fd, &sf);
+		if (r == 0 && sf.f_type == PROC_SUPER_MAGIC) {
+			errno = EACCES;
+			r = -1;
+		}
+		if (r == 0)
+			r = fchdir(fd);
+		int e = errno;
 		close(fd);
+		errno = e;
 		return r;
 	}
 	case OP_RLIMIT: {
@@ -687,8 +923,16 @@ static int run_op(const struct op *o)
 		return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	case OP_SECCOMP:
 		return do_seccomp(o);
+	case OP_LANDLOCK:
+		return do_landlock(o);
 	case OP_TTY:
 		return open_tty();
+	case OP_SYSCTL:
+		return do_sysctl(o);
+	case OP_USERNS:
+		return do_userns(o);
+	case OP_UNSHARE:
+		return unshare((int)o->arg);
 	case OP_SETCTTY:
 		// --tty: the box's own pseudo-terminal (never the caller's)
 		// becomes the payload's stdio and controlling terminal.
@@ -746,10 +990,54 @@ static void reap(const sigset_t *unblock)
 	_exit(0);
 }
 
+// setup_signal ends the box when a signal to forward arrives before there is
+// a payload to forward it to: the kernel drops a default-action signal sent
+// to a pid namespace's init (pid_namespaces(7)), so without a handler the
+// supervisor's SIGINT or SIGTERM would do nothing and a run stuck in setup
+// would hang. The supervisor is told "killed by sig", as if the payload had
+// been, and pid 1 exits.
+static void setup_signal(int sig)
+{
+	report(MSG_EXIT, 0, 0, sig);
+	_exit(128 + sig);
+}
+
+// k_sigaction is the kernel's struct for rt_sigaction(2), used directly so
+// that every signal is reset, glibc's reserved ones (32, 33) included.
+struct k_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
+// reset_signals undoes what the caller's process left: a Go program that
+// ignores SIGCHLD (signal.Ignore) hands SIG_IGN through fork and execve, and
+// a pid 1 that ignores SIGCHLD has its children reaped by the kernel, the
+// payload's status lost; a blocked signal would never arrive. Every
+// disposition goes back to SIG_DFL (the payload inherits them so), the mask
+// is emptied, and the signals the supervisor forwards end the box until the
+// payload exists.
+static void reset_signals(void)
+{
+	struct k_sigaction dfl = {.handler = SIG_DFL};
+	for (int sig = 1; sig <= 64; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
+	uint64_t none = 0;
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = setup_signal;
+	sigfillset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
+		sigaction(forwarded[i], &sa, NULL);
+}
+
 static void run_init(int fd)
 {
 	sync_fd = fd;
-	prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0); // for ps: not "exe"
+	reset_signals();
 	// Nothing but the sync socket and stdio crosses into the box. The
 	// caller's other descriptors are closed, not only marked close-on-exec:
 	// this process never execs, and a payload given CAP_SYS_PTRACE
@@ -760,6 +1048,8 @@ static void run_init(int fd)
 	if (fd > 3)
 		syscall(SYS_close_range, 3, (unsigned)fd - 1, 0);
 	syscall(SYS_close_range, (unsigned)fd + 1, ~0u, 0);
+	if (sandbox_sanitizer_log)
+		sandbox_sanitizer_log(1); // closed just now
 	// {plan length u32, hold u32}, the plan, and with hold, one release
 	// byte once the supervisor has mapped our ids or moved us into our
 	// cgroup.
@@ -772,18 +1062,7 @@ static void run_init(int fd)
 	unsigned char *buf = malloc(len ? len : 1);
 	if (!buf || read_full(fd, buf, len) < 0)
 		_exit(125);
-	if (get32(hdr + 4)) {
-		if (read_full(fd, hdr, 1) < 0)
-			_exit(125);
-		// The supervisor may just have moved us into the box's cgroup
-		// (cgroup v1): the cgroup namespace of the clone is rooted where
-		// we were born, so take a new one rooted at the box's cgroup, and
-		// the box sees its own as "/".
-		if (unshare(CLONE_NEWCGROUP) < 0) {
-			report(MSG_OP_ERROR, -1, errno, 0);
-			_exit(125);
-		}
-	}
+	hold = get32(hdr + 4) != 0;
 	struct op *ops;
 	long n = decode(buf, len, &ops);
 	if (n < 0) {
@@ -791,21 +1070,14 @@ static void run_init(int fd)
 		_exit(125);
 	}
 
-	// The fixed prologue: a private propagation for everything below, then
-	// a tmpfs base holding the host root (OLDROOT) and the new root
-	// (NEWROOT) side by side. MS_PRIVATE, not bubblewrap's MS_SLAVE: a mount
-	// the host makes later under a --ro-bind source would otherwise appear in
-	// the box with its own (writable) flags. The price: a host unmount does
-	// not reach a running box either.
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	    mount("tmpfs", BASE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0 ||
-	    mkdir(BASE OLDROOT, 0755) < 0 || mkdir(BASE NEWROOT, 0755) < 0 ||
-	    syscall(SYS_pivot_root, BASE, BASE OLDROOT) < 0 || chdir("/") < 0) {
-		report(MSG_OP_ERROR, -1, errno, 0);
-		_exit(125);
-	}
-
 	for (long i = 0; i < n; i++) {
+		if (ops[i].code == OP_SPAWN) {
+			if (spawn(i) < 0) {
+				report(MSG_OP_ERROR, (int)i, errno, 0);
+				_exit(125);
+			}
+			continue;
+		}
 		if (ops[i].code == OP_FORK) {
 			// The signals to forward stay blocked from before the fork
 			// until the reaper's handlers are in place, so that none
@@ -830,7 +1102,16 @@ static void run_init(int fd)
 					close(tty_slave);
 				reap(&old);
 			}
+			// The payload takes the default dispositions, not pid 1's
+			// setup handlers, before the signals are let in.
+			struct sigaction dfl;
+			memset(&dfl, 0, sizeof dfl);
+			dfl.sa_handler = SIG_DFL;
+			for (size_t k = 0; k < sizeof forwarded / sizeof *forwarded; k++)
+				sigaction(forwarded[k], &dfl, NULL);
 			sigprocmask(SIG_SETMASK, &old, NULL);
+			if (sandbox_sanitizer_log)
+				sandbox_sanitizer_log(0); // the log's descriptor, in this new process
 			continue;
 		}
 		if (run_op(&ops[i]) < 0) {
