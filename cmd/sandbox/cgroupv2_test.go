@@ -348,7 +348,9 @@ func TestLimitsHoldAgainstMount(t *testing.T) {
 			t.Run("pids", func(t *testing.T) {
 				marker := randName("bomb")
 				script := mountAttack + ": " + marker + "; b() { b | b & }; b; wait; sleep 60"
-				r := limExec(t, c.o, append([]string{"--pids", "32", "--timeout", "8s"}, attackFlags...), "/bin/sh", "-c", script)
+				// A generous timeout: under TCG on a loaded host the attack
+				// alone has taken most of 8 s.
+				r := limExec(t, c.o, append([]string{"--pids", "32", "--timeout", "20s"}, attackFlags...), "/bin/sh", "-c", script)
 				if !strings.Contains(r.stderr, "Cannot fork") {
 					t.Errorf("no fork ever failed under --pids 32\n%s", r)
 				}
