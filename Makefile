@@ -5,6 +5,8 @@
 #   make sanitize  the integration tests against a build whose C code (the init
 #                stage) has AddressSanitizer and UndefinedBehaviorSanitizer
 #   make bench   launch cost and throughput side by side with bubblewrap and unshare(1)
+#   make vmtest  the cgroup and limit tests in a cgroup v2 guest with systemd
+#                (Debian's kernel under qemu; see vm/run.sh)
 #
 # Run as root, `make deps` (a prerequisite of every target) installs the Debian
 # packages it needs, and `make test` creates the unprivileged test user.
@@ -16,8 +18,11 @@ TESTUSER ?= sandbox-test
 # rootfs fixture, uidmap for --map auto. Bench: bubblewrap, hyperfine.
 DEBS      := gcc libc6-dev libseccomp-dev pkg-config busybox-static uidmap python3
 BENCHDEBS := bubblewrap hyperfine python3 linux-perf
+# The VM stage: qemu, cpio for the initramfs, and what the guest boots from
+# this host's own tree: systemd, D-Bus and a user bus for the user manager.
+VMDEBS    := qemu-system-x86 cpio systemd dbus dbus-user-session libpam-systemd
 
-.PHONY: all build demo deps test unit integration fuzz bench clean testuser sanitize
+.PHONY: all build demo deps test unit integration fuzz bench clean testuser sanitize vmtest
 
 all: build
 
@@ -95,6 +100,12 @@ fuzz:
 			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$dir || exit 1; \
 		done; \
 	done
+
+# The guest's result decides: vm/run.sh fails if its tests fail or it does
+# not finish within VM_TIMEOUT seconds.
+vmtest: EXTRADEBS = $(VMDEBS)
+vmtest: deps testuser
+	SANDBOX_TEST_USER=$(TESTUSER) ./vm/run.sh
 
 bench: EXTRADEBS = $(BENCHDEBS)
 bench: build testuser

@@ -14,14 +14,26 @@
 //     --user NAME` (Setup) made once as root. That directory sits below the
 //     root of each hierarchy: root chose to hand it to the user, so the box
 //     is then outside whatever v1 cgroup the caller itself is in.
-//   - unprivileged on v2: below its own cgroup if it owns it (a systemd
-//     Delegate=yes scope, or Setup's directory with the caller started
-//     inside it). If the caller sits in that cgroup itself, New first moves
-//     the caller into a child "sandbox-supervisor", because v2 gives
+//   - unprivileged on v2: in Setup's directory if the caller runs in it or
+//     below it (its shell in sandbox-<user>/shell); else below its own
+//     cgroup if it owns it (a systemd Delegate=yes scope); else New asks
+//     the caller's systemd user manager for a transient scope with
+//     Delegate=yes holding this process (systemd.go) and goes below that.
+//   - v2, anyone: if processes sit in the chosen cgroup, New first moves
+//     them all into its child "sandbox-supervisor", because v2 gives
 //     controllers to children only of a cgroup that holds no process.
 //
 // On a hybrid host the cgroup2 mount at /sys/fs/cgroup/unified has no
 // controllers and is not used.
+//
+// Two levels per box: the limits and the accounting sit on the box's cgroup
+// (sandbox-HEX), and the box's processes in its child "box", where the box's
+// cgroup namespace is rooted. A payload that can mount cgroupfs sees only
+// that child and what it makes below it: it may write the child's files
+// (rootless, the box's root owns them), never the limits above it, and the
+// counters the supervisor reads (cpu.stat, cpuacct.usage, memory.peak,
+// memory.events) are hierarchical ones of the upper level, which the box
+// cannot reset.
 //
 // The supervisor's order of calls:
 //
@@ -51,6 +63,7 @@ import (
 	"github.com/containerd/cgroups/v3"
 	"github.com/containerd/cgroups/v3/cgroup1"
 	"github.com/containerd/cgroups/v3/cgroup2"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -71,8 +84,9 @@ type Box struct {
 	v1      []*v1Leaf
 	v2      *cgroup2.Manager
 	v2Dir   string
-	fd      int // O_PATH fd of the v2 leaf, -1 if none
-	lock    int // the v2 leaf's lock (stale.go), -1 if none
+	v2Inner *cgroup2.Manager // the v2 leaf's child holding the processes
+	fd      int              // O_PATH fd of the v2 leaf's inner child, -1 if none
+	lock    int              // the v2 leaf's lock (stale.go), -1 if none
 	deleted bool
 }
 
@@ -82,8 +96,13 @@ type v1Leaf struct {
 	required bool // a limit lives here; otherwise it is only accounting
 	cg       cgroup1.Cgroup
 	dir      string
-	lock     int // the leaf's lock (stale.go), -1 if none
+	inner    cgroup1.Cgroup // the leaf's child holding the processes
+	lock     int            // the leaf's lock (stale.go), -1 if none
 }
+
+// innerLeaf is the child of a box's cgroup that holds its processes (see
+// the package comment: limits above the root of the box's cgroup namespace).
+const innerLeaf = "box"
 
 // Stats are what the kernel accounted for a box.
 type Stats struct {
@@ -150,17 +169,26 @@ func readHost(setupDir string) (host, error) {
 	if h.setupDir == "" {
 		h.setupDir = setupDirName(h.user)
 	}
-	f, err := os.Open("/proc/self/cgroup")
-	if err != nil {
-		return h, fmt.Errorf("cgroup: %w", err)
-	}
-	h.self, err = ParseProcCgroup(f)
-	f.Close()
-	if err != nil {
-		return h, fmt.Errorf("cgroup: %w", err)
+	var err error
+	if h.self, err = readSelf(); err != nil {
+		return h, err
 	}
 	h.mounts, err = readMounts()
 	return h, err
+}
+
+// readSelf reads where this process sits, from /proc/self/cgroup.
+func readSelf() (Membership, error) {
+	f, err := os.Open("/proc/self/cgroup")
+	if err != nil {
+		return Membership{}, fmt.Errorf("cgroup: %w", err)
+	}
+	defer f.Close()
+	self, err := ParseProcCgroup(f)
+	if err != nil {
+		return self, fmt.Errorf("cgroup: %w", err)
+	}
+	return self, nil
 }
 
 func readMounts() ([]mount, error) {
@@ -186,13 +214,12 @@ func v1Want(l Limits) []struct {
 		ctrl     string
 		required bool
 	}
-	out := []w{{"memory", l.Memory > 0}}
-	if l.CPUs > 0 {
-		out = append(out, w{"cpu", true})
-	}
-	if l.Pids > 0 {
-		out = append(out, w{"pids", true})
-	}
+	// cpu and pids without a limit too: where the box has no leaf of its
+	// own in a hierarchy, its cgroup namespace there is rooted at the
+	// caller's cgroup, and a payload that mounts cgroupfs could make
+	// cgroups in the directory Setup gave the user, which would outlive
+	// the box.
+	out := []w{{"memory", l.Memory > 0}, {"cpu", l.CPUs > 0}, {"pids", l.Pids > 0}}
 	// cpuacct for CPUUsage and Stats; freezer so that Kill can stop a fork
 	// loop before signalling it.
 	return append(out, w{"cpuacct", false}, w{"freezer", false})
@@ -298,10 +325,18 @@ func (b *Box) createV1Leaf(h host, l Limits, ctrl string, required bool) (*v1Lea
 	}
 	lock, err := lockLeaf(dir)
 	if err != nil {
-		cg.Delete()
+		removeTree(dir)
 		return nil, err
 	}
-	return &v1Leaf{ctrl: ctrl, required: required, cg: cg, dir: dir, lock: lock}, nil
+	inner, err := cg.New(innerLeaf, &specs.LinuxResources{})
+	if err != nil {
+		if lock >= 0 {
+			unix.Close(lock) // lets the lock go
+		}
+		removeTree(dir)
+		return nil, fmt.Errorf("cgroup: create %s cgroup %s: %w", ctrl, filepath.Join(dir, innerLeaf), err)
+	}
+	return &v1Leaf{ctrl: ctrl, required: required, cg: cg, dir: dir, inner: inner, lock: lock}, nil
 }
 
 // describeV1 names the values New writes for ctrl, for error messages.
@@ -324,6 +359,16 @@ func (b *Box) createV2(h host, l Limits) error {
 		return fmt.Errorf("cgroup: no cgroup2 mount at %s: %w", unifiedPoint, ErrNoController)
 	}
 	parent, err := chooseV2Parent(h, m)
+	var de *DelegationError
+	if errors.As(err, &de) && h.euid != 0 {
+		// No cgroup of the caller's own: ask its systemd user manager for
+		// a delegated scope holding this process, and use that.
+		if serr := startUserScope(h.euid, scopeName(b.leaf)); serr != nil {
+			de.Systemd = serr
+		} else if h.self, err = readSelf(); err == nil {
+			parent, err = chooseV2Parent(h, m)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("cgroup: %w", err)
 	}
@@ -346,10 +391,12 @@ func (b *Box) createV2(h host, l Limits) error {
 	defer release()
 	create := func(res *cgroup2.Resources) (*cgroup2.Manager, error) {
 		mgr, err := cgroup2.NewManager(m.Point, group, res)
-		if errors.Is(err, unix.EBUSY) && strings.TrimSuffix(h.self.Unified, "/"+supervisorLeaf) == h.self.Unified {
-			// We sit in parent ourselves, so it cannot hand controllers to
-			// children: move this process into a child of its own first.
-			if merr := moveSelfV2(m.Point, parent); merr != nil {
+		if errors.Is(err, unix.EBUSY) && parent != "/" {
+			// Processes sit in parent (this one, and the user's shell
+			// when it was started there), so it cannot hand controllers
+			// to children: move them all into a child first, as podman
+			// does in a delegated cgroup.
+			if merr := moveAllV2(m.Point, parent); merr != nil {
 				return nil, merr
 			}
 			mgr, err = cgroup2.NewManager(m.Point, group, res)
@@ -380,26 +427,52 @@ func (b *Box) createV2(h host, l Limits) error {
 			return fmt.Errorf("cgroup: turn swap off in %s (memory.swap.max=0): %w", dir, err)
 		}
 	}
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	inner, err := mgr.NewChild(innerLeaf, &cgroup2.Resources{})
 	if err != nil {
 		b.removeAll()
-		return fmt.Errorf("cgroup: open %s: %w", dir, err)
+		return fmt.Errorf("cgroup: create cgroup %s: %w", filepath.Join(dir, innerLeaf), err)
+	}
+	b.v2Inner = inner
+	innerDir := filepath.Join(dir, innerLeaf)
+	fd, err := unix.Open(innerDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		b.removeAll()
+		return fmt.Errorf("cgroup: open %s: %w", innerDir, err)
 	}
 	b.fd = fd
 	return nil
 }
 
-// moveSelfV2 moves this process into <parent>/sandbox-supervisor.
-func moveSelfV2(point, parent string) error {
+// moveAllV2 moves every process of <parent> into <parent>/sandbox-supervisor,
+// until none is left (one forked meanwhile is moved on the next round).
+func moveAllV2(point, parent string) error {
 	g := filepath.Join(parent, supervisorLeaf)
 	sup, err := cgroup2.NewManager(point, g, &cgroup2.Resources{})
 	if err != nil {
 		return fmt.Errorf("cgroup: create %s: %w", filepath.Join(point, g), err)
 	}
-	if err := sup.AddProc(uint64(os.Getpid())); err != nil {
-		return fmt.Errorf("cgroup: move this process into %s: %w", filepath.Join(point, g), err)
+	procs := filepath.Join(point, parent, "cgroup.procs")
+	for range 100 {
+		data, err := os.ReadFile(procs)
+		if err != nil {
+			return fmt.Errorf("cgroup: read %s: %w", procs, err)
+		}
+		pids := strings.Fields(string(data))
+		if len(pids) == 0 {
+			return nil
+		}
+		for _, p := range pids {
+			pid, err := strconv.ParseUint(p, 10, 64)
+			if err != nil {
+				continue
+			}
+			if err := sup.AddProc(pid); err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("cgroup: move process %d from %s into %s (v2 lets a cgroup with processes give no controllers to its children): %w",
+					pid, filepath.Join(point, parent), filepath.Join(point, g), err)
+			}
+		}
 	}
-	return nil
+	return fmt.Errorf("cgroup: processes keep appearing in %s", procs)
 }
 
 func contains(list []string, s string) bool {
@@ -418,18 +491,18 @@ func (b *Box) AddProc(pid int) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.v2 != nil {
-		if err := b.v2.AddProc(uint64(pid)); err != nil {
-			return fmt.Errorf("cgroup: add pid %d to %s: %w", pid, b.v2Dir, err)
+		if err := b.v2Inner.AddProc(uint64(pid)); err != nil {
+			return fmt.Errorf("cgroup: add pid %d to %s: %w", pid, filepath.Join(b.v2Dir, innerLeaf), err)
 		}
 		return nil
 	}
 	kept := b.v1[:0]
 	for _, lf := range b.v1 {
-		if err := lf.cg.AddProc(uint64(pid)); err != nil {
+		if err := lf.inner.AddProc(uint64(pid)); err != nil {
 			if lf.required {
-				return fmt.Errorf("cgroup: add pid %d to %s cgroup %s: %w", pid, lf.ctrl, lf.dir, err)
+				return fmt.Errorf("cgroup: add pid %d to %s cgroup %s: %w", pid, lf.ctrl, filepath.Join(lf.dir, innerLeaf), err)
 			}
-			lf.cg.Delete()
+			removeTree(lf.dir)
 			closeLock(&lf.lock)
 			continue
 		}
@@ -439,7 +512,7 @@ func (b *Box) AddProc(pid int) error {
 	return nil
 }
 
-// FD returns an O_PATH|O_DIRECTORY descriptor of the v2 leaf, for
+// FD returns an O_PATH|O_DIRECTORY descriptor of the v2 leaf's inner child, for
 // SysProcAttr.UseCgroupFD/CgroupFD (clone3 CLONE_INTO_CGROUP), and true; on
 // v1 and hybrid hosts it returns false and the caller uses AddProc. The
 // descriptor stays open until Delete.
@@ -523,9 +596,10 @@ func (b *Box) Stats() (Stats, error) {
 			if m.Memory != nil && m.Memory.Usage != nil {
 				st.PeakMemory = int64(m.Memory.Usage.Max)
 			}
-			if m.MemoryOomControl != nil {
-				st.OOMKills = m.MemoryOomControl.OomKill
-			}
+			// v1 counts an OOM kill only in the victim's own cgroup
+			// (memcg_memory_event does not propagate it up on v1): add up
+			// the leaf and everything below it, the box's own cgroups too.
+			st.OOMKills = sumOOMKillsV1(lf.dir)
 		}
 	}
 	if lf := b.leafOf("cpuacct"); lf != nil {
@@ -658,12 +732,12 @@ func (b *Box) Delete() error {
 	}
 	var errs []error
 	if b.v2 != nil {
-		if err := retryDelete(b.v2.Delete, nil); err != nil {
+		if err := retryDelete(func() error { return removeTree(b.v2Dir) }, nil); err != nil {
 			errs = append(errs, fmt.Errorf("cgroup: remove %s: %w", b.v2Dir, err))
 		}
 	}
 	for _, lf := range b.v1 {
-		if err := retryDelete(lf.cg.Delete, cgroup1.ErrCgroupDeleted); err != nil {
+		if err := retryDelete(func() error { return removeTree(lf.dir) }, nil); err != nil {
 			errs = append(errs, fmt.Errorf("cgroup: remove %s cgroup %s: %w", lf.ctrl, lf.dir, err))
 		}
 	}
@@ -700,13 +774,59 @@ func (b *Box) removeAll() {
 		b.fd = -1
 	}
 	if b.v2 != nil {
-		b.v2.Delete()
+		removeTree(b.v2Dir)
 	}
 	for _, lf := range b.v1 {
-		lf.cg.Delete()
+		removeTree(lf.dir)
 	}
 	b.closeLocks()
-	b.v1, b.v2 = nil, nil
+	b.v1, b.v2, b.v2Inner = nil, nil, nil
+}
+
+// removeTree removes the cgroup dir and every cgroup below it (the box's
+// inner child, and any the box made there itself), deepest first; a cgroup
+// already gone is no error.
+func removeTree(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	var errs []error
+	for _, e := range ents {
+		if e.IsDir() {
+			if err := removeTree(filepath.Join(dir, e.Name())); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := unix.Rmdir(dir); err != nil && err != unix.ENOENT {
+		errs = append(errs, os.NewSyscallError("rmdir "+dir, err))
+	}
+	return errors.Join(errs...)
+}
+
+// sumOOMKillsV1 adds up the oom_kill counters of memory.oom_control in the
+// v1 memory cgroup dir and every cgroup below it.
+func sumOOMKillsV1(dir string) uint64 {
+	var n uint64
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		data, err := os.ReadFile(filepath.Join(p, "memory.oom_control"))
+		if err != nil {
+			return nil
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+				if k, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64); err == nil {
+					n += k
+				}
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 // closeLocks releases the locks of the box's leaves (stale.go).

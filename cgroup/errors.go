@@ -33,6 +33,9 @@ type DelegationError struct {
 	Outside string
 	// Err is the underlying error (EACCES, EBUSY, ...), if any.
 	Err error
+	// Systemd is why the caller's systemd user manager gave no delegated
+	// scope (v2), if it was asked.
+	Systemd error
 }
 
 func (e *DelegationError) Error() string {
@@ -48,10 +51,14 @@ func (e *DelegationError) Error() string {
 		msg += fmt.Sprintf(" (this process runs in %s, outside it: cgroup v2 only moves processes"+
 			" between cgroups whose common ancestor the user may write)", e.Outside)
 	}
+	if e.Systemd != nil {
+		msg += fmt.Sprintf(" (and no delegated scope from systemd: %v)", e.Systemd)
+	}
 	if e.V2 {
-		return msg + fmt.Sprintf("; fix: start sandbox in a cgroup delegated to you, e.g. "+
-			"`systemd-run --user --scope -p Delegate=yes sandbox exec ...`, or have root run "+
-			"`sudo sandbox cgroup-setup --user %s` and start your service inside /sys/fs/cgroup/%s", user, setupDirName(user))
+		return msg + fmt.Sprintf("; fix: let your systemd user manager run, which sandbox then asks for a delegated scope "+
+			"(as root: `loginctl enable-linger %s`, or log in through PAM), or start sandbox in a cgroup delegated to you, e.g. "+
+			"`systemd-run --user --scope -p Delegate=yes sandbox exec ...`, or without systemd have root run "+
+			"`sudo sandbox cgroup-setup --user %s` and start your shell inside /sys/fs/cgroup/%s/%s", user, user, setupDirName(user), SetupShell)
 	}
 	return msg + fmt.Sprintf("; fix: run once as root `sudo sandbox cgroup-setup --user %s`", user)
 }

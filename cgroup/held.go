@@ -11,7 +11,8 @@ import (
 )
 
 // heldV1 and heldV2 are the memory.stat keys whose sum is what a box's
-// processes hold: anonymous memory, shmem (tmpfs, /dev/shm, shared anonymous
+// processes hold (hierarchical totals: the processes sit in the box's
+// inner child): anonymous memory, shmem (tmpfs, /dev/shm, shared anonymous
 // mappings) and, on v2, the kernel memory charged for them that reclaim
 // cannot take back. Page cache is left out: a file another process read
 // first is not charged to the box at all, one it read itself is, so a
@@ -19,7 +20,7 @@ import (
 // from memory.kmem.usage_in_bytes, which v1's memory.stat does not break
 // down.
 var (
-	heldV1 = []string{"rss", "shmem"}
+	heldV1 = []string{"total_rss", "total_shmem"}
 	heldV2 = []string{"anon", "shmem", "kernel_stack", "pagetables", "percpu", "sock", "vmalloc", "slab_unreclaimable"}
 )
 

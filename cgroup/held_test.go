@@ -7,11 +7,11 @@ func TestParseStatSum(t *testing.T) {
 	if n, err := parseStatSum(v2, heldV2); err != nil || n != 1000+16+8+200+4 {
 		t.Fatalf("v2: %d, %v", n, err)
 	}
-	v1 := []byte("cache 900000\nrss 1000\nrss_huge 0\nshmem 200\nmapped_file 300\ntotal_rss 5\n")
+	v1 := []byte("cache 900000\nrss 5\nrss_huge 0\nshmem 7\nmapped_file 300\ntotal_rss 1000\ntotal_shmem 200\n")
 	if n, err := parseStatSum(v1, heldV1); err != nil || n != 1200 {
 		t.Fatalf("v1: %d, %v", n, err)
 	}
-	if _, err := parseStatSum([]byte("rss x\n"), heldV1); err == nil {
+	if _, err := parseStatSum([]byte("total_rss x\n"), heldV1); err == nil {
 		t.Fatal("want an error for a bad value")
 	}
 }

@@ -224,9 +224,9 @@ func chooseV1Parent(h host, ctrl string) (v1Parent, error) {
 const supervisorLeaf = "sandbox-supervisor"
 
 // chooseV2Parent picks the v2 cgroup (a path below the mount) the box's leaf
-// goes under. Root: its own cgroup. Unprivileged: its own cgroup if it owns
-// it (a systemd Delegate=yes scope, or the directory Setup made with the
-// caller placed inside it). A cgroup the caller does not sit below is no
+// goes under. Root: its own cgroup. Unprivileged: Setup's directory if the
+// caller runs in it or below it; else its own cgroup if it owns it (a
+// systemd Delegate=yes scope). A cgroup the caller does not sit below is no
 // use: v2 moves a process only when the mover may write cgroup.procs of the
 // common ancestor of both cgroups (cgroup-v2.rst, "Delegation Containment").
 func chooseV2Parent(h host, m mount) (string, error) {
@@ -240,14 +240,25 @@ func chooseV2Parent(h host, m mount) (string, error) {
 	if h.euid == 0 {
 		return rel, nil
 	}
-	dir := filepath.Join(m.Point, rel)
-	if h.probe.writable(dir) && h.probe.writable(filepath.Join(dir, "cgroup.procs")) &&
-		h.probe.writable(filepath.Join(dir, "cgroup.subtree_control")) {
+	delegated := func(rel string) bool {
+		dir := filepath.Join(m.Point, rel)
+		return h.probe.writable(dir) && h.probe.writable(filepath.Join(dir, "cgroup.procs")) &&
+			h.probe.writable(filepath.Join(dir, "cgroup.subtree_control"))
+	}
+	// In or below Setup's directory (the user's shell in its "shell"
+	// child, or in any cgroup below): boxes go in Setup's directory itself,
+	// which holds no process and so may give its children controllers, and
+	// never in the shell's cgroup, which could then take no new shell.
+	sd := "/" + h.setupDir
+	if (rel == sd || strings.HasPrefix(rel, sd+"/")) && delegated(sd) {
+		return sd, nil
+	}
+	if delegated(rel) {
 		return rel, nil
 	}
-	e := &DelegationError{Controller: "cgroup v2", Path: dir, User: h.user, V2: true}
-	if sd := filepath.Join(m.Point, h.setupDir); h.probe.exists(sd) {
-		e.Path = sd
+	e := &DelegationError{Controller: "cgroup v2", Path: filepath.Join(m.Point, rel), User: h.user, V2: true}
+	if d := filepath.Join(m.Point, h.setupDir); h.probe.exists(d) && rel != sd && !strings.HasPrefix(rel, sd+"/") {
+		e.Path = d
 		e.Outside = rel
 	}
 	return "", e

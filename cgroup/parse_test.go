@@ -250,6 +250,17 @@ func TestChooseV2Parent(t *testing.T) {
 			probe: owned("/sys/fs/cgroup" + scope), want: scope},
 		{name: "user: inside Setup's directory", euid: 1001, self: "0::/sandbox-sbxtest\n",
 			probe: owned("/sys/fs/cgroup/sandbox-sbxtest"), want: "/sandbox-sbxtest"},
+		{name: "user: in Setup's shell cgroup", euid: 1001, self: "0::/sandbox-sbxtest/shell\n",
+			probe: fakeProbe{canWrite: set("/sys/fs/cgroup/sandbox-sbxtest", "/sys/fs/cgroup/sandbox-sbxtest/cgroup.procs",
+				"/sys/fs/cgroup/sandbox-sbxtest/cgroup.subtree_control", "/sys/fs/cgroup/sandbox-sbxtest/shell",
+				"/sys/fs/cgroup/sandbox-sbxtest/shell/cgroup.procs", "/sys/fs/cgroup/sandbox-sbxtest/shell/cgroup.subtree_control")},
+			want: "/sandbox-sbxtest"},
+		// The "outside it" bug: /sandbox-u/shell is inside
+		// /sandbox-u; a cgroup root made for the shell goes up to the
+		// directory the user owns.
+		{name: "user: below Setup's directory in a cgroup root made", euid: 1001, self: "0::/sandbox-sbxtest/shell\n",
+			probe: fakeProbe{existing: set("/sys/fs/cgroup/sandbox-sbxtest"),
+				canWrite: owned("/sys/fs/cgroup/sandbox-sbxtest").canWrite}, want: "/sandbox-sbxtest"},
 		{name: "user: Setup's directory exists but the caller is outside it", euid: 1001,
 			self:       "0::/user.slice/user-1001.slice/session-3.scope\n",
 			probe:      fakeProbe{existing: set("/sys/fs/cgroup/sandbox-sbxtest")},

@@ -1,6 +1,7 @@
 package cgroup
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"github.com/containerd/cgroups/v3/cgroup1"
 	"github.com/containerd/cgroups/v3/cgroup2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // setupV1Controllers are the v1 controllers Setup delegates: those a limit
@@ -32,10 +34,14 @@ var setupV2Controllers = []string{"memory", "cpu", "pids"}
 //
 // Unified hosts: /sys/fs/cgroup/sandbox-<user> owned by the user (the
 // directory, cgroup.procs, cgroup.subtree_control, cgroup.threads), with
-// memory, cpu and pids enabled in the root's cgroup.subtree_control. v2
-// lets the user move only processes already inside a cgroup they own, so
-// the user's service must be started inside that directory (by root or
-// systemd); `systemd-run --user --scope -p Delegate=yes` needs no Setup.
+// memory, cpu and pids enabled in the root's cgroup.subtree_control and in
+// its own, and its child "shell", owned by the user too, where the user's
+// shell or service is started (by root or a PAM module). v2 lets the user
+// move only processes already inside a cgroup they own, and lets a cgroup
+// give controllers to children only while it holds no process: the boxes
+// go in sandbox-<user>, beside shell, which never gets controllers and so
+// always takes new processes. With a systemd user manager no Setup is
+// needed (New asks it for a delegated scope).
 func Setup(user string, uid, gid int) error {
 	if user == "" || filepath.Base(user) != user {
 		return fmt.Errorf("cgroup setup: bad user name %q", user)
@@ -105,8 +111,25 @@ func setupV2(dir string, uid, gid int) error {
 	if err := mgr.ToggleControllers(enable, cgroup2.Enable); err != nil {
 		return fmt.Errorf("cgroup setup: enable %v for %s: %w", enable, path, err)
 	}
-	return chownAll(path, uid, gid, "", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads")
+	shell, err := mgr.NewChild(SetupShell, &cgroup2.Resources{})
+	if err != nil {
+		return fmt.Errorf("cgroup setup: create %s: %w", filepath.Join(path, SetupShell), err)
+	}
+	// And in the user's directory's own, now that its child exists: its
+	// boxes' cgroups get them at once. A process left in it by an older
+	// setup makes this fail (EBUSY); New moves such processes out itself.
+	if err := shell.ToggleControllers(enable, cgroup2.Enable); err != nil && !errors.Is(err, unix.EBUSY) {
+		return fmt.Errorf("cgroup setup: enable %v below %s: %w", enable, path, err)
+	}
+	if err := chownAll(path, uid, gid, "", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"); err != nil {
+		return err
+	}
+	return chownAll(filepath.Join(path, SetupShell), uid, gid, "", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads")
 }
+
+// SetupShell is the child of the user's v2 directory where Setup expects the
+// user's shell or service to be started.
+const SetupShell = "shell"
 
 // chownAll gives dir and the named files in it to uid:gid ("" is dir).
 func chownAll(dir string, uid, gid int, names ...string) error {

@@ -211,10 +211,17 @@ func removeStale(dir string) error {
 	}
 	deadline := time.Now().Add(staleWait)
 	for {
-		for _, p := range readPids(dir) {
-			unix.Kill(p, unix.SIGKILL)
-		}
-		err := unix.Rmdir(dir)
+		// The box's processes sit in the leaf's inner child, and the box
+		// may have made cgroups below it: the whole tree goes.
+		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				for _, pid := range readPids(p) {
+					unix.Kill(pid, unix.SIGKILL)
+				}
+			}
+			return nil
+		})
+		err := removeTree(dir)
 		if err == nil || errors.Is(err, unix.ENOENT) {
 			return nil
 		}

@@ -177,28 +177,3 @@ func hostPidMax() int {
 	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	return n
 }
-
-// checkLimitsReachable refuses CAP_SYS_ADMIN without the default filter
-// in a box that has a cgroup (limits, --cpu-time, or accounting for a
-// report). With mount(2) open the payload can mount its cgroup hierarchy
-// (v1 or v2: the box's cgroup is the root of its cgroup namespace, and its
-// files belong to the caller's uid, which the box has) and raise its
-// memory, pids and CPU limits or reset cpuacct.usage. The default filter
-// refuses the whole mount family.
-func (s *Spec) checkLimitsReachable() error {
-	if !s.Limits.Any() && s.CPUTime == 0 && !s.Accounting {
-		return nil
-	}
-	if s.Seccomp == "" || s.Seccomp == "default" {
-		return nil
-	}
-	for _, c := range s.CapAdd {
-		if n, err := capByName(c); err == nil && capNames[n] == "sys_admin" {
-			return specErr("--cap-add "+c,
-				"refused with --seccomp %s in a box with limits or a report (--memory, --cpus, --pids, --cpu-time, --report): "+
-					"with mount(2) allowed and CAP_SYS_ADMIN the box could mount its own cgroup and raise its limits or reset its CPU accounting; "+
-					"keep --seccomp default (it refuses mount), or drop the capability", s.Seccomp)
-		}
-	}
-	return nil
-}

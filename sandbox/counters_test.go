@@ -54,27 +54,20 @@ func TestPlanKernelCounters(t *testing.T) {
 	}
 }
 
-// TestValidateCapSysAdminWithLimits: CAP_SYS_ADMIN with mount(2) allowed is
-// refused in a box with a cgroup, and allowed otherwise.
+// TestValidateCapSysAdminWithLimits: CAP_SYS_ADMIN with mount(2) allowed
+// is the caller's policy in a box with a cgroup too: the limits and the
+// accounting sit a level above the root of the box's cgroup namespace,
+// where a payload that mounts cgroupfs cannot reach them
+// (TestLimitsHoldAgainstMount in cmd/sandbox shows it).
 func TestValidateCapSysAdminWithLimits(t *testing.T) {
-	for _, tc := range []struct {
-		s    Spec
-		want bool
-	}{
-		{Spec{Seccomp: "off", CapAdd: []string{"CAP_SYS_ADMIN"}, Accounting: true}, true},
-		{Spec{Seccomp: "/p.json", CapAdd: []string{"sys_admin"}, Limits: cgroup.Limits{Pids: 5}}, true},
-		{Spec{Seccomp: "off", CapAdd: []string{"CAP_SYS_ADMIN"}, CPUTime: 1}, true},
-		{Spec{Seccomp: "off", CapAdd: []string{"CAP_SYS_ADMIN"}}, false},
-		{Spec{CapAdd: []string{"CAP_SYS_ADMIN"}, Accounting: true}, false},
-		{Spec{Seccomp: "off", CapAdd: []string{"CAP_NET_RAW"}, Accounting: true}, false},
+	for _, s := range []Spec{
+		{Seccomp: "off", CapAdd: []string{"CAP_SYS_ADMIN"}, Accounting: true},
+		{Seccomp: "/p.json", CapAdd: []string{"sys_admin"}, Limits: cgroup.Limits{Pids: 5}},
+		{Seccomp: "off", CapAdd: []string{"CAP_SYS_ADMIN"}, CPUTime: 1},
 	} {
-		tc.s.Args = []string{"true"}
-		err := tc.s.Validate()
-		if got := err != nil; got != tc.want {
-			t.Errorf("%+v: error %v, want refused=%v", tc.s, err, tc.want)
-		}
-		if err != nil && (!strings.Contains(err.Error(), "--cap-add") || !strings.Contains(err.Error(), "--seccomp")) {
-			t.Errorf("%v: want the flags named", err)
+		s.Args = []string{"true"}
+		if err := s.Validate(); err != nil {
+			t.Errorf("%+v: %v", s, err)
 		}
 	}
 }

@@ -40,5 +40,10 @@ func (c cgroupSetupCmd) Run() error {
 		return &exitError{code: 125, err: fmt.Errorf("cgroup-setup: %w", err)}
 	}
 	fmt.Printf("cgroups prepared for %s: their boxes can now use --memory, --cpus, --pids and --cpu-time\n", c.User)
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		// cgroup v2 moves a process only within a subtree the mover owns.
+		fmt.Printf("cgroup v2: start %s's shell inside /sys/fs/cgroup/sandbox-%s/%s (as root: echo PID > /sys/fs/cgroup/sandbox-%s/%s/cgroup.procs); "+
+			"with systemd, a user manager (`loginctl enable-linger %s`) needs no cgroup-setup at all\n", c.User, c.User, cgroup.SetupShell, c.User, cgroup.SetupShell, c.User)
+	}
 	return nil
 }

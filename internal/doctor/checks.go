@@ -23,6 +23,7 @@ const (
 	NameHelpers   = "uid/gid helpers"
 	NameSubIDs    = "subordinate ids"
 	NameCgroups   = "cgroups"
+	NameSystemd   = "systemd user"
 	NameSeccomp   = "seccomp"
 	NameLandlock  = "landlock"
 	minKernelText = "5.12"
@@ -277,6 +278,46 @@ type CgroupFacts struct {
 	// V1 maps a v1 controller (memory, cpu, pids) to its directory
 	// /sys/fs/cgroup/<controller>/sandbox-<user>, made by `sandbox cgroup-setup`.
 	V1 map[string]CgroupDir
+	// UserManager is what the caller's systemd user manager offers (v2,
+	// unprivileged): a reachable one gives sandbox a delegated scope.
+	UserManager UserManagerFacts
+}
+
+// UserManagerFacts is what CheckSystemdUser judges.
+type UserManagerFacts struct {
+	// Address is the user bus tried; Err why the manager could not be
+	// used (nil: it answered).
+	Address string
+	Err     error
+	// Cgroup is the manager's cgroup, Controllers those delegated to it.
+	Cgroup      string
+	Controllers []string
+}
+
+// usable reports whether the manager answered and delegates every
+// controller a limit needs.
+func (u UserManagerFacts) usable() bool {
+	return u.Address != "" && u.Err == nil && len(missingOf(wantControllers, u.Controllers)) == 0
+}
+
+// CheckSystemdUser judges, on a v2 host, whether the caller's systemd user
+// manager is reachable for delegation and which controllers it delegates.
+func CheckSystemdUser(f UserManagerFacts) Check {
+	c := Check{Name: NameSystemd, Status: OK}
+	if f.Err != nil {
+		c.Status = Warn
+		c.Detail = fmt.Sprintf("no user manager for delegated scopes: %v", f.Err)
+		c.Fix = "as root `loginctl enable-linger USER` (or log in through PAM) so that systemd runs a user manager; " +
+			"without systemd: `sudo sandbox cgroup-setup --user USER`"
+		return c
+	}
+	c.Detail = fmt.Sprintf("user manager at %s (cgroup %s) delegates: %s", f.Address, f.Cgroup, orNone(f.Controllers))
+	if missing := missingOf(wantControllers, f.Controllers); len(missing) > 0 {
+		c.Status = Warn
+		c.Detail += "; not delegated: " + strings.Join(missing, ", ")
+		c.Fix = "`sudo systemctl edit user@.service` with [Service] Delegate=memory cpu pids"
+	}
+	return c
 }
 
 // wantControllers are the controllers behind --memory, --cpus and --pids.
@@ -296,6 +337,9 @@ func CheckCgroups(f CgroupFacts) Check {
 		case !f.V2Dir.Exists:
 			c.Status = Warn
 			c.Detail = fmt.Sprintf("v2 (unified); own cgroup %s not found under /sys/fs/cgroup", f.V2Path)
+		case f.V2Dir.Owner != f.CallerUID && f.UserManager.usable():
+			c.Detail = fmt.Sprintf("v2 (unified); own cgroup %s is not delegated; boxes go in a delegated scope from the systemd user manager (controllers: %s)",
+				f.V2Path, orNone(f.UserManager.Controllers))
 		case f.V2Dir.Owner != f.CallerUID:
 			c.Status = Warn
 			c.Detail = fmt.Sprintf("v2 (unified); own cgroup %s is owned by uid %d, not delegated to uid %d: --memory, --cpus, --pids unavailable",
@@ -309,7 +353,7 @@ func CheckCgroups(f CgroupFacts) Check {
 		}
 		if c.Status != OK {
 			c.Fix = "run in a systemd user session with delegation: `sudo systemctl edit user@.service` with [Service] Delegate=memory cpu pids, " +
-				"or start under `systemd-run --user --scope -p Delegate=yes`"
+				"or start under `systemd-run --user --scope -p Delegate=yes`; without systemd: `sudo sandbox cgroup-setup --user " + f.User + "`"
 		}
 		return c
 	case cgroups.Legacy, cgroups.Hybrid:

@@ -21,6 +21,7 @@ import (
 	"github.com/containerd/cgroups/v3"
 	"golang.org/x/sys/unix"
 
+	"github.com/sandbox-dev/sandbox/cgroup"
 	"github.com/sandbox-dev/sandbox/idmap"
 )
 
@@ -76,6 +77,7 @@ func Run() []Check {
 		release = unix.ByteSliceToString(uts.Release[:])
 	}
 
+	cf := cgroupFacts(root, name, uid)
 	checks := []Check{
 		CheckKernel(release),
 		CheckUserNS(UserNSFacts{
@@ -89,9 +91,12 @@ func Run() []Check {
 		}),
 		CheckHelpers(root, helperFacts()),
 		CheckSubIDs(subIDFacts(root, name, uid)),
-		CheckCgroups(cgroupFacts(root, name, uid)),
+		CheckCgroups(cf),
 		CheckSeccomp(readTrim("/proc/self/status"), readTrim("/proc/sys/kernel/seccomp/actions_avail")),
 		CheckLandlock(landlockABI()),
+	}
+	if cf.Mode == cgroups.Unified && !root {
+		checks = append(checks, CheckSystemdUser(cf.UserManager))
 	}
 	return checks
 }
@@ -163,6 +168,10 @@ func cgroupFacts(root bool, name string, uid int) CgroupFacts {
 		dir := filepath.Join(cgroupRoot, f.V2Path)
 		f.V2Dir = statDir(dir)
 		f.V2Controllers = readTrim(filepath.Join(dir, "cgroup.controllers"))
+		if !root {
+			um := cgroup.ProbeUserManager()
+			f.UserManager = UserManagerFacts{Address: um.Address, Err: um.Err, Cgroup: um.Cgroup, Controllers: um.Controllers}
+		}
 	}
 	for _, ctrl := range wantControllers {
 		f.V1[ctrl] = statDir(filepath.Join(cgroupRoot, ctrl, "sandbox-"+name))

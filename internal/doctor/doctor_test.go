@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"syscall"
@@ -167,6 +168,10 @@ func TestCheckCgroups(t *testing.T) {
 			want{status: Warn, detailHas: []string{"not delegated: cpu"}, fixHas: []string{"Delegate="}}},
 		{"v2 not owned", CgroupFacts{Mode: cgroups.Unified, CallerUID: 1000, V2Path: "/system.slice/x", V2Dir: CgroupDir{Exists: true, Owner: 0}, V2Controllers: "memory cpu pids"},
 			want{status: Warn, detailHas: []string{"owned by uid 0"}, fixHas: []string{"systemd-run --user"}}},
+		{"v2 not owned, user manager delegates", CgroupFacts{Mode: cgroups.Unified, CallerUID: 1000, V2Path: "/user.slice/user-1000.slice/session-2.scope",
+			V2Dir: CgroupDir{Exists: true, Owner: 0}, V2Controllers: "memory cpu pids",
+			UserManager: UserManagerFacts{Address: "unix:path=/run/user/1000/bus", Controllers: []string{"cpu", "memory", "pids"}}},
+			want{status: OK, detailHas: []string{"delegated scope", "systemd user manager"}}},
 		{"v2 root", CgroupFacts{Mode: cgroups.Unified, Root: true, V2Path: "/", V2Controllers: "memory cpu pids"},
 			want{status: OK, detailHas: []string{"root"}}},
 		{"v1 set up", CgroupFacts{Mode: cgroups.Legacy, CallerUID: 1000, User: "alice", V1: map[string]CgroupDir{"memory": mine, "cpu": mine, "pids": mine}},
@@ -179,6 +184,24 @@ func TestCheckCgroups(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.want.assert(t, CheckCgroups(tt.f)) })
+	}
+}
+
+func TestCheckSystemdUser(t *testing.T) {
+	tests := []struct {
+		name string
+		f    UserManagerFacts
+		want want
+	}{
+		{"delegates all", UserManagerFacts{Address: "unix:path=/run/user/1000/bus", Cgroup: "/user.slice/user-1000.slice/user@1000.service",
+			Controllers: []string{"cpu", "memory", "pids"}}, want{status: OK, detailHas: []string{"/run/user/1000/bus", "cpu, memory, pids"}}},
+		{"no cpu", UserManagerFacts{Address: "unix:path=/run/user/1000/bus", Controllers: []string{"memory", "pids"}},
+			want{status: Warn, detailHas: []string{"not delegated: cpu"}, fixHas: []string{"Delegate=memory cpu pids"}}},
+		{"unreachable", UserManagerFacts{Address: "unix:path=/run/user/1000/bus", Err: errors.New("no systemd user manager reachable")},
+			want{status: Warn, detailHas: []string{"no user manager"}, fixHas: []string{"loginctl enable-linger", "cgroup-setup"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.want.assert(t, CheckSystemdUser(tt.f)) })
 	}
 }
 

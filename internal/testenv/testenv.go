@@ -80,3 +80,38 @@ func CopyExecutable(t testing.TB, src string) string {
 	}
 	return dst
 }
+
+// InVM tells whether the tests run in the VM stage (vm/run.sh sets
+// SANDBOX_TEST_VM=1 in the guest).
+func InVM() bool { return os.Getenv("SANDBOX_TEST_VM") == "1" }
+
+// NeedCgroupV2 gates a test of the cgroup v2 paths. On a host without a
+// unified hierarchy it skips, in CI too: CI runs the same test in its VM
+// stage (`make vmtest`, a cgroup v2 guest), where it must run and fails
+// instead.
+func NeedCgroupV2(t testing.TB) {
+	t.Helper()
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		return
+	}
+	if InVM() {
+		t.Fatal("the VM stage's guest has no cgroup v2 hierarchy at /sys/fs/cgroup")
+	}
+	t.Skip("needs a cgroup v2 host; CI runs it in the VM stage (make vmtest)")
+}
+
+// NeedUserManager gates a test of the systemd user manager path: the test
+// user's bus must exist (lingering or a login session). The VM stage's
+// guest has one; elsewhere it skips like NeedCgroupV2.
+func NeedUserManager(t testing.TB, uid int) {
+	t.Helper()
+	NeedCgroupV2(t)
+	bus := fmt.Sprintf("/run/user/%d/bus", uid)
+	if _, err := os.Stat(bus); err == nil {
+		return
+	}
+	if InVM() {
+		t.Fatalf("the VM stage's guest has no user bus at %s (is the test user lingering?)", bus)
+	}
+	t.Skip("needs a systemd user manager for the test user (" + bus + "); CI runs it in the VM stage (make vmtest)")
+}
