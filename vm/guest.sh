@@ -28,10 +28,21 @@ cat $out/guest.log > /dev/console
 export CI=true SANDBOX_TEST_VM=1 SANDBOX_TEST_USER=$VM_TEST_USER SANDBOX_TEST_BIN=/vm/bin/sandbox SANDBOX_TEST_PROBE=/vm/bin/probe
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 # The package directory: the tests find ../../testdata from there.
+# The binaries and the output live on the guest's own tmpfs while the
+# tests run (nothing of a box's launch goes through 9p), the output is
+# copied to the console as it comes (the host keeps it even if the guest
+# wedges), and to the share at the end.
+mkdir -p /tmp/vmbin && cp /vm/bin/sandbox /vm/bin/probe /vm/bin/sandbox.test /tmp/vmbin/ && chmod -R a+rX /tmp/vmbin
+export SANDBOX_TEST_BIN=/tmp/vmbin/sandbox SANDBOX_TEST_PROBE=/tmp/vmbin/probe
+# The package directory: the tests find ../../testdata from there.
 cd "$VM_REPO/cmd/sandbox"
 rc=0
-/vm/bin/sandbox.test -test.v -test.count=1 -test.timeout=${VM_GO_TIMEOUT:-15m} ${VM_TEST_RUN:+-test.run "$VM_TEST_RUN"} > $out/test.log 2>&1 || rc=$?
-tail -n 40 $out/test.log > /dev/console
+{ /tmp/vmbin/sandbox.test -test.v -test.count=1 -test.timeout=${VM_GO_TIMEOUT:-15m} ${VM_TEST_RUN:+-test.run "$VM_TEST_RUN"} 2>&1 || echo "VMTEST-RC $?"; } |
+	tee /tmp/test.log > /dev/console
+rc=$(sed -n 's/^VMTEST-RC \([0-9]*\)$/\1/p' /tmp/test.log | tail -n 1)
+rc=${rc:-0}
+echo "VMTEST-RESULT rc=$rc" > /dev/console
+cp /tmp/test.log $out/test.log
 echo $rc > $out/rc
 sync
 systemctl poweroff --force --force

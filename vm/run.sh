@@ -85,7 +85,7 @@ timeout --foreground -k 10 "$timeout" qemu-system-x86_64 \
 	-machine q35,accel="$accel" -cpu "$cpu" -smp 2 -m 3072 \
 	-nographic -no-reboot -nic none \
 	-kernel "$vmlinuz" -initrd "$work/initramfs.cpio" \
-	-append "console=ttyS0 quiet loglevel=3 panic=-1 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 systemd.unit=sandbox-vmtest.target systemd.show_status=0" \
+	-append "console=ttyS0 loglevel=4 panic=-1 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 systemd.unit=sandbox-vmtest.target systemd.show_status=0" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs local,path="$share",mount_tag=vm,security_model=none,multidevs=remap \
 	< /dev/null > "$work/console.log" 2>&1 || rc=$?
@@ -93,10 +93,17 @@ end=$(date +%s)
 echo "vmtest: build $((built - start))s, guest $((end - built))s, total $((end - start))s"
 if [ -f "$share/out/guest.log" ]; then cat "$share/out/guest.log"; fi
 if [ -f "$share/out/test.log" ]; then cat "$share/out/test.log"; fi
-if [ "$rc" = 124 ] || [ ! -f "$share/out/rc" ]; then
-	echo "vmtest: FAIL: the guest did not finish within ${timeout}s (qemu exit $rc); its console:" >&2
-	tail -n 60 "$work/console.log" >&2
-	exit 1
+if [ ! -f "$share/out/rc" ]; then
+	# The console has the output as it came, and the result line if the
+	# tests finished but the share did not get it.
+	grc=$(sed -n 's/^VMTEST-RESULT rc=\([0-9]*\).*/\1/p' "$work/console.log" | tail -n 1)
+	if [ -z "$grc" ]; then
+		echo "vmtest: FAIL: the guest did not finish within ${timeout}s (qemu exit $rc); its console:" >&2
+		tail -n 80 "$work/console.log" >&2
+		exit 1
+	fi
+	tail -n 80 "$work/console.log"
+	echo "$grc" > "$share/out/rc"
 fi
 grc=$(cat "$share/out/rc")
 if [ "$grc" != 0 ]; then
