@@ -24,7 +24,14 @@ import (
 // not truncated: the caller truncates when it writes, so that a run that
 // never starts leaves an old file as it was.
 func Open(path string) (*os.File, error) {
-	fd, err := openNoSymlinks(path, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0o644)
+	return open(path, unix.O_WRONLY|unix.O_CREAT, 0o644, func(t uint32) bool { return t == unix.S_IFREG })
+}
+
+// open opens path with flags (and mode, for O_CREAT) without following a
+// symlink in any component and without blocking on a FIFO, and keeps it
+// only if its file type passes ok; the descriptor is blocking again after.
+func open(path string, flags int, mode uint32, ok func(uint32) bool) (*os.File, error) {
+	fd, err := openNoSymlinks(path, flags|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, mode)
 	switch {
 	case errors.Is(err, unix.ELOOP):
 		return nil, fmt.Errorf("%s is or goes through a symbolic link; refusing to follow it (name the path it resolves to)", path)
@@ -38,7 +45,7 @@ func Open(path string) (*os.File, error) {
 		unix.Close(fd)
 		return nil, &os.PathError{Op: "fstat", Path: path, Err: err}
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+	if !ok(st.Mode & unix.S_IFMT) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("%s is not a regular file; name a regular file", path)
 	}
@@ -72,25 +79,5 @@ func openNoSymlinks(path string, flags int, mode uint32) (int, error) {
 // would hang the open, and with it the batch, since no box runs yet to time
 // out. O_NONBLOCK keeps the open itself from waiting; it is cleared again.
 func OpenInput(path string) (*os.File, error) {
-	fd, err := openNoSymlinks(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	switch {
-	case errors.Is(err, unix.ELOOP):
-		return nil, fmt.Errorf("%s is or goes through a symbolic link; refusing to follow it (name the path it resolves to)", path)
-	case err != nil:
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return nil, &os.PathError{Op: "fstat", Path: path, Err: err}
-	}
-	if t := st.Mode & unix.S_IFMT; t != unix.S_IFREG && t != unix.S_IFCHR {
-		unix.Close(fd)
-		return nil, fmt.Errorf("%s is not a regular file; name a regular file", path)
-	}
-	if err := unix.SetNonblock(fd, false); err != nil {
-		unix.Close(fd)
-		return nil, &os.PathError{Op: "fcntl", Path: path, Err: err}
-	}
-	return os.NewFile(uintptr(fd), path), nil
+	return open(path, unix.O_RDONLY, 0, func(t uint32) bool { return t == unix.S_IFREG || t == unix.S_IFCHR })
 }
