@@ -6,6 +6,14 @@
 set -eu
 root=$1
 . "$root/vm/env"
+# The guest mounts a tmpfs of its own on /tmp (vm/init): a repository that
+# lives under it (a CI clone can) is bound back from the host's tree.
+case "$VM_REPO" in
+/tmp/*)
+	mkdir -p "$root$VM_REPO"
+	mount -o bind "/lower$VM_REPO" "$root$VM_REPO"
+	;;
+esac
 mkdir -p "$root/etc/systemd/system" "$root/var/lib/systemd/linger"
 : > "$root/var/lib/systemd/linger/$VM_TEST_USER"
 cat > "$root/etc/systemd/system/sandbox-vmtest.target" <<UNIT
