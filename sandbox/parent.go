@@ -218,8 +218,9 @@ type supervisor struct {
 	outputs     []*os.File  // the read ends of the box's output, for the drain
 	stdin       *stdinRelay // the caller's stdin into the box, if any
 
-	closeAfterStart []*os.File // the box's ends of pipes and terminals
-	restore         func()     // puts the caller's terminal back, with --tty
+	closeAfterStart []*os.File   // the box's ends of pipes and terminals
+	direct          *[3]*os.File // Create: the engine's stdio, given to the box as they are
+	restore         func()       // puts the caller's terminal back, with --tty
 
 	opErr *initMsg // the first op that failed, if any
 	exit  *initMsg // the payload's wait status, once it exited
@@ -358,6 +359,9 @@ func (sv *supervisor) stdio(cmd *exec.Cmd) error {
 	s := sv.spec
 	sv.overrun = make(chan struct{})
 	sv.copies = make(chan error, 2)
+	if sv.direct != nil {
+		return sv.directStdio(cmd)
+	}
 	if s.TTY {
 		return sv.ttyStdio(cmd)
 	}

@@ -108,6 +108,10 @@ const (
 	// the parent its death signal watches), reports its host pid, and the
 	// first process exits. pid 1 goes on with the next op.
 	OpSpawn OpCode = 25
+	// OpReady tells the supervisor that pid 1's setup is done (MSG_READY);
+	// pid 1 then waits at OpFork for the supervisor's byte. sandbox.Create
+	// puts it before OpFork, so that the byte is an OCI `start`.
+	OpReady OpCode = 26
 )
 
 // Flags on ops.
@@ -127,6 +131,9 @@ const (
 	FlagTopWritable uint64 = 1 << 9
 	// FlagSwitchID (userns): switch to uid Arg2, gid Arg3 once mapped.
 	FlagSwitchID uint64 = 1 << 15
+	// FlagDetach (spawn): pid 1 gets no death signal from the supervisor,
+	// which exits after an OCI create (sandbox.Create).
+	FlagDetach uint64 = 1 << 10
 )
 
 var opNames = map[OpCode]string{
@@ -139,6 +146,7 @@ var opNames = map[OpCode]string{
 	OpLandlock: "landlock",
 	OpSysctl:   "sysctl",
 	OpUserns:   "userns", OpUnshare: "unshare", OpSpawn: "spawn pid 1",
+	OpReady: "ready",
 }
 
 func (c OpCode) String() string {

@@ -77,6 +77,7 @@ enum {
 	OP_LANDLOCK = 40,
 	OP_SYSCTL = 35,
 	OP_USERNS = 23, OP_UNSHARE = 24, OP_SPAWN = 25,
+	OP_READY = 26,
 };
 #define F_READONLY (1u << 0)
 #define F_NODEV (1u << 1)
@@ -89,13 +90,14 @@ enum {
 #define F_KEYRING (1u << 8)
 #define F_SWITCHID (1u << 15)
 #define F_TOP_WRITABLE (1u << 9)
+#define F_DETACH (1u << 10)
 
 #define PLAN_MAGIC 0x31584253u
 #define MAX_STR 4
 #define MAX_PLAN (64u << 20)
 
 // Messages to the supervisor: sandbox/parent.go reads the same layout.
-enum { MSG_OP_ERROR = 1, MSG_EXIT = 2, MSG_TTY = 3, MSG_USERNS = 4, MSG_PID = 5 };
+enum { MSG_OP_ERROR = 1, MSG_EXIT = 2, MSG_TTY = 3, MSG_USERNS = 4, MSG_PID = 5, MSG_READY = 6 };
 struct msg {
 	uint32_t type;
 	int32_t index;
@@ -840,7 +842,7 @@ static int prologue(void)
 // supervisor is its parent: it waits for it, and its death kills it
 // (PR_SET_PDEATHSIG, set again here since clone clears it). This process
 // reports pid 1's host pid and exits; the child returns 0 and goes on.
-static int spawn(long index)
+static int spawn(long index, uint64_t flags)
 {
 	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, NULL, NULL, 0);
 	if (pid < 0)
@@ -849,7 +851,10 @@ static int spawn(long index)
 		report(MSG_PID, (int)index, 0, pid);
 		_exit(0);
 	}
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+	// F_DETACH (an OCI container, sandbox.Create): pid 1 outlives the
+	// process that created it and is re-parented to the engine's
+	// subreaper (conmon, a containerd shim), which waits for it.
+	if (!(flags & F_DETACH) && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		return -1;
 	// The supervisor may have died before the line above: then its end of
 	// the sync socket is closed and reads as EOF (the release byte, if
@@ -957,6 +962,11 @@ static int run_op(const struct op *o)
 		return ioctl(0, TIOCSCTTY, 0);
 	case OP_EXEC:
 		return do_exec(o);
+	case OP_READY:
+		// Setup is done: the supervisor may hand the box over (OCI
+		// create) while pid 1 waits at OP_FORK for its byte.
+		report(MSG_READY, 0, 0, 0);
+		return 0;
 	}
 	errno = ENOSYS;
 	return -1;
@@ -1086,7 +1096,7 @@ static void run_init(int fd)
 
 	for (long i = 0; i < n; i++) {
 		if (ops[i].code == OP_SPAWN) {
-			if (spawn(i) < 0) {
+			if (spawn(i, ops[i].flags) < 0) {
 				report(MSG_OP_ERROR, (int)i, errno, 0);
 				_exit(125);
 			}

@@ -1,0 +1,246 @@
+package sandbox
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// A box made by Create outlives the process that made it: the OCI runtime
+// interface (create, then start from another invocation) wants a container
+// that exists and waits, with no daemon of the runtime's behind it. Create
+// runs the supervisor's launch up to the point where pid 1 has built the
+// box (namespaces, mounts, pivot_root, hostname) and waits at OpFork for
+// the supervisor's byte; then it returns, and the caller hands the sync
+// socket to whoever will start the box. pid 1 has no death signal
+// (FlagDetach): when the creating process exits, the kernel re-parents pid
+// 1 to the nearest subreaper (conmon, a containerd shim), which waits for
+// it as it waits for runc's container process.
+//
+//   Create                         pid 1
+//   launch (as Run)  ------------>  ops up to OpReady
+//               <-- MSG_READY       waits at OpFork for a byte
+//   returns Detached{Pid, Sync}
+//   ... StartDetached(Sync): one byte -->  forks the payload, which runs
+//                                         its ops and execs
+//   ... WaitDetached(Sync): MSG_OP_ERROR (the payload's setup or exec
+//       failed), MSG_EXIT {wait status}, EOF when pid 1 is gone.
+
+// createTimeout bounds the setup of a box made by Create.
+const createTimeout = 60 * time.Second
+
+// msgReady is pid 1's "setup done" (OpReady).
+const msgReady = 6
+
+// Detached is a box made by Create, its payload not started yet.
+type Detached struct {
+	// Pid is the box's pid 1, in the caller's pid namespace.
+	Pid int
+	// Sync is the supervisor's end of the sync socket. Whoever holds it
+	// starts the box (StartDetached) and learns how it ended
+	// (WaitDetached); pid 1 ends at once if every copy of it is closed
+	// before the start.
+	Sync *os.File
+	// Notes are the Plan's notes (what the box runs without, and why).
+	Notes []string
+
+	msgs chan initMsg // the supervisor's reader of Sync, in the creating process
+}
+
+// Create builds the box of s and returns once its pid 1 is ready to start
+// the payload, or with an error naming the step that failed (then nothing
+// of the box is left). stdio are given to the payload as they are (nil:
+// /dev/null): an OCI engine hands the container the stdio it chose
+// (conmon's pipes). Limits, timeouts, output caps and a terminal need the
+// supervisor Run keeps, and are refused here.
+func Create(s Spec, stdio [3]*os.File) (*Detached, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	switch {
+	case s.Limits.Any() || s.CPUTime > 0 || s.Accounting:
+		return nil, specErr("limits", "not supported for a detached box yet")
+	case s.Timeout > 0 || s.MaxOutput > 0:
+		return nil, specErr("timeout/max-output", "need a supervisor: not supported for a detached box")
+	case s.TTY:
+		return nil, specErr("tty", "not supported for a detached box yet")
+	}
+	mapping, plan, err := prepare(&s)
+	if err != nil {
+		return nil, err
+	}
+	if err := detachPlan(plan); err != nil {
+		return nil, &SetupError{Step: "plan", Err: err}
+	}
+	sv := &supervisor{spec: &s, start: time.Now(), direct: &stdio}
+	if err := sv.launch(mapping, plan.Encode()); err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Detached, error) {
+		sv.kill()
+		<-sv.spawned
+		if box := sv.boxProcess(); box != nil {
+			box.Wait()
+		}
+		sv.sock.Close()
+		return nil, err
+	}
+	firstDone := make(chan error, 1)
+	go func() { firstDone <- sv.cmd.Wait() }()
+	timeout := time.NewTimer(createTimeout)
+	defer timeout.Stop()
+	for ready := false; !ready; {
+		select {
+		case m, ok := <-sv.msgs:
+			switch {
+			case !ok:
+				<-firstDone
+				return fail(&SetupError{Step: "create", Err: errors.New("the box ended during its setup")})
+			case m.typ == msgUserns:
+				if err := sv.release(mapping); err != nil {
+					<-firstDone
+					return fail(err)
+				}
+			case m.typ == msgReady:
+				ready = true
+			case m.typ == msgOpError:
+				sv.kill()
+				<-firstDone
+				return fail(opError(plan, int(m.index), syscall.Errno(m.errno), s.Rootfs))
+			case m.typ == msgExit:
+				<-firstDone
+				return fail(&SetupError{Step: "create", Err: fmt.Errorf("the box ended during its setup (signal %d)", m.status)})
+			}
+		case <-timeout.C:
+			sv.kill()
+			<-firstDone
+			return fail(&SetupError{Step: "create", Err: fmt.Errorf("setup took more than %v", createTimeout)})
+		}
+	}
+	// The first process has exited (it did right after its clone of pid
+	// 1); reaped here, it is not charged to the box's RLIMIT_NPROC when
+	// the payload starts.
+	<-firstDone
+	<-sv.spawned
+	box := sv.boxProcess()
+	if box == nil {
+		return fail(&SetupError{Step: "create", Err: errors.New("pid 1 did not say its pid")})
+	}
+	// The supervisor's reader (readMsgs) goes on reading the socket in
+	// this process: Wait takes the messages from it.
+	return &Detached{Pid: box.Pid, Sync: sv.sock, Notes: plan.Notes, msgs: sv.msgs}, nil
+}
+
+// detachPlan makes a Plan of Run's a Plan of Create's: pid 1 has no death
+// signal, and says when its setup is done, before it waits at OpFork.
+func detachPlan(p *Plan) error {
+	spawn, fork := -1, -1
+	for i, op := range p.Ops {
+		switch op.Code {
+		case OpSpawn:
+			spawn = i
+		case OpFork:
+			fork = i
+		}
+	}
+	if spawn < 0 || fork < spawn {
+		return errors.New("the plan has no spawn and fork")
+	}
+	p.Ops[spawn].Flags |= FlagDetach
+	p.Ops = append(p.Ops[:fork], append([]Op{{Code: OpReady}}, p.Ops[fork:]...)...)
+	return nil
+}
+
+// directStdio gives the box the files of Create's caller as they are.
+func (sv *supervisor) directStdio(cmd *exec.Cmd) error {
+	if f := sv.direct[0]; f != nil {
+		cmd.Stdin = f
+	}
+	if f := sv.direct[1]; f != nil {
+		cmd.Stdout = f
+	}
+	if f := sv.direct[2]; f != nil {
+		cmd.Stderr = f
+	}
+	return nil
+}
+
+// StartDetached starts the payload of a box made by Create.
+func StartDetached(sync *os.File) error {
+	if _, err := sync.Write([]byte{1}); err != nil {
+		return fmt.Errorf("start: %w (the box is gone)", err)
+	}
+	return nil
+}
+
+// DetachedEnd is how a box made by Create ended, as its pid 1 told.
+type DetachedEnd struct {
+	// Status is the payload's wait status; Known is false when pid 1
+	// ended without saying it (it was killed).
+	Status syscall.WaitStatus
+	Known  bool
+	// Errno is set when the payload's setup or exec failed (its op index
+	// in Op); the exit status is then 125 (setup), 126 or 127 (exec).
+	Errno syscall.Errno
+	Op    int
+}
+
+// Wait is WaitDetached in the process that created the box (OCI run).
+func (d *Detached) Wait() DetachedEnd {
+	var end DetachedEnd
+	for m := range d.msgs {
+		switch m.typ {
+		case msgOpError:
+			if end.Errno == 0 {
+				end.Op, end.Errno = int(m.index), syscall.Errno(m.errno)
+			}
+		case msgExit:
+			end.Status, end.Known = syscall.WaitStatus(m.status), true
+		}
+	}
+	return end
+}
+
+// WaitDetached reads pid 1's messages from a box's sync socket, handed
+// over by the process that created it, until pid 1 is gone.
+func WaitDetached(sync *os.File) DetachedEnd {
+	var end DetachedEnd
+	buf := make([]byte, msgSize)
+	for {
+		if _, err := io.ReadFull(sync, buf); err != nil {
+			return end
+		}
+		typ := binary.LittleEndian.Uint32(buf)
+		switch typ {
+		case msgOpError:
+			if end.Errno == 0 {
+				end.Op = int(int32(binary.LittleEndian.Uint32(buf[4:])))
+				end.Errno = syscall.Errno(binary.LittleEndian.Uint32(buf[8:]))
+			}
+		case msgExit:
+			end.Status = syscall.WaitStatus(binary.LittleEndian.Uint32(buf[12:]))
+			end.Known = true
+		}
+	}
+}
+
+// MaskedPaths are the paths every box hides (an OCI runtime checks a
+// config's maskedPaths against them).
+func MaskedPaths() []string { return append([]string(nil), maskedPaths...) }
+
+// ReadOnlyPaths are the paths every box shows read-only.
+func ReadOnlyPaths() []string { return append([]string(nil), readOnlyPaths...) }
+
+// DeviceNodes are the device nodes every box's /dev has, bound from the host.
+func DeviceNodes() []string {
+	var d []string
+	for _, n := range devNodes {
+		d = append(d, "/dev/"+n)
+	}
+	return d
+}
