@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/alecthomas/kong"
 )
@@ -51,6 +52,10 @@ type execOnly struct {
 }
 
 func main() {
+	if filepath.Base(os.Args[0]) == "sandbox-oci" {
+		ociMain()
+		return
+	}
 	var c cli
 	var x execOnly
 	grammar, exec := any(&c), &c.Exec

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kong"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/sandbox-dev/sandbox/oci"
+)
+
+// The OCI runtime command line, run when the binary is invoked as
+// sandbox-oci (bin/sandbox-oci is a link to bin/sandbox):
+//
+//	sandbox-oci [--root DIR] [--log FILE] [--log-format text|json] [--systemd-cgroup] COMMAND ...
+//
+// Engines (podman, containerd's shim) pass global flags of runc's; those
+// this runtime has no use for are accepted and ignored, so that an engine
+// does not fail on them.
+
+// ociGlobals are the global flags, parsed by hand before the command: kong
+// would refuse the ones it does not know.
+type ociGlobals struct {
+	root      string
+	log       string
+	logFormat string
+}
+
+func parseOCIGlobals(args []string) (ociGlobals, []string, error) {
+	var g ociGlobals
+	i := 0
+	for ; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			break
+		}
+		if a == "--" {
+			i++
+			break
+		}
+		if a == "--version" || a == "-v" || a == "--help" || a == "-h" {
+			break
+		}
+		name, val, hasVal := strings.Cut(a, "=")
+		name = "--" + strings.TrimLeft(name, "-")
+		value := func() (string, error) {
+			if hasVal {
+				return val, nil
+			}
+			if i+1 >= len(args) {
+				return "", fmt.Errorf("%s needs a value", name)
+			}
+			i++
+			return args[i], nil
+		}
+		var err error
+		switch name {
+		case "--root":
+			g.root, err = value()
+		case "--log":
+			g.log, err = value()
+		case "--log-format":
+			g.logFormat, err = value()
+		case "--criu", "--rootless", "--cgroup-manager":
+			_, err = value()
+		default:
+			// A flag of another runtime's (runc's --debug, crun's
+			// --cgroup-manager=X): a boolean unless it has "=".
+		}
+		if err != nil {
+			return g, nil, err
+		}
+	}
+	if g.root == "" {
+		g.root = oci.DefaultRoot()
+	}
+	return g, args[i:], nil
+}
+
+type ociCLI struct {
+	Version  bool         `name:"version" short:"v" help:"Print the version."`
+	Create   ociCreateCmd `cmd:"" help:"Create a container (its process waits for start)."`
+	Start    ociIDCmd     `cmd:"" help:"Start a created container's process."`
+	State    ociIDCmd     `cmd:"" help:"Print a container's state (JSON)."`
+	Kill     ociKillCmd   `cmd:"" help:"Send a signal to a container."`
+	Delete   ociDeleteCmd `cmd:"" help:"Delete a container."`
+	Run      ociRunCmd    `cmd:"" help:"Create, start and wait for a container, then delete it."`
+	Spec     ociSpecCmd   `cmd:"" help:"Write a rootless config.json."`
+	Features struct{}     `cmd:"" help:"Print what this runtime implements (JSON)."`
+	Exec     ociExecCmd   `cmd:"" help:"Run a process in a container (not supported yet)."`
+	Ps       ociIDCmd     `cmd:"" help:"List a container's processes (not supported yet)."`
+	Hold     ociIDCmd     `cmd:"" name:"sandbox-hold" hidden:""`
+}
+
+type ociIDCmd struct {
+	ID     string `arg:"" help:"Container id."`
+	Format string `name:"format" short:"f" help:"Output format (ps)."`
+}
+
+type ociCreateCmd struct {
+	Bundle        string `short:"b" default:"." help:"The bundle directory."`
+	PidFile       string `name:"pid-file" help:"Write pid 1's host pid here."`
+	ConsoleSocket string `name:"console-socket" help:"Unix socket to send the terminal's master to."`
+	NoPivot       bool   `name:"no-pivot" hidden:""`
+	NoNewKeyring  bool   `name:"no-new-keyring" hidden:""`
+	PreserveFds   int    `name:"preserve-fds" hidden:""`
+	ID            string `arg:""`
+}
+
+type ociRunCmd struct {
+	ociCreateCmd
+	Detach bool `short:"d" help:"Detach (not supported yet)."`
+}
+
+type ociKillCmd struct {
+	All    bool   `short:"a" help:"Signal every process of the container."`
+	ID     string `arg:""`
+	Signal string `arg:"" optional:"" default:"SIGTERM"`
+}
+
+type ociDeleteCmd struct {
+	Force bool   `short:"f" help:"Kill the container first if it runs."`
+	ID    string `arg:""`
+}
+
+type ociSpecCmd struct {
+	Bundle   string `short:"b" default:"." help:"Where to write config.json."`
+	Rootless bool   `help:"Rootless (the default config is rootless already)."`
+}
+
+type ociExecCmd struct {
+	Args []string `arg:"" optional:"" passthrough:""`
+}
+
+// ociMain is main for sandbox-oci.
+func ociMain() {
+	g, rest, err := parseOCIGlobals(os.Args[1:])
+	lg := &ociLog{}
+	if err != nil {
+		lg.fail(err)
+	}
+	lg.open(g.log, g.logFormat)
+	var c ociCLI
+	parser, err := kong.New(&c, kong.Name("sandbox-oci"),
+		kong.Description("The OCI runtime interface of sandbox."),
+		kong.Exit(func(code int) {
+			if code != 0 {
+				code = 1
+			}
+			os.Exit(code)
+		}))
+	if err != nil {
+		lg.fail(err)
+	}
+	if len(rest) > 0 && (rest[0] == "--version" || rest[0] == "-v") {
+		fmt.Printf("sandbox-oci version %s\nspec: %s\n", version, specs.Version)
+		return
+	}
+	ctx, err := parser.Parse(rest)
+	if err != nil {
+		lg.fail(err)
+	}
+	code, err := runOCI(ctx.Command(), &c, g)
+	if err != nil {
+		lg.fail(err)
+	}
+	os.Exit(code)
+}
+
+func runOCI(cmd string, c *ociCLI, g ociGlobals) (int, error) {
+	root := g.root
+	switch cmd {
+	case "create <id>":
+		cr := c.Create
+		return 0, oci.Create(root, cr.ID, oci.CreateOptions{Bundle: cr.Bundle, PidFile: cr.PidFile, ConsoleSocket: cr.ConsoleSocket})
+	case "run <id>":
+		if c.Run.Detach {
+			return 1, errors.New("run --detach: not supported yet (use create, then start)")
+		}
+		cr := c.Run.ociCreateCmd
+		return oci.Run(root, cr.ID, oci.CreateOptions{Bundle: cr.Bundle, PidFile: cr.PidFile, ConsoleSocket: cr.ConsoleSocket})
+	case "start <id>":
+		return 0, oci.Start(root, c.Start.ID)
+	case "state <id>":
+		st, err := oci.State(root, c.State.ID)
+		if err != nil {
+			return 1, err
+		}
+		return 0, printJSON(st)
+	case "kill <id>", "kill <id> <signal>":
+		sig, err := parseSignal(c.Kill.Signal)
+		if err != nil {
+			return 1, err
+		}
+		return 0, oci.Kill(root, c.Kill.ID, sig)
+	case "delete <id>":
+		return 0, oci.Delete(root, c.Delete.ID, c.Delete.Force)
+	case "spec":
+		p := filepath.Join(c.Spec.Bundle, "config.json")
+		if _, err := os.Stat(p); err == nil {
+			return 1, fmt.Errorf("%s exists: remove it first", p)
+		}
+		data, err := json.MarshalIndent(oci.DefaultSpec(), "", "\t")
+		if err != nil {
+			return 1, err
+		}
+		return 0, os.WriteFile(p, append(data, '\n'), 0o644)
+	case "features":
+		return 0, printJSON(oci.Features())
+	case "sandbox-hold <id>":
+		return 0, oci.Hold(root, c.Hold.ID)
+	case "exec", "exec <args>":
+		return 1, errors.New("exec: not supported yet")
+	case "ps <id>":
+		return 1, errors.New("ps: not supported yet")
+	}
+	return 1, fmt.Errorf("%s: not supported", cmd)
+}
+
+func printJSON(v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = os.Stdout.Write(append(data, '\n'))
+	return err
+}
+
+// parseSignal takes "TERM", "SIGTERM" or "15".
+func parseSignal(s string) (syscall.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 || n > 64 {
+			return 0, fmt.Errorf("signal %d out of range", n)
+		}
+		return syscall.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if n := unix.SignalNum(name); n != 0 {
+		return n, nil
+	}
+	return 0, fmt.Errorf("unknown signal %q", s)
+}
+
+// ociLog writes errors where the engine reads them: stderr, and --log in
+// --log-format (json: one {"level","msg","time"} object a line, as runc's).
+type ociLog struct {
+	w    io.Writer
+	json bool
+}
+
+func (l *ociLog) open(path, format string) {
+	l.json = format == "json"
+	if path == "" {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err == nil {
+		l.w = f
+	}
+}
+
+func (l *ociLog) fail(err error) {
+	msg := err.Error()
+	fmt.Fprintln(os.Stderr, "sandbox-oci:", msg)
+	if l.w != nil {
+		if l.json {
+			data, _ := json.Marshal(map[string]string{"level": "error", "msg": msg, "time": time.Now().UTC().Format(time.RFC3339Nano)})
+			l.w.Write(append(data, '\n'))
+		} else {
+			fmt.Fprintln(l.w, "sandbox-oci:", msg)
+		}
+	}
+	os.Exit(1)
+}

@@ -1,0 +1,513 @@
+// Package oci is the OCI runtime side of sandbox: a bundle's config.json
+// becomes a sandbox.Spec (ToSpec), containers live in a state directory
+// (create, start, state, kill, delete), and cmd/sandbox runs these when
+// the binary is invoked as sandbox-oci. It has no setup code of its own:
+// boxes are built by the same Plan and init stage as `sandbox exec`'s.
+//
+// config.json is the source of truth: a field the box cannot honour makes
+// ToSpec fail with an error naming it. Where the box is stronger than asked
+// (every namespace but the network is always new, no_new_privs is always
+// set, /sys is not mounted) the difference is a Note, never an error; the
+// box never runs weaker than asked.
+package oci
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/sandbox-dev/sandbox/idmap"
+	"github.com/sandbox-dev/sandbox/sandbox"
+)
+
+// FieldError is a config.json field the runtime cannot honour.
+type FieldError struct {
+	Field string // the JSON path, e.g. "linux.namespaces[2]"
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return "config.json: " + e.Field + ": " + e.Msg }
+
+func fieldErr(field, format string, a ...any) error {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, a...)}
+}
+
+// Host is what ToSpec reads of the calling process; tests replace it.
+type Host struct {
+	UID, GID int
+	// Umask is the process's umask, which the box inherits.
+	Umask int
+	// OOMScoreAdj is the process's oom_score_adj, which the box inherits.
+	OOMScoreAdj int
+	// SubUIDs and SubGIDs are the caller's subordinate ranges (nil: none).
+	SubUIDs, SubGIDs []idmap.Range
+	// Exists tells whether a path exists on the host (for masked paths
+	// this kernel lacks).
+	Exists func(string) bool
+}
+
+// ReadHost reads Host from the calling process.
+func ReadHost() Host {
+	h := Host{UID: os.Getuid(), GID: os.Getgid(), OOMScoreAdj: 0}
+	u := syscall.Umask(0)
+	syscall.Umask(u)
+	h.Umask = u
+	if b, err := os.ReadFile("/proc/self/oom_score_adj"); err == nil {
+		h.OOMScoreAdj, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	name := strconv.Itoa(h.UID)
+	if u, err := user.LookupId(name); err == nil {
+		name = u.Username
+	}
+	h.SubUIDs, _, _ = idmap.SubIDs("uid", name, h.UID)
+	h.SubGIDs, _, _ = idmap.SubIDs("gid", name, h.UID)
+	h.Exists = func(p string) bool { _, err := os.Lstat(p); return err == nil }
+	return h
+}
+
+// Config is a parsed bundle.
+type Config struct {
+	Bundle string
+	Spec   *specs.Spec
+}
+
+// LoadBundle reads DIR/config.json. The bundle path is made absolute.
+func LoadBundle(dir string) (*Config, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", dir, err)
+	}
+	data, err := os.ReadFile(filepath.Join(abs, "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", abs, err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("bundle %s: config.json: %w", abs, err)
+	}
+	return &Config{Bundle: abs, Spec: &s}, nil
+}
+
+// Result is what ToSpec makes of a config.
+type Result struct {
+	Spec sandbox.Spec
+	// Seccomp is the config's linux.seccomp as JSON, for a profile file the
+	// runtime writes and names in Spec.Seccomp (nil: the default filter).
+	Seccomp []byte
+	// Notes say where the box is stronger than the config asked.
+	Notes []string
+}
+
+var rlimitNames = map[string]string{
+	"RLIMIT_AS": "as", "RLIMIT_CORE": "core", "RLIMIT_CPU": "cpu", "RLIMIT_DATA": "data",
+	"RLIMIT_FSIZE": "fsize", "RLIMIT_LOCKS": "locks", "RLIMIT_MEMLOCK": "memlock",
+	"RLIMIT_MSGQUEUE": "msgqueue", "RLIMIT_NICE": "nice", "RLIMIT_NOFILE": "nofile",
+	"RLIMIT_NPROC": "nproc", "RLIMIT_RSS": "rss", "RLIMIT_RTPRIO": "rtprio",
+	"RLIMIT_RTTIME": "rttime", "RLIMIT_SIGPENDING": "sigpending", "RLIMIT_STACK": "stack",
+}
+
+// ToSpec maps a config onto a Spec. Each check is named by the field it
+// checks; the first failure is returned.
+func ToSpec(c *Config, h Host) (*Result, error) {
+	s := c.Spec
+	r := &Result{}
+	note := func(format string, a ...any) { r.Notes = append(r.Notes, fmt.Sprintf(format, a...)) }
+	sp := &r.Spec
+
+	if !strings.HasPrefix(s.Version, "1.") {
+		return nil, fieldErr("ociVersion", "%q: want 1.x", s.Version)
+	}
+	// The root.
+	if s.Root == nil || s.Root.Path == "" {
+		return nil, fieldErr("root.path", "required")
+	}
+	root := s.Root.Path
+	if !filepath.IsAbs(root) {
+		root = filepath.Join(c.Bundle, root)
+	}
+	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+		return nil, fieldErr("root.path", "%s: not a directory", root)
+	}
+	sp.Rootfs = root
+	if !s.Root.Readonly {
+		note("root.readonly false: the root is read-only all the same (binds and tmpfs mounts are writable)")
+	}
+	if s.Hostname != "" {
+		sp.Hostname = s.Hostname
+	}
+	if s.Domainname != "" {
+		return nil, fieldErr("domainname", "not supported")
+	}
+	if err := mapProcess(s.Process, h, sp, note); err != nil {
+		return nil, err
+	}
+	if err := mapMounts(s.Mounts, c.Bundle, sp, note); err != nil {
+		return nil, err
+	}
+	if s.Hooks != nil && (len(s.Hooks.Prestart)+len(s.Hooks.CreateRuntime)+len(s.Hooks.CreateContainer)+
+		len(s.Hooks.StartContainer)+len(s.Hooks.Poststart)+len(s.Hooks.Poststop) > 0) {
+		return nil, fieldErr("hooks", "not supported yet")
+	}
+	if s.Linux == nil {
+		return nil, fieldErr("linux", "required")
+	}
+	if err := mapLinux(s.Linux, s.Process, h, r, note); err != nil {
+		return nil, err
+	}
+	if err := sp.Validate(); err != nil {
+		return nil, fmt.Errorf("config.json: %w", err)
+	}
+	return r, nil
+}
+
+func mapProcess(p *specs.Process, h Host, sp *sandbox.Spec, note func(string, ...any)) error {
+	if p == nil {
+		return fieldErr("process", "required")
+	}
+	if p.Terminal || p.ConsoleSize != nil {
+		return fieldErr("process.terminal", "not supported yet")
+	}
+	if len(p.Args) == 0 || p.Args[0] == "" {
+		return fieldErr("process.args", "required")
+	}
+	if p.CommandLine != "" {
+		return fieldErr("process.commandLine", "Windows only")
+	}
+	sp.Args = p.Args
+	for i, e := range p.Env {
+		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
+			return fieldErr(fmt.Sprintf("process.env[%d]", i), "%q is not KEY=VALUE", e)
+		}
+	}
+	sp.Env = p.Env
+	if !path.IsAbs(p.Cwd) {
+		return fieldErr("process.cwd", "%q: must be an absolute path", p.Cwd)
+	}
+	sp.Workdir = p.Cwd
+	sp.UID, sp.GID = int(p.User.UID), int(p.User.GID)
+	if len(p.User.AdditionalGids) > 0 {
+		// The payload's groups are emptied; it would run without groups
+		// it was given, which may be what grants it a file.
+		if extra := slices.DeleteFunc(slices.Clone(p.User.AdditionalGids), func(g uint32) bool { return g == p.User.GID }); len(extra) > 0 {
+			return fieldErr("process.user.additionalGids", "%v: supplementary groups are not supported yet", extra)
+		}
+	}
+	if p.User.Umask != nil && int(*p.User.Umask) != h.Umask {
+		return fieldErr("process.user.umask", "%#o: the box inherits the runtime's umask (%#o)", *p.User.Umask, h.Umask)
+	}
+	if p.User.Username != "" {
+		return fieldErr("process.user.username", "Windows only")
+	}
+	for i, rl := range p.Rlimits {
+		n, ok := rlimitNames[rl.Type]
+		if !ok {
+			return fieldErr(fmt.Sprintf("process.rlimits[%d].type", i), "unknown resource %q", rl.Type)
+		}
+		sp.Rlimits = append(sp.Rlimits, sandbox.Rlimit{Name: n, Soft: rl.Soft, Hard: rl.Hard})
+	}
+	if !p.NoNewPrivileges {
+		note("process.noNewPrivileges false: the payload has no_new_privs all the same")
+	}
+	if p.Capabilities != nil {
+		c := p.Capabilities
+		// The payload keeps exactly the capabilities it may use: those
+		// both effective and permitted. A capability only in the bounding,
+		// inheritable or ambient set is dropped (stronger).
+		for _, name := range c.Effective {
+			if slices.Contains(c.Permitted, name) && !slices.Contains(sp.CapAdd, name) {
+				sp.CapAdd = append(sp.CapAdd, name)
+			}
+		}
+		if len(c.Ambient) > 0 {
+			note("process.capabilities.ambient: not raised; the payload keeps its effective and permitted ones until exec")
+		}
+	}
+	if p.OOMScoreAdj != nil && *p.OOMScoreAdj != h.OOMScoreAdj {
+		return fieldErr("process.oomScoreAdj", "%d: not supported yet (the box inherits the runtime's %d)", *p.OOMScoreAdj, h.OOMScoreAdj)
+	}
+	if p.ApparmorProfile != "" {
+		return fieldErr("process.apparmorProfile", "%q: AppArmor profiles are not supported", p.ApparmorProfile)
+	}
+	if p.SelinuxLabel != "" {
+		return fieldErr("process.selinuxLabel", "SELinux labels are not supported")
+	}
+	if p.Scheduler != nil {
+		return fieldErr("process.scheduler", "not supported")
+	}
+	if p.IOPriority != nil {
+		return fieldErr("process.ioPriority", "not supported")
+	}
+	if p.ExecCPUAffinity != nil && (p.ExecCPUAffinity.Initial != "" || p.ExecCPUAffinity.Final != "") {
+		return fieldErr("process.execCPUAffinity", "not supported")
+	}
+	return nil
+}
+
+// mountOpts are the options of a bind or tmpfs the box can honour: the
+// propagation ones (every mount of a box is private) and those the box is
+// at least as strict as (nosuid, nodev always).
+var mountOpts = map[string]bool{
+	"bind": true, "rbind": true, "ro": true, "rw": true, "nosuid": true, "nodev": true,
+	"suid": true, "dev": true, "exec": true, "private": true, "rprivate": true,
+	"slave": true, "rslave": true, "unbindable": true, "runbindable": true,
+	"relatime": true, "norelatime": true, "strictatime": true, "noatime": true, "nodiratime": true,
+}
+
+func mapMounts(ms []specs.Mount, bundle string, sp *sandbox.Spec, note func(string, ...any)) error {
+	for i, m := range ms {
+		field := fmt.Sprintf("mounts[%d]", i)
+		dest := path.Clean(m.Destination)
+		if !path.IsAbs(m.Destination) {
+			return fieldErr(field+".destination", "%q: must be an absolute path", m.Destination)
+		}
+		bind := m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
+		switch {
+		case bind:
+			src := m.Source
+			if !filepath.IsAbs(src) {
+				src = filepath.Join(bundle, src)
+			}
+			ro := false
+			for _, o := range m.Options {
+				switch {
+				case o == "ro":
+					ro = true
+				case o == "rw":
+					ro = false
+				case o == "noexec":
+					return fieldErr(field+".options", "%s: noexec on a bind is not supported yet", dest)
+				case !mountOpts[o]:
+					return fieldErr(field+".options", "%s: option %q not supported", dest, o)
+				}
+			}
+			if slices.Contains(sandbox.DeviceNodes(), dest) || dest == "/dev/shm" && src == "/dev/shm" {
+				continue // the box binds these itself
+			}
+			if dest == "/sys" && src == "/sys" {
+				note("mounts %s: the host's /sys is not bound", dest)
+				continue
+			}
+			t := "bind"
+			if ro {
+				t = "ro-bind"
+			}
+			sp.Mounts = append(sp.Mounts, sandbox.Mount{Type: t, Source: src, Dest: dest})
+		case m.Type == "proc" && dest == "/proc",
+			m.Type == "tmpfs" && dest == "/dev",
+			m.Type == "devpts" && dest == "/dev/pts":
+			// The box makes its own: a procfs of its pid namespace, a
+			// minimal /dev, a devpts instance of its own.
+		case m.Type == "mqueue" || m.Type == "sysfs" || m.Type == "cgroup" || m.Type == "cgroup2":
+			// Left out: the box is stronger without them, and nothing of
+			// the host shows through their absence.
+			note("mounts %s (%s): not mounted", dest, m.Type)
+		case m.Type == "tmpfs":
+			size := int64(0)
+			for _, o := range m.Options {
+				k, v, _ := strings.Cut(o, "=")
+				switch {
+				case k == "size":
+					n, err := parseSize(v)
+					if err != nil {
+						return fieldErr(field+".options", "%s: %q: %v", dest, o, err)
+					}
+					size = n
+				case k == "mode" || k == "nr_inodes" || k == "uid" || k == "gid":
+				case o == "noexec" && dest != "/dev/shm":
+					return fieldErr(field+".options", "%s: noexec on a tmpfs is not supported yet", dest)
+				case o == "noexec", o == "tmpcopyup", o == "notmpcopyup":
+				case !mountOpts[o]:
+					return fieldErr(field+".options", "%s: option %q not supported", dest, o)
+				}
+			}
+			sp.Mounts = append(sp.Mounts, sandbox.Mount{Type: "tmpfs", Dest: dest, Size: size})
+		default:
+			return fieldErr(field+".type", "%s: mount type %q not supported", dest, m.Type)
+		}
+	}
+	return nil
+}
+
+// parseSize reads a tmpfs size: bytes with an optional k, m or g.
+func parseSize(v string) (int64, error) {
+	mul := int64(1)
+	switch {
+	case strings.HasSuffix(v, "k"), strings.HasSuffix(v, "K"):
+		mul = 1 << 10
+	case strings.HasSuffix(v, "m"), strings.HasSuffix(v, "M"):
+		mul = 1 << 20
+	case strings.HasSuffix(v, "g"), strings.HasSuffix(v, "G"):
+		mul = 1 << 30
+	}
+	if mul > 1 {
+		v = v[:len(v)-1]
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mul {
+		return 0, errors.New("not a size")
+	}
+	return n * mul, nil
+}
+
+func mapLinux(l *specs.Linux, p *specs.Process, h Host, r *Result, note func(string, ...any)) error {
+	sp := &r.Spec
+	have := map[specs.LinuxNamespaceType]bool{}
+	for i, ns := range l.Namespaces {
+		field := fmt.Sprintf("linux.namespaces[%d]", i)
+		switch ns.Type {
+		case specs.PIDNamespace, specs.NetworkNamespace, specs.MountNamespace, specs.IPCNamespace,
+			specs.UTSNamespace, specs.UserNamespace, specs.CgroupNamespace:
+		case specs.TimeNamespace:
+			return fieldErr(field, "time namespaces are not supported yet")
+		default:
+			return fieldErr(field+".type", "unknown namespace %q", ns.Type)
+		}
+		if have[ns.Type] {
+			return fieldErr(field, "%s namespace given twice", ns.Type)
+		}
+		have[ns.Type] = true
+		if ns.Path != "" {
+			return fieldErr(field+".path", "%s: joining a namespace is not supported yet", ns.Path)
+		}
+	}
+	if !have[specs.NetworkNamespace] {
+		sp.Net = "host"
+	}
+	for _, t := range []specs.LinuxNamespaceType{specs.PIDNamespace, specs.MountNamespace, specs.IPCNamespace,
+		specs.UTSNamespace, specs.UserNamespace, specs.CgroupNamespace} {
+		if !have[t] {
+			note("linux.namespaces: a new %s namespace all the same", t)
+		}
+	}
+	if !have[specs.UTSNamespace] && sp.Hostname != "" {
+		return fieldErr("hostname", "needs a uts namespace")
+	}
+	if err := mapIDs(l, h, sp); err != nil {
+		return err
+	}
+	if len(l.Sysctl) > 0 {
+		for k := range l.Sysctl {
+			return fieldErr("linux.sysctl", "%s: sysctls are not supported yet", k)
+		}
+	}
+	if res := l.Resources; res != nil {
+		if m := res.Memory; m != nil && (m.Limit != nil && *m.Limit > 0 || m.Reservation != nil && *m.Reservation > 0 || m.Swap != nil && *m.Swap > 0 || m.Kernel != nil || m.KernelTCP != nil) {
+			return fieldErr("linux.resources.memory", "cgroup limits are not supported yet")
+		}
+		if c := res.CPU; c != nil && (c.Quota != nil && *c.Quota > 0 || c.Shares != nil && *c.Shares > 0 || c.Cpus != "" || c.Mems != "" || c.RealtimeRuntime != nil || c.Idle != nil) {
+			return fieldErr("linux.resources.cpu", "cgroup limits are not supported yet")
+		}
+		if res.Pids != nil && res.Pids.Limit != nil && *res.Pids.Limit > 0 {
+			return fieldErr("linux.resources.pids", "cgroup limits are not supported yet")
+		}
+		if res.BlockIO != nil || len(res.HugepageLimits) > 0 || res.Network != nil || len(res.Rdma) > 0 || len(res.Unified) > 0 {
+			return fieldErr("linux.resources", "only devices are supported")
+		}
+		for i, d := range res.Devices {
+			// The box has no device but its own few nodes (and no
+			// mknod): a rule that denies is already in force, and one
+			// that allows more than those nodes is refused below.
+			if d.Allow && d.Type != "c" {
+				return fieldErr(fmt.Sprintf("linux.resources.devices[%d]", i), "allowing %q devices is not supported", d.Type)
+			}
+		}
+	}
+	for i, d := range l.Devices {
+		if !slices.Contains(sandbox.DeviceNodes(), path.Clean(d.Path)) {
+			return fieldErr(fmt.Sprintf("linux.devices[%d]", i), "%s: only %s are supported", d.Path, strings.Join(sandbox.DeviceNodes(), ", "))
+		}
+	}
+	if l.Seccomp != nil {
+		b, err := json.Marshal(l.Seccomp)
+		if err != nil {
+			return fieldErr("linux.seccomp", "%v", err)
+		}
+		r.Seccomp = b
+	}
+	masked := sandbox.MaskedPaths()
+	for i, m := range l.MaskedPaths {
+		c := path.Clean(m)
+		switch {
+		case slices.Contains(masked, c), c == "/sys" || strings.HasPrefix(c, "/sys/"):
+			// masked already; the box has no /sys
+		case strings.HasPrefix(c, "/proc/") && h.Exists != nil && !h.Exists(c):
+			// not in this kernel's procfs
+		default:
+			return fieldErr(fmt.Sprintf("linux.maskedPaths[%d]", i), "%s: only %s (and /sys, which a box has not) are masked", m, strings.Join(masked, ", "))
+		}
+	}
+	ro := sandbox.ReadOnlyPaths()
+	for i, m := range l.ReadonlyPaths {
+		c := path.Clean(m)
+		switch {
+		case slices.Contains(ro, c), slices.Contains(masked, c), c == "/sys" || strings.HasPrefix(c, "/sys/"):
+		case strings.HasPrefix(c, "/proc/") && h.Exists != nil && !h.Exists(c):
+		default:
+			return fieldErr(fmt.Sprintf("linux.readonlyPaths[%d]", i), "%s: only %s are read-only", m, strings.Join(ro, ", "))
+		}
+	}
+	switch l.RootfsPropagation {
+	case "", "private", "rprivate", "slave", "rslave":
+	default:
+		return fieldErr("linux.rootfsPropagation", "%q: the box's mounts are private", l.RootfsPropagation)
+	}
+	if l.MountLabel != "" {
+		return fieldErr("linux.mountLabel", "SELinux labels are not supported")
+	}
+	if l.IntelRdt != nil {
+		return fieldErr("linux.intelRdt", "not supported")
+	}
+	if l.Personality != nil {
+		return fieldErr("linux.personality", "not supported")
+	}
+	if len(l.TimeOffsets) > 0 {
+		return fieldErr("linux.timeOffsets", "not supported")
+	}
+	return nil
+}
+
+// mapIDs matches the config's id mappings with the two the box can make:
+// the caller's id alone at process.user (idmap.ModeSelf), or the caller at
+// 0 and its subordinate ranges from 1 (idmap.ModeAuto, through newuidmap).
+// A config without mappings gets the first.
+func mapIDs(l *specs.Linux, h Host, sp *sandbox.Spec) error {
+	if len(l.UIDMappings) == 0 && len(l.GIDMappings) == 0 {
+		sp.Map = idmap.ModeSelf
+		return nil
+	}
+	for _, mode := range []idmap.Mode{idmap.ModeSelf, idmap.ModeAuto} {
+		m, err := idmap.Plan(idmap.Request{Mode: mode, UID: sp.UID, GID: sp.GID,
+			CallerUID: h.UID, CallerGID: h.GID, SubUIDs: h.SubUIDs, SubGIDs: h.SubGIDs})
+		if err != nil {
+			continue
+		}
+		if sameMap(m.UIDs, l.UIDMappings) && sameMap(m.GIDs, l.GIDMappings) {
+			sp.Map = mode
+			return nil
+		}
+	}
+	return fieldErr("linux.uidMappings", "%v: the box maps either the caller's id (%d) alone to process.user.uid, "+
+		"or the caller's id to 0 and its /etc/subuid ranges from 1", l.UIDMappings, h.UID)
+}
+
+func sameMap(a []syscall.SysProcIDMap, b []specs.LinuxIDMapping) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if uint32(a[i].ContainerID) != b[i].ContainerID || uint32(a[i].HostID) != b[i].HostID || uint32(a[i].Size) != b[i].Size {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,368 @@
+package oci
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/sandbox-dev/sandbox/sandbox"
+)
+
+// The lifecycle. `create` builds the box with sandbox.Create and exits;
+// its pid 1 waits, set up, for the byte that forks the payload, and is
+// re-parented to the engine's subreaper (conmon, a containerd shim), which
+// waits for it as for runc's container process. A small holder process
+// (this binary again, setsid, its stdio /dev/null) keeps the box's sync
+// socket: it writes that byte when `start` asks through ROOT/ID/start.sock,
+// then reads how the box ended and records it in end.json. No supervisor
+// stays behind as pid 1's parent: limits of a created container can only
+// come from its cgroup.
+
+// holderName is the hidden command the holder runs.
+const holderName = "sandbox-hold"
+
+// CreateOptions are create's flags.
+type CreateOptions struct {
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string
+}
+
+// Create makes container id from the bundle, ready to start.
+func Create(root, id string, o CreateOptions) error {
+	c, d, err := create(root, id, o, true)
+	if err != nil {
+		return err
+	}
+	d.Sync.Close()
+	c.close()
+	return nil
+}
+
+// create does Create's work; with holder false the caller keeps the sync
+// socket (run) and no holder is started.
+func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox.Detached, error) {
+	if err := checkID(id); err != nil {
+		return nil, nil, err
+	}
+	if o.ConsoleSocket != "" {
+		return nil, nil, errors.New("--console-socket: terminals are not supported yet")
+	}
+	if o.Bundle == "" {
+		o.Bundle = "."
+	}
+	cfg, err := LoadBundle(o.Bundle)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := ToSpec(cfg, ReadHost())
+	if err != nil {
+		return nil, nil, err
+	}
+	// Past the checks: the state directory. mkdir is the claim on the id.
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("state root: %w", err)
+	}
+	dir := filepath.Join(root, id)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, nil, fmt.Errorf("container %s exists", id)
+		}
+		return nil, nil, fmt.Errorf("state directory: %w", err)
+	}
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err == nil {
+		err = unix.Flock(fd, unix.LOCK_EX)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	c := &container{dir: dir, fd: fd, rec: record{
+		ID: id, Bundle: cfg.Bundle, Created: time.Now().UTC(),
+		Annotations: cfg.Spec.Annotations, Notes: res.Notes,
+	}}
+	var d *sandbox.Detached
+	fail := func(err error) (*container, *sandbox.Detached, error) {
+		if d != nil {
+			unix.Kill(d.Pid, unix.SIGKILL)
+			d.Sync.Close()
+		}
+		os.RemoveAll(dir)
+		c.close()
+		return nil, nil, err
+	}
+	if res.Seccomp != nil {
+		p := filepath.Join(dir, "seccomp.json")
+		if err := os.WriteFile(p, res.Seccomp, 0o600); err != nil {
+			return fail(err)
+		}
+		res.Spec.Seccomp = p
+	}
+	var ln *net.UnixListener
+	if holder {
+		a := &net.UnixAddr{Name: filepath.Join(dir, "start.sock"), Net: "unix"}
+		if ln, err = net.ListenUnix("unix", a); err != nil {
+			return fail(fmt.Errorf("start socket: %w", err))
+		}
+		// The holder listens on it; this process's copy goes, the path stays.
+		ln.SetUnlinkOnClose(false)
+		defer ln.Close()
+	}
+	d, err = sandbox.Create(res.Spec, [3]*os.File{os.Stdin, os.Stdout, os.Stderr})
+	if err != nil {
+		return fail(err)
+	}
+	c.rec.Pid = d.Pid
+	c.rec.Notes = append(c.rec.Notes, d.Notes...)
+	if _, start, ok := procStat(d.Pid); ok {
+		c.rec.PidStart = start
+	} else {
+		return fail(errors.New("pid 1 is gone"))
+	}
+	if holder {
+		lf, err := ln.File()
+		if err != nil {
+			return fail(err)
+		}
+		defer lf.Close()
+		h := &exec.Cmd{
+			Path:        "/proc/self/exe",
+			Args:        []string{"sandbox-oci", "--root", root, holderName, id},
+			Env:         []string{"PATH=/usr/bin:/bin"},
+			ExtraFiles:  []*os.File{d.Sync, lf},
+			SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+		}
+		if err := h.Start(); err != nil {
+			return fail(fmt.Errorf("start the holder: %w", err))
+		}
+		c.rec.HolderPid = h.Process.Pid
+		h.Process.Release()
+	}
+	if err := c.save(); err != nil {
+		return fail(err)
+	}
+	if o.PidFile != "" {
+		if err := writeAtomic(o.PidFile, []byte(strconv.Itoa(d.Pid))); err != nil {
+			return fail(fmt.Errorf("--pid-file: %w", err))
+		}
+	}
+	return c, d, nil
+}
+
+// Hold is the holder's life (see above): fds 3 and 4 are the box's sync
+// socket and the start socket's listener.
+func Hold(root, id string) error {
+	sync := os.NewFile(3, "sandbox-sync")
+	lf := os.NewFile(4, "start.sock")
+	ln, err := net.FileListener(lf)
+	lf.Close()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(root, id)
+	ended := make(chan sandbox.DetachedEnd, 1)
+	started := make(chan struct{})
+	go func() {
+		<-started
+		ended <- sandbox.WaitDetached(sync)
+	}()
+	conns := make(chan net.Conn)
+	go func() {
+		for {
+			cn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns <- cn
+		}
+	}()
+	// Until the start pid 1 sends nothing: anything readable (a message,
+	// EOF) means it is ending (a kill, a delete). Peeked, not consumed.
+	gone := make(chan struct{})
+	go func() {
+		rc, err := sync.SyscallConn()
+		if err != nil {
+			return
+		}
+		b := make([]byte, 1)
+		rc.Read(func(fd uintptr) bool {
+			_, _, rerr := unix.Recvfrom(int(fd), b, unix.MSG_PEEK)
+			return rerr != unix.EAGAIN
+		})
+		close(gone)
+	}()
+	for waiting := true; waiting; {
+		select {
+		case cn := <-conns:
+			r := bufio.NewReader(cn)
+			line, _ := r.ReadString('\n')
+			if line != "start\n" {
+				cn.Close()
+				continue
+			}
+			err := sandbox.StartDetached(sync)
+			if err != nil {
+				fmt.Fprintf(cn, "error %v\n", err)
+			} else {
+				fmt.Fprintln(cn, "ok")
+			}
+			cn.Close()
+			close(started)
+			waiting = false
+		case <-gone:
+			close(started)
+			waiting = false
+		}
+	}
+	ln.Close()
+	e := <-ended
+	out := end{Known: e.Known, Status: int(e.Status)}
+	if e.Errno != 0 {
+		out.Error = fmt.Sprintf("payload setup step %d: %v", e.Op, e.Errno)
+	}
+	data, _ := json.Marshal(out)
+	if _, err := os.Stat(dir); err == nil {
+		writeAtomic(filepath.Join(dir, "end.json"), data)
+	}
+	return nil
+}
+
+// Start starts a created container's payload.
+func Start(root, id string) error {
+	c, err := open(root, id)
+	if err != nil {
+		if c != nil {
+			c.close()
+		}
+		return err
+	}
+	defer c.close()
+	if st := c.status(); st != specs.StateCreated {
+		return fmt.Errorf("container %s is %s, not created", id, st)
+	}
+	cn, err := net.DialTimeout("unix", filepath.Join(c.dir, "start.sock"), 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", id, err)
+	}
+	defer cn.Close()
+	cn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := cn.Write([]byte("start\n")); err != nil {
+		return fmt.Errorf("start %s: %w", id, err)
+	}
+	line, err := bufio.NewReader(cn).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("start %s: no answer from its holder: %w", id, err)
+	}
+	if line != "ok\n" {
+		return fmt.Errorf("start %s: %s", id, line)
+	}
+	c.rec.Started = true
+	return c.save()
+}
+
+// State returns the OCI state of a container.
+func State(root, id string) (specs.State, error) {
+	c, err := open(root, id)
+	if err != nil {
+		if c != nil {
+			c.close()
+		}
+		return specs.State{}, err
+	}
+	defer c.close()
+	return c.ociState(), nil
+}
+
+// Kill sends sig to the container's pid 1, which passes SIGINT, SIGTERM,
+// SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the payload; SIGKILL ends the
+// whole box (its pid namespace).
+func Kill(root, id string, sig syscall.Signal) error {
+	c, err := open(root, id)
+	if err != nil {
+		if c != nil {
+			c.close()
+		}
+		return err
+	}
+	defer c.close()
+	if st := c.status(); st == specs.StateStopped {
+		return fmt.Errorf("container %s is not running", id)
+	}
+	return c.signal(sig)
+}
+
+// Delete removes a container's state; a container not stopped is refused,
+// or with force killed first.
+func Delete(root, id string, force bool) error {
+	c, err := open(root, id)
+	if c == nil {
+		if force && errors.Is(err, ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	defer c.close()
+	if err == nil {
+		st := c.status()
+		if st == specs.StateRunning && !force {
+			return fmt.Errorf("container %s is running: stop it, or delete --force", id)
+		}
+		if st != specs.StateStopped {
+			// A created container is deleted as runc does: it never ran.
+			c.signal(unix.SIGKILL)
+			if !c.waitGone(10 * time.Second) {
+				return fmt.Errorf("container %s: pid %d did not end", id, c.rec.Pid)
+			}
+		}
+	}
+	return os.RemoveAll(c.dir)
+}
+
+// Run creates and starts a container, waits for it, deletes it, and
+// returns its exit code.
+func Run(root, id string, o CreateOptions) (int, error) {
+	c, d, err := create(root, id, o, false)
+	if err != nil {
+		return 125, err
+	}
+	defer func() {
+		os.RemoveAll(c.dir)
+		c.close()
+	}()
+	c.rec.Started = true
+	c.save()
+	if err := sandbox.StartDetached(d.Sync); err != nil {
+		return 125, err
+	}
+	e := d.Wait()
+	// pid 1 is this process's child here (the creator's).
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(d.Pid, &ws, 0, nil)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	st := e.Status
+	if !e.Known {
+		st = syscall.WaitStatus(ws)
+	}
+	switch {
+	case st.Signaled():
+		return 128 + int(st.Signal()), nil
+	default:
+		return st.ExitStatus(), nil
+	}
+}

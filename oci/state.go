@@ -1,0 +1,202 @@
+package oci
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// The state directory: one directory per container under the root, made
+// by create (mkdir, so that two creates of one id cannot both succeed) and
+// removed by delete. Every command on a container holds an flock on its
+// directory for as long as it reads or changes it.
+//
+//	ROOT/ID/state.json   the record below
+//	ROOT/ID/start.sock   the holder's socket; `start` connects to it
+//	ROOT/ID/seccomp.json the config's linux.seccomp, when it has one
+//	ROOT/ID/end.json     how pid 1 ended, written by the holder
+
+// ErrNotExist is a container id with no state directory.
+var ErrNotExist = errors.New("container does not exist")
+
+// record is state.json.
+type record struct {
+	ID          string            `json:"id"`
+	Bundle      string            `json:"bundle"`
+	Pid         int               `json:"pid"`
+	PidStart    uint64            `json:"pid_start"` // pid 1's start time (/proc/PID/stat), against pid reuse
+	HolderPid   int               `json:"holder_pid"`
+	Started     bool              `json:"started"`
+	Created     time.Time         `json:"created"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Notes       []string          `json:"notes,omitempty"`
+}
+
+// end is end.json.
+type end struct {
+	Known  bool   `json:"known"`
+	Status int    `json:"wait_status"`
+	Error  string `json:"error,omitempty"`
+}
+
+// DefaultRoot is where state lives without --root: $XDG_RUNTIME_DIR/sandbox
+// for a regular user, /run/sandbox for root.
+func DefaultRoot() string {
+	if os.Geteuid() != 0 {
+		if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+			return filepath.Join(d, "sandbox")
+		}
+		return filepath.Join(os.TempDir(), "sandbox-"+strconv.Itoa(os.Getuid()))
+	}
+	return "/run/sandbox"
+}
+
+// container is one open, locked state directory.
+type container struct {
+	dir string
+	fd  int // the directory, flocked
+	rec record
+}
+
+func checkID(id string) error {
+	ok := id != "" && len(id) <= 1024
+	for i := 0; ok && i < len(id); i++ {
+		c := id[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		ok = alnum || i > 0 && strings.IndexByte("_.+-", c) >= 0
+	}
+	if !ok {
+		return fmt.Errorf("container id %q: want letters, digits and _.+- (not starting with one of those four)", id)
+	}
+	return nil
+}
+
+// open locks and reads the container's state.
+func open(root, id string) (*container, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(root, id)
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil, fmt.Errorf("%s: %w", id, ErrNotExist)
+		}
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	c := &container{dir: dir, fd: fd}
+	data, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	if err == nil {
+		err = json.Unmarshal(data, &c.rec)
+	}
+	if err != nil {
+		// A directory without a state: a create in progress or one that
+		// died half way; delete removes it.
+		c.rec.ID = id
+		return c, fmt.Errorf("%s: no state (a create in progress, or one that failed): %w", id, err)
+	}
+	return c, nil
+}
+
+func (c *container) close() { unix.Close(c.fd) }
+
+func (c *container) save() error {
+	data, err := json.MarshalIndent(c.rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(c.dir, "state.json"), data)
+}
+
+// writeAtomic writes a file whole or not at all (a reader never sees half).
+func writeAtomic(name string, data []byte) error {
+	tmp := name + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, name)
+}
+
+// status tells the container's OCI status from pid 1: gone (or a zombie,
+// or its pid reused) is stopped.
+func (c *container) status() specs.ContainerState {
+	if c.rec.Pid <= 0 {
+		return specs.StateStopped
+	}
+	st, start, ok := procStat(c.rec.Pid)
+	if !ok || start != c.rec.PidStart || st == 'Z' || st == 'X' {
+		return specs.StateStopped
+	}
+	if !c.rec.Started {
+		return specs.StateCreated
+	}
+	return specs.StateRunning
+}
+
+// ociState is the state as `state` prints it.
+func (c *container) ociState() specs.State {
+	st := c.status()
+	s := specs.State{
+		Version: specs.Version, ID: c.rec.ID, Status: st,
+		Bundle: c.rec.Bundle, Annotations: c.rec.Annotations,
+	}
+	if st != specs.StateStopped {
+		s.Pid = c.rec.Pid
+	}
+	return s
+}
+
+// procStat reads a process's state letter and start time (fields 3 and 22
+// of /proc/PID/stat).
+func procStat(pid int) (byte, uint64, bool) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return 0, 0, false
+	}
+	start, err := strconv.ParseUint(f[19], 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	return f[0][0], start, true
+}
+
+// waitGone waits until pid 1 is stopped, up to d.
+func (c *container) waitGone(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for c.status() != specs.StateStopped {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
+func (c *container) signal(sig syscall.Signal) error {
+	if err := unix.Kill(c.rec.Pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("kill %d: %w", c.rec.Pid, err)
+	}
+	return nil
+}
