@@ -218,9 +218,11 @@ type supervisor struct {
 	outputs     []*os.File  // the read ends of the box's output, for the drain
 	stdin       *stdinRelay // the caller's stdin into the box, if any
 
-	closeAfterStart []*os.File   // the box's ends of pipes and terminals
-	direct          *[3]*os.File // Create: the engine's stdio, given to the box as they are
-	restore         func()       // puts the caller's terminal back, with --tty
+	closeAfterStart []*os.File // the box's ends of pipes and terminals
+	restore         func()     // puts the caller's terminal back, with --tty
+
+	// direct: Create's stdio, the engine's, given to the box as they are.
+	direct *[3]*os.File
 
 	opErr *initMsg // the first op that failed, if any
 	exit  *initMsg // the payload's wait status, once it exited
