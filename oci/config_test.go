@@ -1,0 +1,261 @@
+package oci
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/sandbox-dev/sandbox/idmap"
+	"github.com/sandbox-dev/sandbox/sandbox"
+)
+
+var testHost = Host{
+	UID: 1000, GID: 1000, Umask: 0o022,
+	SubUIDs: []idmap.Range{{Start: 300000, Count: 65536}},
+	SubGIDs: []idmap.Range{{Start: 300000, Count: 65536}},
+	Exists:  func(p string) bool { return p != "/proc/timer_stats" },
+}
+
+// bundle is a bundle directory with an empty rootfs and the default spec
+// (for uid 1000), changed by edit.
+func bundle(t *testing.T, edit func(*specs.Spec)) *Config {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "rootfs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := DefaultSpec()
+	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+	if edit != nil {
+		edit(s)
+	}
+	return &Config{Bundle: dir, Spec: s}
+}
+
+func TestToSpecDefault(t *testing.T) {
+	c := bundle(t, nil)
+	r, err := ToSpec(c, testHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := r.Spec
+	if sp.Rootfs != filepath.Join(c.Bundle, "rootfs") {
+		t.Errorf("rootfs %q", sp.Rootfs)
+	}
+	if !slices.Equal(sp.Args, []string{"sh"}) || sp.Workdir != "/" || sp.Hostname != "sandbox" {
+		t.Errorf("args %q workdir %q hostname %q", sp.Args, sp.Workdir, sp.Hostname)
+	}
+	if sp.Map != idmap.ModeSelf || sp.UID != 0 || sp.GID != 0 {
+		t.Errorf("map %q uid %d gid %d", sp.Map, sp.UID, sp.GID)
+	}
+	if sp.Net != "" {
+		t.Errorf("net %q, want a network namespace of its own", sp.Net)
+	}
+	if !slices.Equal(sp.CapAdd, []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}) {
+		t.Errorf("caps %q", sp.CapAdd)
+	}
+	// /proc, /dev, /dev/pts are the box's own; /dev/shm is sized.
+	if len(sp.Mounts) != 1 || sp.Mounts[0] != (sandbox.Mount{Type: "tmpfs", Dest: "/dev/shm", Size: 64 << 20}) {
+		t.Errorf("mounts %+v", sp.Mounts)
+	}
+	if r.Seccomp != nil {
+		t.Errorf("seccomp %s, want none (the default filter)", r.Seccomp)
+	}
+}
+
+func TestToSpecMapsFields(t *testing.T) {
+	c := bundle(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"/bin/prog", "a b"}
+		s.Process.Env = []string{"A=1", "PATH=/bin"}
+		s.Process.Cwd = "/work"
+		s.Process.User = specs.User{UID: 0, GID: 0, AdditionalGids: []uint32{0}}
+		s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 1024, Hard: 2048}, {Type: "RLIMIT_NPROC", Soft: 10, Hard: 10}}
+		s.Process.NoNewPrivileges = false
+		s.Hostname = "box1"
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/data", Type: "bind", Source: "/srv/data", Options: []string{"rbind", "ro", "rprivate"}},
+			specs.Mount{Destination: "/out", Source: "out", Options: []string{"bind", "rw"}},
+			specs.Mount{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=1m", "mode=755"}},
+			specs.Mount{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue"},
+			specs.Mount{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"ro"}},
+		)
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}, {ContainerID: 1, HostID: 300000, Size: 65536}}
+		s.Linux.GIDMappings = s.Linux.UIDMappings
+		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActErrno}}}
+		s.Linux.MaskedPaths = []string{"/proc/kcore", "/proc/timer_stats", "/sys/firmware"}
+		s.Linux.ReadonlyPaths = []string{"/proc/sys", "/proc/asound"}
+	})
+	r, err := ToSpec(c, testHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := r.Spec
+	if !slices.Equal(sp.Args, []string{"/bin/prog", "a b"}) || !slices.Equal(sp.Env, []string{"A=1", "PATH=/bin"}) || sp.Workdir != "/work" {
+		t.Errorf("args %q env %q workdir %q", sp.Args, sp.Env, sp.Workdir)
+	}
+	if sp.Hostname != "box1" || sp.Map != idmap.ModeAuto {
+		t.Errorf("hostname %q map %q", sp.Hostname, sp.Map)
+	}
+	want := []sandbox.Rlimit{{Name: "nofile", Soft: 1024, Hard: 2048}, {Name: "nproc", Soft: 10, Hard: 10}}
+	if !slices.Equal(sp.Rlimits, want) {
+		t.Errorf("rlimits %+v", sp.Rlimits)
+	}
+	wantMounts := []sandbox.Mount{
+		{Type: "tmpfs", Dest: "/dev/shm", Size: 64 << 20},
+		{Type: "ro-bind", Source: "/srv/data", Dest: "/data"},
+		{Type: "bind", Source: filepath.Join(c.Bundle, "out"), Dest: "/out"},
+		{Type: "tmpfs", Dest: "/scratch", Size: 1 << 20},
+	}
+	if !slices.Equal(sp.Mounts, wantMounts) {
+		t.Errorf("mounts\n got %+v\nwant %+v", sp.Mounts, wantMounts)
+	}
+	if !strings.Contains(string(r.Seccomp), `"mkdir"`) {
+		t.Errorf("seccomp %s", r.Seccomp)
+	}
+	notes := strings.Join(r.Notes, "\n")
+	for _, n := range []string{"noNewPrivileges", "/dev/mqueue", "/sys"} {
+		if !strings.Contains(notes, n) {
+			t.Errorf("no note on %s in\n%s", n, notes)
+		}
+	}
+}
+
+func TestToSpecNoNetworkNamespaceIsHostNetwork(t *testing.T) {
+	c := bundle(t, func(s *specs.Spec) {
+		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool {
+			return n.Type == specs.NetworkNamespace || n.Type == specs.CgroupNamespace
+		})
+	})
+	r, err := ToSpec(c, testHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Spec.Net != "host" {
+		t.Errorf("net %q, want host", r.Spec.Net)
+	}
+	if !strings.Contains(strings.Join(r.Notes, "\n"), "cgroup namespace all the same") {
+		t.Errorf("notes %q", r.Notes)
+	}
+}
+
+// Every field the box cannot honour fails, naming the field.
+func TestToSpecRefuses(t *testing.T) {
+	i64 := func(v int64) *int64 { return &v }
+	u32 := func(v uint32) *uint32 { return &v }
+	for _, tc := range []struct {
+		field string
+		edit  func(*specs.Spec)
+	}{
+		{"ociVersion", func(s *specs.Spec) { s.Version = "0.9" }},
+		{"root.path", func(s *specs.Spec) { s.Root.Path = "missing" }},
+		{"process", func(s *specs.Spec) { s.Process = nil }},
+		{"process.args", func(s *specs.Spec) { s.Process.Args = nil }},
+		{"process.terminal", func(s *specs.Spec) { s.Process.Terminal = true }},
+		{"process.cwd", func(s *specs.Spec) { s.Process.Cwd = "rel" }},
+		{"process.env[1]", func(s *specs.Spec) { s.Process.Env = []string{"A=1", "novalue"} }},
+		{"process.user.additionalGids", func(s *specs.Spec) { s.Process.User.AdditionalGids = []uint32{10} }},
+		{"process.user.umask", func(s *specs.Spec) { s.Process.User.Umask = u32(0o077) }},
+		{"process.rlimits[0].type", func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_BOGUS"}} }},
+		{"process.oomScoreAdj", func(s *specs.Spec) { v := 500; s.Process.OOMScoreAdj = &v }},
+		{"process.apparmorProfile", func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" }},
+		{"process.selinuxLabel", func(s *specs.Spec) { s.Process.SelinuxLabel = "system_u:x" }},
+		{"mounts[4].type", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "nfs", Source: "h:/x"})
+		}},
+		{"mounts[4].options", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/x", Options: []string{"rbind", "noexec"}})
+		}},
+		{"mounts[4].options", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "tmpfs", Options: []string{"noexec"}})
+		}},
+		{"mounts[4].destination", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "x", Type: "tmpfs"})
+		}},
+		{"hooks", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/true"}}}
+		}},
+		{"linux", func(s *specs.Spec) { s.Linux = nil }},
+		{"linux.namespaces[7]", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+		}},
+		{"linux.namespaces[7].type", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"})
+		}},
+		{"linux.namespaces[0].path", func(s *specs.Spec) { s.Linux.Namespaces[0].Path = "/proc/1/ns/pid" }},
+		{"linux.uidMappings", func(s *specs.Spec) {
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 1}}
+		}},
+		{"linux.uidMappings", func(s *specs.Spec) {
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}, {ContainerID: 1, HostID: 400000, Size: 10}}
+		}},
+		{"linux.sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"} }},
+		{"linux.resources.memory", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(64 << 20)}}
+		}},
+		{"linux.resources.cpu", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: i64(50000)}}
+		}},
+		{"linux.resources.pids", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(10)}}
+		}},
+		{"linux.devices[0]", func(s *specs.Spec) { s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/sda", Type: "b"}} }},
+		{"linux.maskedPaths[0]", func(s *specs.Spec) { s.Linux.MaskedPaths = []string{"/etc/shadow"} }},
+		{"linux.readonlyPaths[0]", func(s *specs.Spec) { s.Linux.ReadonlyPaths = []string{"/usr"} }},
+		{"linux.rootfsPropagation", func(s *specs.Spec) { s.Linux.RootfsPropagation = "shared" }},
+		{"linux.mountLabel", func(s *specs.Spec) { s.Linux.MountLabel = "x" }},
+	} {
+		t.Run(tc.field, func(t *testing.T) {
+			_, err := ToSpec(bundle(t, tc.edit), testHost)
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("err %v, want a FieldError", err)
+			}
+			if fe.Field != tc.field {
+				t.Errorf("field %q, want %q (%v)", fe.Field, tc.field, err)
+			}
+		})
+	}
+}
+
+func TestLoadBundleErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := LoadBundle(dir); err == nil || !strings.Contains(err.Error(), "config.json") {
+		t.Errorf("missing config: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte("{bad"), 0o644)
+	if _, err := LoadBundle(dir); err == nil || !strings.Contains(err.Error(), "config.json") {
+		t.Errorf("bad JSON: %v", err)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"65536k": 64 << 20, "1m": 1 << 20, "2G": 2 << 30, "100": 100} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "x", "-1", "1t", "99999999999999999g"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q): no error", in)
+		}
+	}
+}
+
+func TestCheckID(t *testing.T) {
+	for _, id := range []string{"a", "abc-1.2_3+x", strings.Repeat("f", 64)} {
+		if err := checkID(id); err != nil {
+			t.Errorf("%q: %v", id, err)
+		}
+	}
+	for _, id := range []string{"", ".", "..", "-a", "a/b", "a b", strings.Repeat("f", 1025)} {
+		if err := checkID(id); err == nil {
+			t.Errorf("%q accepted", id)
+		}
+	}
+}
