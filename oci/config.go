@@ -51,6 +51,9 @@ type Host struct {
 	OOMScoreAdj int
 	// SubUIDs and SubGIDs are the caller's subordinate ranges (nil: none).
 	SubUIDs, SubGIDs []idmap.Range
+	// UserNS is the calling process's uid_map and gid_map when it is in a
+	// user namespace other than the host's (nil otherwise).
+	UserNSUIDs, UserNSGIDs []specs.LinuxIDMapping
 	// Exists tells whether a path exists on the host (for masked paths
 	// this kernel lacks).
 	Exists func(string) bool
@@ -71,6 +74,10 @@ func ReadHost() Host {
 	}
 	h.SubUIDs, _, _ = idmap.SubIDs("uid", name, h.UID)
 	h.SubGIDs, _, _ = idmap.SubIDs("gid", name, h.UID)
+	if inUserNS() {
+		h.UserNSUIDs, _ = readIDMap("/proc/self/uid_map")
+		h.UserNSGIDs, _ = readIDMap("/proc/self/gid_map")
+	}
 	h.Exists = func(p string) bool { _, err := os.Lstat(p); return err == nil }
 	return h
 }
@@ -104,6 +111,11 @@ type Result struct {
 	// Seccomp is the config's linux.seccomp as JSON, for a profile file the
 	// runtime writes and names in Spec.Seccomp (nil: the default filter).
 	Seccomp []byte
+	// Mapping, when set, is the id mapping the box gets instead of the
+	// one Spec.Map plans (root in an engine's user namespace).
+	Mapping *idmap.Mapping
+	// NetNS is a network namespace to join (Spec.Net is then "host").
+	NetNS string
 	// Notes say where the box is stronger than the config asked.
 	Notes []string
 }
@@ -277,6 +289,12 @@ func mapMounts(ms []specs.Mount, bundle string, sp *sandbox.Spec, note func(stri
 			if !filepath.IsAbs(src) {
 				src = filepath.Join(bundle, src)
 			}
+			if dest == "/dev/shm" {
+				// The engine's shm (podman's, shared in a pod): the box
+				// keeps its own, noexec, nosuid, nodev.
+				note("mounts %s: the box's own tmpfs, not %s", dest, src)
+				continue
+			}
 			ro := false
 			for _, o := range m.Options {
 				switch {
@@ -290,7 +308,7 @@ func mapMounts(ms []specs.Mount, bundle string, sp *sandbox.Spec, note func(stri
 					return fieldErr(field+".options", "%s: option %q not supported", dest, o)
 				}
 			}
-			if slices.Contains(sandbox.DeviceNodes(), dest) || dest == "/dev/shm" && src == "/dev/shm" {
+			if slices.Contains(sandbox.DeviceNodes(), dest) {
 				continue // the box binds these itself
 			}
 			if dest == "/sys" && src == "/sys" {
@@ -377,11 +395,17 @@ func mapLinux(l *specs.Linux, p *specs.Process, h Host, r *Result, note func(str
 		}
 		have[ns.Type] = true
 		if ns.Path != "" {
-			return fieldErr(field+".path", "%s: joining a namespace is not supported yet", ns.Path)
+			if ns.Type != specs.NetworkNamespace {
+				return fieldErr(field+".path", "%s: joining a %s namespace is not supported yet", ns.Path, ns.Type)
+			}
+			if !filepath.IsAbs(ns.Path) {
+				return fieldErr(field+".path", "%s: must be an absolute path", ns.Path)
+			}
+			r.NetNS = ns.Path
 		}
 	}
-	if !have[specs.NetworkNamespace] {
-		sp.Net = "host"
+	if !have[specs.NetworkNamespace] || r.NetNS != "" {
+		sp.Net = "host" // the runtime's own network, or the one joined
 	}
 	for _, t := range []specs.LinuxNamespaceType{specs.PIDNamespace, specs.MountNamespace, specs.IPCNamespace,
 		specs.UTSNamespace, specs.UserNamespace, specs.CgroupNamespace} {
@@ -392,13 +416,17 @@ func mapLinux(l *specs.Linux, p *specs.Process, h Host, r *Result, note func(str
 	if !have[specs.UTSNamespace] && sp.Hostname != "" {
 		return fieldErr("hostname", "needs a uts namespace")
 	}
-	if err := mapIDs(l, h, sp); err != nil {
+	if err := mapIDs(l, h, r); err != nil {
 		return err
 	}
-	if len(l.Sysctl) > 0 {
-		for k := range l.Sysctl {
-			return fieldErr("linux.sysctl", "%s: sysctls are not supported yet", k)
+	for k, v := range l.Sysctl {
+		if k == "net.ipv4.ping_group_range" {
+			// podman's default: who may open ICMP sockets. Left unset,
+			// nobody in the box's network namespace may (stronger).
+			note("linux.sysctl %s=%q: not set", k, v)
+			continue
 		}
+		return fieldErr("linux.sysctl", "%s: sysctls are not supported yet", k)
 	}
 	if res := l.Resources; res != nil {
 		if m := res.Memory; m != nil && (m.Limit != nil && *m.Limit > 0 || m.Reservation != nil && *m.Reservation > 0 || m.Swap != nil && *m.Swap > 0 || m.Kernel != nil || m.KernelTCP != nil) {
@@ -480,9 +508,26 @@ func mapLinux(l *specs.Linux, p *specs.Process, h Host, r *Result, note func(str
 // the caller's id alone at process.user (idmap.ModeSelf), or the caller at
 // 0 and its subordinate ranges from 1 (idmap.ModeAuto, through newuidmap).
 // A config without mappings gets the first.
-func mapIDs(l *specs.Linux, h Host, sp *sandbox.Spec) error {
+//
+// As root in a user namespace not the host's (rootless podman runs its
+// runtime so, as root of a namespace that maps the user and its
+// subordinate ranges), a config without mappings gets that namespace's ids
+// as they are: the box's root is the engine's root, the user on the host,
+// as with runc, in a user namespace of its own. The rule that a box never
+// runs as root is about host root, which such a process is not.
+func mapIDs(l *specs.Linux, h Host, r *Result) error {
+	sp := &r.Spec
 	if len(l.UIDMappings) == 0 && len(l.GIDMappings) == 0 {
 		sp.Map = idmap.ModeSelf
+		if h.UID == 0 && len(h.UserNSUIDs) > 0 && len(h.UserNSGIDs) > 0 {
+			m := idmap.Mapping{
+				UIDs: identity(h.UserNSUIDs), GIDs: identity(h.UserNSGIDs),
+				SetgroupsAllowed: true,
+				InitUID:          sp.UID, InitGID: sp.GID,
+				UID: sp.UID, GID: sp.GID,
+			}
+			r.Mapping = &m
+		}
 		return nil
 	}
 	for _, mode := range []idmap.Mode{idmap.ModeSelf, idmap.ModeAuto} {
@@ -510,4 +555,36 @@ func sameMap(a []syscall.SysProcIDMap, b []specs.LinuxIDMapping) bool {
 		}
 	}
 	return true
+}
+
+// identity maps the ids of a namespace's map onto themselves.
+func identity(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	var out []syscall.SysProcIDMap
+	for _, l := range m {
+		out = append(out, syscall.SysProcIDMap{ContainerID: int(l.ContainerID), HostID: int(l.ContainerID), Size: int(l.Size)})
+	}
+	return out
+}
+
+// readIDMap reads a uid_map or gid_map.
+func readIDMap(name string) ([]specs.LinuxIDMapping, error) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	var m []specs.LinuxIDMapping
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		var v [3]uint64
+		for i := range f {
+			if v[i], err = strconv.ParseUint(f[i], 10, 32); err != nil {
+				return nil, fmt.Errorf("%s: %q", name, line)
+			}
+		}
+		m = append(m, specs.LinuxIDMapping{ContainerID: uint32(v[0]), HostID: uint32(v[1]), Size: uint32(v[2])})
+	}
+	return m, nil
 }

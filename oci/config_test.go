@@ -188,6 +188,7 @@ func TestToSpecRefuses(t *testing.T) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"})
 		}},
 		{"linux.namespaces[0].path", func(s *specs.Spec) { s.Linux.Namespaces[0].Path = "/proc/1/ns/pid" }},
+		{"linux.namespaces[5].path", func(s *specs.Spec) { s.Linux.Namespaces[5].Path = "rel/net" }},
 		{"linux.uidMappings", func(s *specs.Spec) {
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 1}}
 		}},

@@ -120,7 +120,8 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 		ln.SetUnlinkOnClose(false)
 		defer ln.Close()
 	}
-	d, err = sandbox.Create(res.Spec, [3]*os.File{os.Stdin, os.Stdout, os.Stderr})
+	d, err = sandbox.Create(res.Spec, sandbox.CreateOptions{
+		Stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, NetNS: res.NetNS, Mapping: res.Mapping})
 	if err != nil {
 		return fail(err)
 	}

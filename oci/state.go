@@ -51,7 +51,9 @@ type end struct {
 // DefaultRoot is where state lives without --root: $XDG_RUNTIME_DIR/sandbox
 // for a regular user, /run/sandbox for root.
 func DefaultRoot() string {
-	if os.Geteuid() != 0 {
+	// Root in a user namespace (rootless podman runs its runtime so) is
+	// a regular user on the host, as runc also judges.
+	if os.Geteuid() != 0 || inUserNS() {
 		if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
 			return filepath.Join(d, "sandbox")
 		}
@@ -199,4 +201,15 @@ func (c *container) signal(sig syscall.Signal) error {
 		return fmt.Errorf("kill %d: %w", c.rec.Pid, err)
 	}
 	return nil
+}
+
+// inUserNS tells whether this process is in a user namespace other than
+// the host's (whose uid_map maps all 2^32-1 ids from 0).
+func inUserNS() bool {
+	data, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(data))
+	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
 }

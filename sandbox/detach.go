@@ -7,8 +7,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sandbox-dev/sandbox/idmap"
 )
 
 // A box made by Create outlives the process that made it: the OCI runtime
@@ -52,15 +57,30 @@ type Detached struct {
 	msgs chan initMsg // the supervisor's reader of Sync, in the creating process
 }
 
+// CreateOptions are what Create needs beyond the Spec.
+type CreateOptions struct {
+	// Stdio are the payload's stdin, stdout and stderr (nil: /dev/null).
+	Stdio [3]*os.File
+	// NetNS is a network namespace to join (an OCI config's namespace
+	// path), with Spec.Net "host": the box makes no network namespace.
+	NetNS string
+	// Mapping, when set, replaces the id mapping the Spec's Map would
+	// plan (an OCI runtime run as root in an engine's user namespace
+	// maps that namespace's ids as they are: see oci.ToSpec).
+	Mapping *idmap.Mapping
+}
+
 // Create builds the box of s and returns once its pid 1 is ready to start
 // the payload, or with an error naming the step that failed (then nothing
-// of the box is left). stdio are given to the payload as they are (nil:
-// /dev/null): an OCI engine hands the container the stdio it chose
-// (conmon's pipes). Limits, timeouts, output caps and a terminal need the
+// of the box is left). o.Stdio are given to the payload as they are: an
+// OCI engine hands the container the stdio it chose (conmon's pipes). Limits, timeouts, output caps and a terminal need the
 // supervisor Run keeps, and are refused here.
-func Create(s Spec, stdio [3]*os.File) (*Detached, error) {
+func Create(s Spec, o CreateOptions) (*Detached, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
+	}
+	if o.NetNS != "" && (s.Net != "host" || !path.IsAbs(o.NetNS)) {
+		return nil, specErr("netns", "%q: an absolute path, with Net host", o.NetNS)
 	}
 	switch {
 	case s.Limits.Any() || s.CPUTime > 0 || s.Accounting:
@@ -74,10 +94,27 @@ func Create(s Spec, stdio [3]*os.File) (*Detached, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Mapping != nil {
+		// The Plan again, for this mapping, with the seccomp program
+		// prepare compiled (and checked).
+		var prog []byte
+		for _, op := range plan.Ops {
+			if op.Code == OpSeccomp {
+				prog = []byte(op.Str[0])
+			}
+		}
+		mapping = *o.Mapping
+		if plan, err = buildPlan(&s, realHost, payloadSpec{seccomp: prog, mapping: mapping}); err != nil {
+			return nil, &SetupError{Step: "plan", Err: err}
+		}
+	}
+	if o.NetNS != "" {
+		plan.Ops = append([]Op{{Code: OpSetns, Arg: unix.CLONE_NEWNET, Str: []string{o.NetNS}}}, plan.Ops...)
+	}
 	if err := detachPlan(plan); err != nil {
 		return nil, &SetupError{Step: "plan", Err: err}
 	}
-	sv := &supervisor{spec: &s, start: time.Now(), direct: &stdio}
+	sv := &supervisor{spec: &s, start: time.Now(), direct: &o.Stdio}
 	if err := sv.launch(mapping, plan.Encode()); err != nil {
 		return nil, err
 	}

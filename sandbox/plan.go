@@ -112,6 +112,9 @@ const (
 	// pid 1 then waits at OpFork for the supervisor's byte. sandbox.Create
 	// puts it before OpFork, so that the byte is an OCI `start`.
 	OpReady OpCode = 26
+	// OpSetns joins the namespace at path Str[0], of type Arg (a
+	// CLONE_NEW* flag), in the first process before OpUserns.
+	OpSetns OpCode = 27
 )
 
 // Flags on ops.
@@ -146,7 +149,7 @@ var opNames = map[OpCode]string{
 	OpLandlock: "landlock",
 	OpSysctl:   "sysctl",
 	OpUserns:   "userns", OpUnshare: "unshare", OpSpawn: "spawn pid 1",
-	OpReady: "ready",
+	OpReady: "ready", OpSetns: "setns",
 }
 
 func (c OpCode) String() string {

@@ -77,7 +77,7 @@ enum {
 	OP_LANDLOCK = 40,
 	OP_SYSCTL = 35,
 	OP_USERNS = 23, OP_UNSHARE = 24, OP_SPAWN = 25,
-	OP_READY = 26,
+	OP_READY = 26, OP_SETNS = 27,
 };
 #define F_READONLY (1u << 0)
 #define F_NODEV (1u << 1)
@@ -129,6 +129,7 @@ static int sync_fd = -1;
 static int hold; // the Plan header asks OP_USERNS to wait for the release byte
 static int tty_slave = -1; // --tty: the payload's terminal, from the box's own devpts
 static volatile pid_t payload_pid;
+static int detached; // F_DETACH: pid 1's own exit status is the payload's
 
 static void report(uint32_t type, int index, int err, int status)
 {
@@ -854,7 +855,8 @@ static int spawn(long index, uint64_t flags)
 	// F_DETACH (an OCI container, sandbox.Create): pid 1 outlives the
 	// process that created it and is re-parented to the engine's
 	// subreaper (conmon, a containerd shim), which waits for it.
-	if (!(flags & F_DETACH) && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+	detached = (flags & F_DETACH) != 0;
+	if (!detached && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		return -1;
 	// The supervisor may have died before the line above: then its end of
 	// the sync socket is closed and reads as EOF (the release byte, if
@@ -962,6 +964,20 @@ static int run_op(const struct op *o)
 		return ioctl(0, TIOCSCTTY, 0);
 	case OP_EXEC:
 		return do_exec(o);
+	case OP_SETNS: {
+		// Join an existing namespace (an OCI config's namespace path),
+		// in the first process before OP_USERNS: joining needs
+		// CAP_SYS_ADMIN in the namespace's owner, which the caller may
+		// have and the box's new user namespace has not.
+		int fd = open(o->str[0], O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		int r = setns(fd, (int)o->arg);
+		int e = errno;
+		close(fd);
+		errno = e;
+		return r;
+	}
 	case OP_READY:
 		// Setup is done: the supervisor may hand the box over (OCI
 		// create) while pid 1 waits at OP_FORK for its byte.
@@ -1011,6 +1027,11 @@ static void reap(const sigset_t *unblock)
 		}
 	}
 	report(MSG_EXIT, 0, 0, status);
+	// A detached box's waiter is the engine's (conmon), which reads the
+	// payload's status from pid 1's own: 128+N for a signal, as a shell
+	// says it (a pid namespace's init cannot die of most signals).
+	if (detached)
+		_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 	_exit(0);
 }
 
