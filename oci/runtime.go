@@ -112,7 +112,7 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 	}
 	var ln *net.UnixListener
 	if holder {
-		a := &net.UnixAddr{Name: filepath.Join(dir, "start.sock"), Net: "unix"}
+		a := &net.UnixAddr{Name: c.sockPath(), Net: "unix"}
 		if ln, err = net.ListenUnix("unix", a); err != nil {
 			return fail(fmt.Errorf("start socket: %w", err))
 		}
@@ -253,7 +253,7 @@ func Start(root, id string) error {
 	if st := c.status(); st != specs.StateCreated {
 		return fmt.Errorf("container %s is %s, not created", id, st)
 	}
-	cn, err := net.DialTimeout("unix", filepath.Join(c.dir, "start.sock"), 5*time.Second)
+	cn, err := net.DialTimeout("unix", c.sockPath(), 5*time.Second)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", id, err)
 	}

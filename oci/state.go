@@ -115,6 +115,13 @@ func open(root, id string) (*container, error) {
 
 func (c *container) close() { unix.Close(c.fd) }
 
+// sockPath names the start socket through the directory's descriptor: a
+// socket's path is limited to 107 bytes, and a state root under a long
+// $XDG_RUNTIME_DIR with a 64-digit id (podman's) is longer.
+func (c *container) sockPath() string {
+	return "/proc/self/fd/" + strconv.Itoa(c.fd) + "/start.sock"
+}
+
 func (c *container) save() error {
 	data, err := json.MarshalIndent(c.rec, "", "  ")
 	if err != nil {

@@ -159,6 +159,7 @@ type runOpts struct {
 	wrap  string     // run through `sh -c WRAP` with "$SANDBOX" set
 	user  string     // as this user instead of the test user (needs root)
 	root  bool       // as the caller itself (root in CI), not the test user
+	bin   string     // this binary (the sandbox-oci link) instead of env.bin
 }
 
 // sandbox runs the binary with args as the unprivileged test user.
@@ -175,6 +176,8 @@ func runWith(t *testing.T, o runOpts, args ...string) result {
 	var cmd *exec.Cmd
 	if o.wrap != "" {
 		cmd = exec.CommandContext(ctx, "/bin/sh", "-c", o.wrap)
+	} else if o.bin != "" {
+		cmd = exec.CommandContext(ctx, o.bin, args...)
 	} else {
 		cmd = exec.CommandContext(ctx, env.bin, args...)
 	}

@@ -1,0 +1,484 @@
+package main
+
+// The OCI runtime interface (sandbox-oci): the lifecycle driven by hand as
+// an engine drives it, then podman as a real client.
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/sandbox-dev/sandbox/internal/testenv"
+)
+
+var ociLink struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// ociBin is the sandbox-oci link to the built binary, as make build makes it.
+func ociBin(t *testing.T) string {
+	t.Helper()
+	need(t)
+	ociLink.once.Do(func() {
+		ociLink.path = filepath.Join(env.dir, "sandbox-oci")
+		ociLink.err = os.Symlink("sandbox", ociLink.path)
+	})
+	if ociLink.err != nil {
+		t.Fatal(ociLink.err)
+	}
+	return ociLink.path
+}
+
+// ociCaller is who runs the runtime: the test user, or root.
+type ociCaller struct {
+	name string
+	root bool
+}
+
+var ociCallers = []ociCaller{{"rootless", false}, {"root", true}}
+
+func (c ociCaller) gate(t *testing.T) {
+	t.Helper()
+	if c.root {
+		needRoot(t)
+	}
+}
+
+// oci runs sandbox-oci --root ROOT ARGS... as the caller. The stdio of
+// create and run go to the box, which holds them as long as it lives (an
+// engine gives it conmon's pipes): here files, read back.
+func (c ociCaller) oci(t *testing.T, root string, args ...string) result {
+	t.Helper()
+	args = append([]string{"--root", root}, args...)
+	if !slices.Contains(args, "create") && !slices.Contains(args, "run") {
+		return runWith(t, runOpts{bin: ociBin(t), root: c.root}, args...)
+	}
+	dir := hostDir(t)
+	out, errf := filepath.Join(dir, "out"), filepath.Join(dir, "err")
+	wrap := "exec " + shellQuote(ociBin(t))
+	for _, a := range args {
+		wrap += " " + shellQuote(a)
+	}
+	wrap += " </dev/null >" + out + " 2>" + errf
+	r := runWith(t, runOpts{wrap: wrap, root: c.root})
+	o, _ := os.ReadFile(out)
+	e, _ := os.ReadFile(errf)
+	r.stdout, r.stderr = string(o), string(e)
+	return r
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// ociBundle makes a bundle (the busybox rootfs, the runtime's own default
+// config with args) in a directory the caller owns, and a state root.
+func ociBundle(t *testing.T, c ociCaller, args ...string) (bundle, root string) {
+	t.Helper()
+	bundle, root = hostDir(t), hostDir(t)
+	r := c.oci(t, root, "spec", "--bundle", bundle)
+	if r.code != 0 {
+		t.Fatalf("spec:\n%s", r)
+	}
+	p := filepath.Join(bundle, "config.json")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	s.Root.Path = env.rootfs
+	s.Process.Args = args
+	data, _ = json.Marshal(&s)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return bundle, root
+}
+
+func ociState(t *testing.T, c ociCaller, root, id string) specs.State {
+	t.Helper()
+	r := c.oci(t, root, "state", id)
+	if r.code != 0 {
+		t.Fatalf("state %s:\n%s", id, r)
+	}
+	var st specs.State
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("state %s: %v\n%s", id, err, r)
+	}
+	return st
+}
+
+// waitStatus polls state until the container has the status.
+func waitStatus(t *testing.T, c ociCaller, root, id string, want specs.ContainerState) specs.State {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := ociState(t, c, root, id)
+		if st.Status == want {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: status %s, want %s", id, st.Status, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestOCIVersionFeaturesAndGlobalFlags(t *testing.T) {
+	bin := ociBin(t)
+	r := runWith(t, runOpts{bin: bin}, "--version")
+	if r.code != 0 || !strings.Contains(r.stdout, "sandbox-oci version") || !strings.Contains(r.stdout, "spec: "+specs.Version) {
+		t.Fatalf("--version:\n%s", r)
+	}
+	// Global flags of runc's and crun's, known or not, before the command.
+	log := filepath.Join(hostDir(t), "log.json")
+	r = runWith(t, runOpts{bin: bin}, "--root", hostDir(t), "--log", log, "--log-format", "json",
+		"--systemd-cgroup", "--debug", "--cgroup-manager=cgroupfs", "features")
+	if r.code != 0 {
+		t.Fatalf("features:\n%s", r)
+	}
+	var f struct {
+		OCIVersionMax string
+		Linux         struct{ Namespaces []string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &f); err != nil || f.OCIVersionMax != specs.Version || len(f.Linux.Namespaces) != 7 {
+		t.Fatalf("features: %v %+v\n%s", err, f, r)
+	}
+	// An error goes to stderr and, as JSON lines, to --log.
+	r = runWith(t, runOpts{bin: bin}, "--root", hostDir(t), "--log", log, "--log-format", "json", "state", "nosuch")
+	if r.code == 0 || !strings.Contains(r.stderr, "does not exist") {
+		t.Fatalf("state of a missing container:\n%s", r)
+	}
+	data, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line struct{ Level, Msg string }
+	if err := json.Unmarshal(data, &line); err != nil || line.Level != "error" || !strings.Contains(line.Msg, "does not exist") {
+		t.Fatalf("log %q: %v", data, err)
+	}
+}
+
+// create, state, start, kill, delete, as an engine drives them, rootless
+// and as root.
+func TestOCILifecycle(t *testing.T) {
+	for _, c := range ociCallers {
+		t.Run(c.name, func(t *testing.T) {
+			c.gate(t)
+			bundle, root := ociBundle(t, c, "/bin/sh", "-c", `trap "echo got TERM; exit 3" TERM; echo started; while :; do sleep 0.05; done`)
+			pidFile := filepath.Join(root, "pid")
+			r := c.oci(t, root, "create", "--bundle", bundle, "--pid-file", pidFile, "c1")
+			if r.code != 0 {
+				t.Fatalf("create:\n%s", r)
+			}
+			st := ociState(t, c, root, "c1")
+			pid, _ := os.ReadFile(pidFile)
+			if st.Status != specs.StateCreated || st.ID != "c1" || st.Bundle != bundle || strconv.Itoa(st.Pid) != string(pid) || st.Pid <= 0 {
+				t.Fatalf("state after create: %+v (pid file %q)", st, pid)
+			}
+			// Created: pid 1 waits, the payload has not run.
+			if out, _ := os.ReadFile("/proc/" + string(pid) + "/status"); !strings.Contains(string(out), "sandbox-init") {
+				t.Errorf("pid %s is not the box's pid 1:\n%s", pid, out)
+			}
+			if r := c.oci(t, root, "create", "--bundle", bundle, "c1"); r.code == 0 || !strings.Contains(r.stderr, "exists") {
+				t.Errorf("a second create of c1:\n%s", r)
+			}
+			if r := c.oci(t, root, "start", "c1"); r.code != 0 {
+				t.Fatalf("start:\n%s", r)
+			}
+			waitStatus(t, c, root, "c1", specs.StateRunning)
+			if r := c.oci(t, root, "start", "c1"); r.code == 0 {
+				t.Errorf("a second start:\n%s", r)
+			}
+			if r := c.oci(t, root, "delete", "c1"); r.code == 0 || !strings.Contains(r.stderr, "running") {
+				t.Errorf("delete of a running container:\n%s", r)
+			}
+			if r := c.oci(t, root, "kill", "c1", "TERM"); r.code != 0 {
+				t.Fatalf("kill:\n%s", r)
+			}
+			st = waitStatus(t, c, root, "c1", specs.StateStopped)
+			if st.Pid != 0 {
+				t.Errorf("a stopped container's pid: %d", st.Pid)
+			}
+			var end struct {
+				Known  bool
+				Status int `json:"wait_status"`
+			}
+			data, _ := os.ReadFile(filepath.Join(root, "c1", "end.json"))
+			if err := json.Unmarshal(data, &end); err != nil || !end.Known || end.Status != 3<<8 {
+				t.Errorf("end.json %q: %v (want exit 3)", data, err)
+			}
+			if r := c.oci(t, root, "kill", "c1", "KILL"); r.code == 0 {
+				t.Errorf("kill of a stopped container:\n%s", r)
+			}
+			if r := c.oci(t, root, "delete", "c1"); r.code != 0 {
+				t.Fatalf("delete:\n%s", r)
+			}
+			if _, err := os.Stat(filepath.Join(root, "c1")); !os.IsNotExist(err) {
+				t.Errorf("state left after delete: %v", err)
+			}
+			if r := c.oci(t, root, "state", "c1"); r.code == 0 {
+				t.Errorf("state after delete:\n%s", r)
+			}
+		})
+	}
+}
+
+// A created container never started is deleted (killed) without --force;
+// a running one with --force; nothing of either is left.
+func TestOCIDeleteCreatedAndForce(t *testing.T) {
+	c := ociCallers[0]
+	bundle, root := ociBundle(t, c, "/bin/sleep", "100")
+	for _, id := range []string{"a", "b"} {
+		if r := c.oci(t, root, "create", "--bundle", bundle, id); r.code != 0 {
+			t.Fatalf("create %s:\n%s", id, r)
+		}
+	}
+	pidA := ociState(t, c, root, "a").Pid
+	if r := c.oci(t, root, "delete", "a"); r.code != 0 {
+		t.Fatalf("delete a created container:\n%s", r)
+	}
+	if r := c.oci(t, root, "start", "b"); r.code != 0 {
+		t.Fatalf("start b:\n%s", r)
+	}
+	pidB := waitStatus(t, c, root, "b", specs.StateRunning).Pid
+	if r := c.oci(t, root, "delete", "--force", "b"); r.code != 0 {
+		t.Fatalf("delete --force:\n%s", r)
+	}
+	for _, pid := range []int{pidA, pidB} {
+		if st, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); len(st) > 0 && !strings.Contains(string(st), ") Z") {
+			t.Errorf("pid 1 %d left: %s", pid, st)
+		}
+	}
+	if ents, _ := os.ReadDir(root); len(ents) != 0 {
+		t.Errorf("state left: %v", ents)
+	}
+	if r := c.oci(t, root, "delete", "--force", "nosuch"); r.code != 0 {
+		t.Errorf("delete --force of a missing container:\n%s", r)
+	}
+}
+
+// run: the payload's output and exit status, nothing left after.
+func TestOCIRun(t *testing.T) {
+	for _, c := range ociCallers {
+		t.Run(c.name, func(t *testing.T) {
+			c.gate(t)
+			bundle, root := ociBundle(t, c, "/bin/sh", "-c", "echo out; echo err >&2; cat /etc/rootfs-marker; hostname; exit 7")
+			r := c.oci(t, root, "run", "--bundle", bundle, "r1")
+			if r.code != 7 || r.stdout != "out\nthis is the busybox rootfs\nsandbox\n" || !strings.Contains(r.stderr, "err") {
+				t.Fatalf("run:\n%s", r)
+			}
+			if ents, _ := os.ReadDir(root); len(ents) != 0 {
+				t.Errorf("state left: %v", ents)
+			}
+		})
+	}
+}
+
+// A bad bundle fails create with an error that names what is wrong, and
+// leaves no state, no process.
+func TestOCIBadBundleLeavesNothing(t *testing.T) {
+	c := ociCallers[0]
+	bundle, root := ociBundle(t, c, "/bin/true")
+	good, _ := os.ReadFile(filepath.Join(bundle, "config.json"))
+	for _, tc := range []struct {
+		name, want string
+		edit       func(m map[string]any)
+		raw        string
+	}{
+		{name: "missing config", want: "config.json", raw: "-"},
+		{name: "bad JSON", want: "config.json", raw: "{"},
+		{name: "unknown namespace", want: "linux.namespaces[7].type", edit: func(m map[string]any) {
+			l := m["linux"].(map[string]any)
+			l["namespaces"] = append(l["namespaces"].([]any), map[string]any{"type": "bogus"})
+		}},
+		{name: "rootfs absent", want: "root.path", edit: func(m map[string]any) {
+			m["root"].(map[string]any)["path"] = "/nonexistent/rootfs"
+		}},
+		{name: "mount fails in the box", want: "/nonexistent-source", edit: func(m map[string]any) {
+			m["mounts"] = append(m["mounts"].([]any), map[string]any{"destination": "/x", "type": "bind", "source": "/nonexistent-source", "options": []any{"rbind"}})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(bundle, "config.json")
+			switch {
+			case tc.raw == "-":
+				os.Remove(p)
+			case tc.raw != "":
+				os.WriteFile(p, []byte(tc.raw), 0o644)
+			default:
+				var m map[string]any
+				json.Unmarshal(good, &m)
+				tc.edit(m)
+				data, _ := json.Marshal(m)
+				os.WriteFile(p, data, 0o644)
+			}
+			r := c.oci(t, root, "create", "--bundle", bundle, "bad")
+			if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("create: want an error naming %q\n%s", tc.want, r)
+			}
+			if ents, _ := os.ReadDir(root); len(ents) != 0 {
+				t.Errorf("state left: %v", ents)
+			}
+			if procs := pgrep("sandbox-hold bad"); len(procs) > 0 {
+				t.Errorf("holder left: %v", procs)
+			}
+		})
+	}
+}
+
+// Concurrent creates of one id: exactly one wins; concurrent commands on
+// one container do not break its state.
+func TestOCIConcurrentCommands(t *testing.T) {
+	c := ociCallers[0]
+	bundle, root := ociBundle(t, c, "/bin/sleep", "100")
+	var wg sync.WaitGroup
+	codes := make([]int, 4)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = c.oci(t, root, "create", "--bundle", bundle, "same").code
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, code := range codes {
+		if code == 0 {
+			won++
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d of %d concurrent creates succeeded: %v", won, len(codes), codes)
+	}
+	results := make([]result, 6)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i == 0 {
+				results[i] = c.oci(t, root, "start", "same")
+			} else {
+				results[i] = c.oci(t, root, "state", "same")
+			}
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.code != 0 {
+			t.Errorf("command %d:\n%s", i, r)
+		}
+	}
+	waitStatus(t, c, root, "same", specs.StateRunning)
+	if r := c.oci(t, root, "delete", "--force", "same"); r.code != 0 {
+		t.Fatalf("delete:\n%s", r)
+	}
+}
+
+// podman as a real client, rootless as the test user. podman cannot pull
+// images here; it runs a busybox --rootfs the caller can write (podman
+// adds /etc/mtab), with rlimits below this host's hard limits.
+func TestOCIPodmanRootless(t *testing.T) {
+	podman, err := exec.LookPath("podman")
+	if err != nil {
+		testenv.Skip(t, "podman is not installed (apt-get install podman)")
+	}
+	needRoot(t) // to give the test user a home, a runtime dir and a rootfs
+	need(t)
+	base := hostDir(t)
+	home, xdg, rootfs := filepath.Join(base, "home"), filepath.Join(base, "xdg"), filepath.Join(base, "rootfs")
+	for _, d := range []string{home, xdg} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := exec.Command("cp", "-a", env.rootfs, rootfs).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("chown", "-R", strconv.Itoa(env.uid)+":"+strconv.Itoa(env.gid), home, xdg, rootfs).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v\n%s", err, out)
+	}
+	oci := ociBin(t)
+	run := func(args ...string) result {
+		t.Helper()
+		return runWith(t, runOpts{bin: podman, env: []string{"HOME=" + home, "XDG_RUNTIME_DIR=" + xdg}},
+			append([]string{"--runtime", oci}, args...)...)
+	}
+	t.Cleanup(func() {
+		run("rm", "--all", "--force")
+		// podman's storage holds files of the test user's subordinate ids.
+		runWith(t, runOpts{bin: podman, env: []string{"HOME=" + home, "XDG_RUNTIME_DIR=" + xdg}}, "system", "reset", "--force")
+	})
+	limits := []string{"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"}
+
+	t.Run("run", func(t *testing.T) {
+		r := run(append(append([]string{"run", "--rm"}, limits...), "--rootfs", rootfs, "/bin/sh", "-c", "id; cat /proc/self/uid_map; exit 7")...)
+		if r.code != 7 || !strings.Contains(r.stdout, "uid=0(root) gid=0(root)") {
+			t.Fatalf("podman run:\n%s", r)
+		}
+		// The box's root is the engine's root (the test user), its other
+		// ids the user's subordinate range, as with runc.
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		if len(lines) < 3 || strings.Join(strings.Fields(lines[1]), " ") != "0 0 1" || strings.Join(strings.Fields(lines[2]), " ") != "1 1 65536" {
+			t.Errorf("uid_map in the box (relative to podman's namespace):\n%s", r.stdout)
+		}
+	})
+	t.Run("detach stop rm", func(t *testing.T) {
+		r := run(append(append([]string{"run", "-d"}, limits...), "--rootfs", rootfs, "/bin/sh", "-c",
+			`trap "echo got TERM; exit 3" TERM; echo up; while :; do sleep 0.05; done`)...)
+		if r.code != 0 {
+			t.Fatalf("podman run -d:\n%s", r)
+		}
+		id := strings.TrimSpace(r.stdout)
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(run("logs", id).stdout, "up") {
+			if time.Now().After(deadline) {
+				t.Fatalf("no output from %s", id)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if r := run("inspect", "--format", "{{.State.Status}}", id); strings.TrimSpace(r.stdout) != "running" {
+			t.Fatalf("inspect:\n%s", r)
+		}
+		if r := run("stop", "-t", "10", id); r.code != 0 {
+			t.Fatalf("podman stop:\n%s", r)
+		}
+		if r := run("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", id); strings.TrimSpace(r.stdout) != "exited 3" {
+			t.Errorf("after stop:\n%s", r)
+		}
+		if r := run("logs", id); !strings.Contains(r.stdout, "got TERM") {
+			t.Errorf("logs:\n%s", r)
+		}
+		if r := run("rm", id); r.code != 0 {
+			t.Fatalf("podman rm:\n%s", r)
+		}
+	})
+	t.Run("kill", func(t *testing.T) {
+		r := run(append(append([]string{"run", "-d"}, limits...), "--rootfs", rootfs, "/bin/sleep", "100")...)
+		if r.code != 0 {
+			t.Fatalf("podman run -d:\n%s", r)
+		}
+		id := strings.TrimSpace(r.stdout)
+		if r := run("kill", id); r.code != 0 {
+			t.Fatalf("podman kill:\n%s", r)
+		}
+		if r := run("wait", id); strings.TrimSpace(r.stdout) != "137" {
+			t.Errorf("podman wait after kill:\n%s", r)
+		}
+		if r := run("rm", id); r.code != 0 {
+			t.Fatalf("podman rm:\n%s", r)
+		}
+	})
+}
