@@ -15,8 +15,9 @@ GO       ?= go
 BIN      := bin/sandbox
 TESTUSER ?= sandbox-test
 # Build: cgo for libseccomp; run: libseccomp2. Tests: busybox-static for the
-# rootfs fixture, uidmap for --map auto. Bench: bubblewrap, hyperfine.
-DEBS      := gcc libc6-dev libseccomp-dev pkg-config busybox-static uidmap python3
+# rootfs fixture, uidmap for --map auto, podman for the OCI runtime tests
+# (a real engine driving bin/sandbox-oci). Bench: bubblewrap, hyperfine.
+DEBS      := gcc libc6-dev libseccomp-dev pkg-config busybox-static uidmap python3 podman
 BENCHDEBS := bubblewrap hyperfine python3 linux-perf
 # The VM stage: qemu, cpio for the initramfs, and what the guest boots from
 # this host's own tree: systemd, D-Bus and a user bus for the user manager.
@@ -45,6 +46,7 @@ GOFLAGS_BUILD := -tags osusergo,netgo -ldflags '-s -w -extldflags "-static" -X m
 
 build: deps
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/sandbox
+	ln -sf sandbox bin/sandbox-oci
 
 demo: build
 	./$(BIN) exec -- /bin/sh -c 'echo "hello from $$(hostname): pid $$$$, uid $$(id -u)"; echo "I see:" $$(ls /); touch /usr/x 2>/dev/null || echo "and /usr is read-only"'
