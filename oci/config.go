@@ -186,9 +186,9 @@ func mapProcess(p *specs.Process, h Host, sp *sandbox.Spec, note func(string, ..
 	if p == nil {
 		return fieldErr("process", "required")
 	}
-	if p.Terminal || p.ConsoleSize != nil {
-		return fieldErr("process.terminal", "not supported yet")
-	}
+	// A terminal: the box makes one in its own devpts; create sends its
+	// master to --console-socket.
+	sp.TTY = p.Terminal
 	if len(p.Args) == 0 || p.Args[0] == "" {
 		return fieldErr("process.args", "required")
 	}

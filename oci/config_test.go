@@ -156,7 +156,6 @@ func TestToSpecRefuses(t *testing.T) {
 		{"root.path", func(s *specs.Spec) { s.Root.Path = "missing" }},
 		{"process", func(s *specs.Spec) { s.Process = nil }},
 		{"process.args", func(s *specs.Spec) { s.Process.Args = nil }},
-		{"process.terminal", func(s *specs.Spec) { s.Process.Terminal = true }},
 		{"process.cwd", func(s *specs.Spec) { s.Process.Cwd = "rel" }},
 		{"process.env[1]", func(s *specs.Spec) { s.Process.Env = []string{"A=1", "novalue"} }},
 		{"process.user.additionalGids", func(s *specs.Spec) { s.Process.User.AdditionalGids = []uint32{10} }},

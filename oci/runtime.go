@@ -56,9 +56,6 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 	if err := checkID(id); err != nil {
 		return nil, nil, err
 	}
-	if o.ConsoleSocket != "" {
-		return nil, nil, errors.New("--console-socket: terminals are not supported yet")
-	}
 	if o.Bundle == "" {
 		o.Bundle = "."
 	}
@@ -69,6 +66,12 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 	res, err := ToSpec(cfg, ReadHost())
 	if err != nil {
 		return nil, nil, err
+	}
+	switch {
+	case res.Spec.TTY && o.ConsoleSocket == "":
+		return nil, nil, errors.New("process.terminal needs --console-socket (this runtime does not relay a terminal itself)")
+	case !res.Spec.TTY && o.ConsoleSocket != "":
+		return nil, nil, errors.New("--console-socket without process.terminal")
 	}
 	// Past the checks: the state directory. mkdir is the claim on the id.
 	if err := os.MkdirAll(root, 0o700); err != nil {
@@ -124,6 +127,13 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 		Stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, NetNS: res.NetNS, Mapping: res.Mapping})
 	if err != nil {
 		return fail(err)
+	}
+	if d.Console != nil {
+		err := sendConsole(o.ConsoleSocket, d.Console, cfg.Spec.Process.ConsoleSize)
+		d.Console.Close()
+		if err != nil {
+			return fail(fmt.Errorf("--console-socket: %w", err))
+		}
 	}
 	c.rec.Pid = d.Pid
 	c.rec.Notes = append(c.rec.Notes, d.Notes...)
@@ -366,4 +376,19 @@ func Run(root, id string, o CreateOptions) (int, error) {
 	default:
 		return st.ExitStatus(), nil
 	}
+}
+
+// sendConsole passes the terminal's master to the engine's socket
+// (SCM_RIGHTS), as runc does: conmon relays it from there.
+func sendConsole(path string, master *os.File, size *specs.Box) error {
+	if size != nil {
+		unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(size.Height), Col: uint16(size.Width)})
+	}
+	cn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return err
+	}
+	defer cn.Close()
+	_, _, err = cn.WriteMsgUnix([]byte("/dev/ptmx"), unix.UnixRights(int(master.Fd())), nil)
+	return err
 }

@@ -51,6 +51,9 @@ type Detached struct {
 	// (WaitDetached); pid 1 ends at once if every copy of it is closed
 	// before the start.
 	Sync *os.File
+	// Console is the master of the payload's terminal (Spec.TTY), for the
+	// engine (an OCI --console-socket); nil without one.
+	Console *os.File
 	// Notes are the Plan's notes (what the box runs without, and why).
 	Notes []string
 
@@ -87,8 +90,6 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 		return nil, specErr("limits", "not supported for a detached box yet")
 	case s.Timeout > 0 || s.MaxOutput > 0:
 		return nil, specErr("timeout/max-output", "need a supervisor: not supported for a detached box")
-	case s.TTY:
-		return nil, specErr("tty", "not supported for a detached box yet")
 	}
 	mapping, plan, err := prepare(&s)
 	if err != nil {
@@ -118,7 +119,11 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 	if err := sv.launch(mapping, plan.Encode()); err != nil {
 		return nil, err
 	}
+	var console *os.File
 	fail := func(err error) (*Detached, error) {
+		if console != nil {
+			console.Close()
+		}
 		sv.kill()
 		<-sv.spawned
 		if box := sv.boxProcess(); box != nil {
@@ -145,6 +150,8 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 				}
 			case m.typ == msgReady:
 				ready = true
+			case m.typ == msgTTY && m.fd >= 0:
+				console = os.NewFile(uintptr(m.fd), "sandbox-console")
 			case m.typ == msgOpError:
 				sv.kill()
 				<-firstDone
@@ -168,9 +175,12 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 	if box == nil {
 		return fail(&SetupError{Step: "create", Err: errors.New("pid 1 did not say its pid")})
 	}
+	if s.TTY && console == nil {
+		return fail(&SetupError{Step: "create", Err: errors.New("pid 1 sent no terminal")})
+	}
 	// The supervisor's reader (readMsgs) goes on reading the socket in
 	// this process: Wait takes the messages from it.
-	return &Detached{Pid: box.Pid, Sync: sv.sock, Notes: plan.Notes, msgs: sv.msgs}, nil
+	return &Detached{Pid: box.Pid, Sync: sv.sock, Console: console, Notes: plan.Notes, msgs: sv.msgs}, nil
 }
 
 // detachPlan makes a Plan of Run's a Plan of Create's: pid 1 has no death
