@@ -392,3 +392,95 @@ func sendConsole(path string, master *os.File, size *specs.Box) error {
 	_, _, err = cn.WriteMsgUnix([]byte("/dev/ptmx"), unix.UnixRights(int(master.Fd())), nil)
 	return err
 }
+
+// ExecOptions are exec's flags.
+type ExecOptions struct {
+	// Process is a process.json (an OCI process object); empty: the
+	// config's process with Args.
+	Process string
+	Args    []string
+	Detach  bool
+	PidFile string
+}
+
+// Exec runs a process in a running container. Detached, it returns once
+// the process has execed (re-parented to the engine's subreaper);
+// otherwise it waits for it and returns its exit code.
+func Exec(root, id string, o ExecOptions) (int, error) {
+	c, err := open(root, id)
+	if err != nil {
+		if c != nil {
+			c.close()
+		}
+		return 125, err
+	}
+	st := c.status()
+	pid1, dir, bundle := c.rec.Pid, c.dir, c.rec.Bundle
+	c.close()
+	if st != specs.StateRunning && st != specs.StateCreated {
+		return 125, fmt.Errorf("container %s is %s", id, st)
+	}
+	cfg, err := LoadBundle(bundle)
+	if err != nil {
+		return 125, err
+	}
+	if o.Process != "" {
+		data, err := os.ReadFile(o.Process)
+		if err != nil {
+			return 125, fmt.Errorf("--process: %w", err)
+		}
+		var p specs.Process
+		if err := json.Unmarshal(data, &p); err != nil {
+			return 125, fmt.Errorf("--process %s: %w", o.Process, err)
+		}
+		cfg.Spec.Process = &p
+	} else if len(o.Args) > 0 && cfg.Spec.Process != nil {
+		cfg.Spec.Process.Args = o.Args
+		cfg.Spec.Process.Terminal = false
+	}
+	res, err := ToSpec(cfg, ReadHost())
+	if err != nil {
+		return 125, err
+	}
+	if res.Seccomp != nil {
+		res.Spec.Seccomp = filepath.Join(dir, "seccomp.json")
+	}
+	if !o.Detach {
+		// The process is the joining init stage's child, which exits at
+		// once: as a subreaper this process gets it, and waits for it.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return 125, err
+		}
+	}
+	pid, err := sandbox.Join(res.Spec, pid1, sandbox.JoinOptions{
+		Stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, Mapping: res.Mapping})
+	if err != nil {
+		var ee *sandbox.ExecError
+		if errors.As(err, &ee) {
+			return sandbox.ExitCode(err), err
+		}
+		return 125, err
+	}
+	if o.PidFile != "" {
+		if err := writeAtomic(o.PidFile, []byte(strconv.Itoa(pid))); err != nil {
+			return 125, fmt.Errorf("--pid-file: %w", err)
+		}
+	}
+	if o.Detach {
+		return 0, nil
+	}
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err != unix.EINTR {
+			if err != nil {
+				return 125, fmt.Errorf("wait for %d: %w", pid, err)
+			}
+			break
+		}
+	}
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ws.ExitStatus(), nil
+}

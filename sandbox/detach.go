@@ -96,21 +96,13 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 		return nil, err
 	}
 	if o.Mapping != nil {
-		// The Plan again, for this mapping, with the seccomp program
-		// prepare compiled (and checked).
-		var prog []byte
-		for _, op := range plan.Ops {
-			if op.Code == OpSeccomp {
-				prog = []byte(op.Str[0])
-			}
-		}
 		mapping = *o.Mapping
-		if plan, err = buildPlan(&s, realHost, payloadSpec{seccomp: prog, mapping: mapping}); err != nil {
-			return nil, &SetupError{Step: "plan", Err: err}
+		if plan, err = replan(&s, plan, mapping); err != nil {
+			return nil, err
 		}
 	}
 	if o.NetNS != "" {
-		plan.Ops = append([]Op{{Code: OpSetns, Arg: unix.CLONE_NEWNET, Str: []string{o.NetNS}}}, plan.Ops...)
+		plan.Ops = append([]Op{SetnsOp([]string{o.NetNS}, []uint64{unix.CLONE_NEWNET})}, plan.Ops...)
 	}
 	if err := detachPlan(plan); err != nil {
 		return nil, &SetupError{Step: "plan", Err: err}

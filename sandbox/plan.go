@@ -112,10 +112,20 @@ const (
 	// pid 1 then waits at OpFork for the supervisor's byte. sandbox.Create
 	// puts it before OpFork, so that the byte is an OCI `start`.
 	OpReady OpCode = 26
-	// OpSetns joins the namespace at path Str[0], of type Arg (a
-	// CLONE_NEW* flag), in the first process before OpUserns.
+	// OpSetns joins existing namespaces, in order: Str[0] their paths,
+	// Str[1] their CLONE_NEW* types in decimal, each list NUL-separated
+	// (see SetnsOp). All are opened before the first is joined.
 	OpSetns OpCode = 27
 )
+
+// SetnsOp is the OpSetns joining paths (types: CLONE_NEW* flags) in order.
+func SetnsOp(paths []string, types []uint64) Op {
+	var ts []string
+	for _, t := range types {
+		ts = append(ts, fmt.Sprint(t))
+	}
+	return Op{Code: OpSetns, Str: []string{joinNUL(paths), joinNUL(ts)}}
+}
 
 // Flags on ops.
 const (

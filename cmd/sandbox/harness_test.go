@@ -145,6 +145,7 @@ func need(t *testing.T) {
 type result struct {
 	stdout, stderr string
 	code           int
+	outFile        string // where stdout went, if a file (oci_test.go)
 }
 
 func (r result) String() string {

@@ -139,7 +139,14 @@ type ociSpecCmd struct {
 }
 
 type ociExecCmd struct {
-	Args []string `arg:"" optional:"" passthrough:""`
+	Process       string   `short:"p" help:"A process.json (an OCI process object) to run."`
+	Detach        bool     `short:"d" help:"Return once the process runs (its engine waits for it)."`
+	PidFile       string   `name:"pid-file" help:"Write the process's host pid here."`
+	Tty           bool     `short:"t" help:"A terminal (not supported yet)."`
+	ConsoleSocket string   `name:"console-socket" help:"For --tty (not supported yet)."`
+	Cwd           string   `hidden:""`
+	ID            string   `arg:""`
+	Args          []string `arg:"" optional:"" passthrough:""`
 }
 
 // ociMain is main for sandbox-oci.
@@ -219,8 +226,18 @@ func runOCI(cmd string, c *ociCLI, g ociGlobals) (int, error) {
 		return 0, printJSON(oci.Features())
 	case "sandbox-hold <id>":
 		return 0, oci.Hold(root, c.Hold.ID)
-	case "exec", "exec <args>":
-		return 1, errors.New("exec: not supported yet")
+	case "exec <id>", "exec <id> <args>":
+		e := c.Exec
+		if e.Tty || e.ConsoleSocket != "" {
+			return 1, errors.New("exec --tty: not supported yet")
+		}
+		if e.Cwd != "" {
+			return 1, errors.New("exec --cwd: not supported (use --process)")
+		}
+		if e.Process == "" && len(e.Args) == 0 {
+			return 1, errors.New("exec: give --process FILE or a command")
+		}
+		return oci.Exec(root, e.ID, oci.ExecOptions{Process: e.Process, Args: e.Args, Detach: e.Detach, PidFile: e.PidFile})
 	case "ps <id>":
 		return 1, errors.New("ps: not supported yet")
 	}

@@ -61,7 +61,7 @@ func (c ociCaller) gate(t *testing.T) {
 func (c ociCaller) oci(t *testing.T, root string, args ...string) result {
 	t.Helper()
 	args = append([]string{"--root", root}, args...)
-	if !slices.Contains(args, "create") && !slices.Contains(args, "run") {
+	if !slices.Contains(args, "create") && !slices.Contains(args, "run") && !slices.Contains(args, "exec") {
 		return runWith(t, runOpts{bin: ociBin(t), root: c.root}, args...)
 	}
 	dir := hostDir(t)
@@ -74,8 +74,15 @@ func (c ociCaller) oci(t *testing.T, root string, args ...string) result {
 	r := runWith(t, runOpts{wrap: wrap, root: c.root})
 	o, _ := os.ReadFile(out)
 	e, _ := os.ReadFile(errf)
-	r.stdout, r.stderr = string(o), string(e)
+	r.stdout, r.stderr, r.outFile = string(o), string(e), out
 	return r
+}
+
+// readOut reads a create's, run's or exec's stdout again (a detached
+// process writes it later).
+func readOut(r result) string {
+	o, _ := os.ReadFile(r.outFile)
+	return string(o)
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
@@ -231,6 +238,63 @@ func TestOCILifecycle(t *testing.T) {
 			}
 			if r := c.oci(t, root, "state", "c1"); r.code == 0 {
 				t.Errorf("state after delete:\n%s", r)
+			}
+		})
+	}
+}
+
+// exec: a process joins a running box (its namespaces, its filters), as
+// a command and from a process.json, attached and detached.
+func TestOCIExec(t *testing.T) {
+	for _, c := range ociCallers {
+		t.Run(c.name, func(t *testing.T) {
+			c.gate(t)
+			bundle, root := ociBundle(t, c, "/bin/sleep", "100")
+			if r := c.oci(t, root, "create", "--bundle", bundle, "x"); r.code != 0 {
+				t.Fatalf("create:\n%s", r)
+			}
+			defer c.oci(t, root, "delete", "--force", "x")
+			if r := c.oci(t, root, "start", "x"); r.code != 0 {
+				t.Fatalf("start:\n%s", r)
+			}
+			if !c.root {
+				// pid 1 is not dumpable: only a caller with
+				// CAP_SYS_PTRACE where it was started may open its
+				// namespaces (root; root of an engine's user
+				// namespace, as rootless podman runs its runtime,
+				// which the podman test covers).
+				r := c.oci(t, root, "exec", "x", "/bin/true")
+				if r.code == 0 || !strings.Contains(r.stderr, "CAP_SYS_PTRACE") {
+					t.Fatalf("rootless exec: want a clear refusal\n%s", r)
+				}
+				return
+			}
+			r := c.oci(t, root, "exec", "x", "/bin/sh", "-c",
+				`ps -o pid,args; hostname; grep -E "^(NoNewPrivs|Seccomp):" /proc/self/status; exit 4`)
+			if r.code != 4 || !strings.Contains(r.stdout, "1 sandbox-init") || !strings.Contains(r.stdout, "2 /bin/sleep 100") ||
+				!strings.Contains(r.stdout, "\nsandbox\n") || !strings.Contains(r.stdout, "NoNewPrivs:\t1") || !strings.Contains(r.stdout, "Seccomp:\t2") {
+				t.Fatalf("exec (want the box's processes, hostname, filters, exit 4):\n%s", r)
+			}
+			proc := filepath.Join(root, "process.json")
+			os.WriteFile(proc, []byte(`{"args":["/bin/sh","-c","echo $A $(pwd) $(id -u)"],"cwd":"/tmp","env":["A=1"],"user":{"uid":0,"gid":0}}`), 0o644)
+			pidFile := filepath.Join(root, "exec.pid")
+			r = c.oci(t, root, "exec", "--process", proc, "--detach", "--pid-file", pidFile, "x")
+			if r.code != 0 {
+				t.Fatalf("exec --detach:\n%s", r)
+			}
+			if pid, err := os.ReadFile(pidFile); err != nil || len(pid) == 0 {
+				t.Errorf("pid file: %q %v", pid, err)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for !strings.Contains(r.stdout, "1 /tmp 0") {
+				if time.Now().After(deadline) {
+					t.Fatalf("exec --process: no output\n%s", r)
+				}
+				time.Sleep(20 * time.Millisecond)
+				r.stdout = readOut(r)
+			}
+			if r := c.oci(t, root, "exec", "x", "/nonexistent"); r.code == 0 || !strings.Contains(r.stderr, "/nonexistent") {
+				t.Errorf("exec of a missing command:\n%s", r)
 			}
 		})
 	}
@@ -444,7 +508,9 @@ func TestOCIPodmanRootless(t *testing.T) {
 		// podman's storage holds files of the test user's subordinate ids.
 		runWith(t, runOpts{bin: podman, env: []string{"HOME=" + home, "XDG_RUNTIME_DIR=" + xdg}}, "system", "reset", "--force")
 	})
-	limits := []string{"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"}
+	// --network none: podman's default network (slirp4netns) needs
+	// /dev/net/tun, which "default network" below checks on its own.
+	limits := []string{"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", "--network", "none"}
 
 	t.Run("run", func(t *testing.T) {
 		r := run(append(append([]string{"run", "--rm"}, limits...), "--rootfs", rootfs, "/bin/sh", "-c", "id; cat /proc/self/uid_map; exit 7")...)
@@ -456,6 +522,24 @@ func TestOCIPodmanRootless(t *testing.T) {
 		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 		if len(lines) < 3 || strings.Join(strings.Fields(lines[1]), " ") != "0 0 1" || strings.Join(strings.Fields(lines[2]), " ") != "1 1 65536" {
 			t.Errorf("uid_map in the box (relative to podman's namespace):\n%s", r.stdout)
+		}
+	})
+	// podman's default rootless network: slirp4netns in a network
+	// namespace podman made, which the box joins (linux.namespaces path).
+	t.Run("default network", func(t *testing.T) {
+		probe := runWith(t, runOpts{wrap: "exec 3<>/dev/net/tun"})
+		if probe.code != 0 {
+			testenv.Skip(t, "the test user cannot open /dev/net/tun, which slirp4netns needs: %s", probe.stderr)
+		}
+		r := run(append(append([]string{"run", "-d"}, limits[:4]...), "--rootfs", rootfs, "/bin/sh", "-c", "ip link show tap0 >/dev/null && echo tap0")...)
+		if r.code != 0 {
+			t.Fatalf("podman run -d with slirp4netns:\n%s", r)
+		}
+		id := strings.TrimSpace(r.stdout)
+		defer run("rm", "-f", id)
+		waitExited(t, run, id, 0)
+		if r := run("logs", id); !strings.Contains(r.stdout, "tap0") {
+			t.Fatalf("no tap0 in the box:\n%s", r)
 		}
 	})
 	// A terminal: the box's own, its master passed to conmon through
@@ -512,6 +596,18 @@ func TestOCIPodmanRootless(t *testing.T) {
 		}
 		if r := run("rm", id); r.code != 0 {
 			t.Fatalf("podman rm:\n%s", r)
+		}
+	})
+	t.Run("exec", func(t *testing.T) {
+		r := run(append(append([]string{"run", "-d"}, limits...), "--rootfs", rootfs, "/bin/sleep", "100")...)
+		if r.code != 0 {
+			t.Fatalf("podman run -d:\n%s", r)
+		}
+		id := strings.TrimSpace(r.stdout)
+		defer run("rm", "-f", id)
+		r = run("exec", "-e", "X=1", "-w", "/tmp", id, "/bin/sh", "-c", `echo "$X $(pwd)"; ps -o pid,args; exit 6`)
+		if r.code != 6 || !strings.Contains(r.stdout, "1 /tmp") || !strings.Contains(r.stdout, "2 /bin/sleep 100") {
+			t.Fatalf("podman exec:\n%s", r)
 		}
 	})
 	t.Run("kill", func(t *testing.T) {

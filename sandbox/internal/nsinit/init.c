@@ -877,6 +877,39 @@ static int spawn(long index, uint64_t flags)
 	return prologue();
 }
 
+// do_setns joins existing namespaces: Str[0] lists their paths, Str[1]
+// their CLONE_NEW* types in decimal, NUL-separated, in the order to join
+// them. All are opened first: once the first is joined, a path may no
+// longer be reachable (a mount namespace's /proc) or openable (a box's
+// pid 1 is not dumpable, and only the namespace its memory belongs to may
+// open its /proc files). Used before OpUserns (a config's network
+// namespace) and by a process joining a running box (OCI exec).
+#define MAX_JOIN 8
+static int do_setns(const struct op *o)
+{
+	int fds[MAX_JOIN], types[MAX_JOIN], n = 0, r = 0;
+	const char *p = o->str[0], *t = o->str[1];
+	const char *pend = o->str[0] + o->len[0], *tend = o->str[1] + o->len[1];
+	while (p < pend && t < tend && n < MAX_JOIN) {
+		types[n] = atoi(t);
+		fds[n] = open(p, O_RDONLY | O_CLOEXEC);
+		if (fds[n] < 0) {
+			r = -1;
+			break;
+		}
+		n++;
+		p += strlen(p) + 1;
+		t += strlen(t) + 1;
+	}
+	for (int i = 0; r == 0 && i < n; i++)
+		r = setns(fds[i], types[i]);
+	int e = errno;
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	errno = e;
+	return r;
+}
+
 static int run_op(const struct op *o)
 {
 	switch (o->code) {
@@ -964,20 +997,8 @@ static int run_op(const struct op *o)
 		return ioctl(0, TIOCSCTTY, 0);
 	case OP_EXEC:
 		return do_exec(o);
-	case OP_SETNS: {
-		// Join an existing namespace (an OCI config's namespace path),
-		// in the first process before OP_USERNS: joining needs
-		// CAP_SYS_ADMIN in the namespace's owner, which the caller may
-		// have and the box's new user namespace has not.
-		int fd = open(o->str[0], O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return -1;
-		int r = setns(fd, (int)o->arg);
-		int e = errno;
-		close(fd);
-		errno = e;
-		return r;
-	}
+	case OP_SETNS:
+		return do_setns(o);
 	case OP_READY:
 		// Setup is done: the supervisor may hand the box over (OCI
 		// create) while pid 1 waits at OP_FORK for its byte.
@@ -1147,6 +1168,13 @@ static void run_init(int fd)
 			if (pid < 0) {
 				report(MSG_OP_ERROR, (int)i, errno, 0);
 				_exit(125);
+			}
+			if (pid > 0 && (ops[i].flags & F_DETACH)) {
+				// A process joining a running box (OCI exec): the
+				// runtime learns the new process's host pid, and the
+				// process is re-parented to the engine's subreaper.
+				report(MSG_PID, (int)i, 0, pid);
+				_exit(0);
 			}
 			if (pid > 0) {
 				payload_pid = pid;

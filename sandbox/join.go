@@ -1,0 +1,196 @@
+package sandbox
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sandbox-dev/sandbox/idmap"
+	"github.com/sandbox-dev/sandbox/sandbox/internal/nsinit"
+)
+
+// Join starts a process in a running box (OCI exec): the init stage, in a
+// re-exec of this binary, joins the namespaces of the box's pid 1 and forks
+// the process, which runs the payload steps of its own Spec (rlimits,
+// credentials, working directory, no_new_privs, Landlock, seccomp) and
+// execs. The init stage's process exits at once (FlagDetach on OpFork), so
+// the new process is re-parented to the caller's subreaper (an engine's
+// conmon; the caller itself with PR_SET_CHILD_SUBREAPER).
+//
+// The namespaces are opened first (pid 1 is not dumpable: only the
+// caller's namespace may open its /proc files), then joined in an order
+// that works for a caller that owns the box's user namespace (the caller
+// that created the box): the network, ipc, uts, cgroup and pid ones while
+// still in the caller's own user namespace (a network namespace the box
+// joined at its creation is owned by the caller's, where the box's has no
+// say), then the box's user namespace, the mount namespace last. One the
+// caller is already in is not joined. The mount namespace's root becomes
+// the process's root.
+
+// JoinOptions are what Join needs beyond the Spec.
+type JoinOptions struct {
+	// Stdio are the process's stdin, stdout and stderr (nil: /dev/null).
+	Stdio [3]*os.File
+	// Mapping replaces the mapping the Spec would plan (see CreateOptions).
+	Mapping *idmap.Mapping
+}
+
+// joinOrder is the order namespaces are joined in (see above).
+var joinOrder = []struct {
+	name string
+	flag uint64
+}{
+	{"net", unix.CLONE_NEWNET}, {"ipc", unix.CLONE_NEWIPC}, {"uts", unix.CLONE_NEWUTS},
+	{"cgroup", unix.CLONE_NEWCGROUP}, {"pid", unix.CLONE_NEWPID}, {"user", unix.CLONE_NEWUSER},
+	{"mnt", unix.CLONE_NEWNS},
+}
+
+// Join runs s's command in the box whose pid 1 is pid1 and returns the new
+// process's host pid once it has execed (or the step that failed).
+func Join(s Spec, pid1 int, o JoinOptions) (int, error) {
+	if err := s.Validate(); err != nil {
+		return 0, err
+	}
+	if s.TTY || s.Limits.Any() || s.Timeout > 0 || s.MaxOutput > 0 || s.CPUTime > 0 {
+		return 0, specErr("exec", "a terminal, limits, timeouts and output caps are not supported for a joining process yet")
+	}
+	_, plan, err := prepare(&s)
+	if err != nil {
+		return 0, err
+	}
+	if o.Mapping != nil {
+		if plan, err = replan(&s, plan, *o.Mapping); err != nil {
+			return 0, err
+		}
+	}
+	fork := -1
+	for i, op := range plan.Ops {
+		if op.Code == OpFork {
+			fork = i
+		}
+	}
+	if fork < 0 {
+		return 0, &SetupError{Step: "plan", Err: errors.New("the plan has no fork")}
+	}
+	// Not dumpable from the start: nothing in the box may ptrace this
+	// process, or open its /proc/PID files, before its exec.
+	ops := []Op{{Code: OpNotDumpable}}
+	var paths []string
+	var types []uint64
+	for _, ns := range joinOrder {
+		target := "/proc/" + strconv.Itoa(pid1) + "/ns/" + ns.name
+		theirs, err := os.Readlink(target)
+		if errors.Is(err, os.ErrPermission) {
+			err = fmt.Errorf("%w (pid 1 is not dumpable: opening its namespaces needs CAP_SYS_PTRACE in the user namespace it was started in; "+
+				"root has it, and so has root of an engine's user namespace, as rootless podman runs its runtime; a regular user has not)", err)
+		}
+		if err != nil {
+			return 0, &SetupError{Step: "join the box", Err: fmt.Errorf("pid 1 (%d): %w", pid1, err)}
+		}
+		if ours, _ := os.Readlink("/proc/self/ns/" + ns.name); ours == theirs {
+			continue
+		}
+		paths, types = append(paths, target), append(types, ns.flag)
+	}
+	ops = append(ops, SetnsOp(paths, types), Op{Code: OpFork, Flags: FlagDetach})
+	plan.Ops = append(ops, plan.Ops[fork+1:]...)
+	return startJoin(plan, o.Stdio, s.Args[0])
+}
+
+// replan builds the Plan again for another mapping, with the seccomp
+// program prepare compiled.
+func replan(s *Spec, plan *Plan, m idmap.Mapping) (*Plan, error) {
+	var prog []byte
+	for _, op := range plan.Ops {
+		if op.Code == OpSeccomp {
+			prog = []byte(op.Str[0])
+		}
+	}
+	p, err := buildPlan(s, realHost, payloadSpec{seccomp: prog, mapping: m})
+	if err != nil {
+		return nil, &SetupError{Step: "plan", Err: err}
+	}
+	return p, nil
+}
+
+// startJoin runs the joining init stage and reads its messages to EOF:
+// MSG_PID (the new process), MSG_OP_ERROR (a step that failed).
+func startJoin(plan *Plan, stdio [3]*os.File, command string) (int, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, &SetupError{Step: "sync socket", Err: os.NewSyscallError("socketpair", err)}
+	}
+	sock := os.NewFile(uintptr(fds[0]), "sandbox-sync")
+	child := os.NewFile(uintptr(fds[1]), "sandbox-sync-child")
+	defer sock.Close()
+	enc := plan.Encode()
+	msg := binary.LittleEndian.AppendUint32(nil, uint32(len(enc)))
+	msg = binary.LittleEndian.AppendUint32(msg, 0)
+	msg = append(msg, enc...)
+	// The byte OpFork reads first (in a box's pid 1: "the first process
+	// is reaped"); here nothing is to wait for.
+	msg = append(msg, 1)
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{"sandbox-init"},
+		Env:         []string{nsinit.EnvVar + "=3"},
+		ExtraFiles:  []*os.File{child},
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+	}
+	if f := stdio[0]; f != nil {
+		cmd.Stdin = f
+	}
+	if f := stdio[1]; f != nil {
+		cmd.Stdout = f
+	}
+	if f := stdio[2]; f != nil {
+		cmd.Stderr = f
+	}
+	werr := make(chan error, 1)
+	go func() {
+		_, err := sock.Write(msg)
+		werr <- err
+	}()
+	if err := cmd.Start(); err != nil {
+		child.Close()
+		return 0, &SetupError{Step: "start the init stage", Err: err}
+	}
+	child.Close()
+	pid, index, errno := 0, -1, syscall.Errno(0)
+	buf := make([]byte, msgSize)
+	for {
+		if _, err := io.ReadFull(sock, buf); err != nil {
+			break
+		}
+		switch binary.LittleEndian.Uint32(buf) {
+		case msgPid:
+			pid = int(int32(binary.LittleEndian.Uint32(buf[12:])))
+		case msgOpError:
+			if errno == 0 {
+				index = int(int32(binary.LittleEndian.Uint32(buf[4:])))
+				errno = syscall.Errno(binary.LittleEndian.Uint32(buf[8:]))
+			}
+		}
+	}
+	cmd.Wait()
+	if err := <-werr; err != nil && errno == 0 {
+		return 0, &SetupError{Step: "send plan", Err: err}
+	}
+	if errno != 0 {
+		if index >= 0 && index < len(plan.Ops) && plan.Ops[index].Code == OpExec {
+			return pid, &ExecError{Command: command, Err: errno}
+		}
+		return pid, opError(plan, index, errno, "")
+	}
+	if pid <= 0 {
+		return 0, &SetupError{Step: "join the box", Err: errors.New("the process was not started")}
+	}
+	return pid, nil
+}
