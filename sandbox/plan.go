@@ -216,6 +216,8 @@ func (o Op) String() string {
 		}
 	case OpUnshare:
 		fmt.Fprintf(&b, " %s", namespaceNames(o.Arg))
+	case OpSetns:
+		fmt.Fprintf(&b, " %s", strings.ReplaceAll(strings.TrimSuffix(o.Str[0], "\x00"), "\x00", ", "))
 	default:
 		for _, s := range o.Str {
 			if s != "" {
