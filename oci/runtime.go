@@ -397,10 +397,12 @@ func sendConsole(path string, master *os.File, size *specs.Box) error {
 type ExecOptions struct {
 	// Process is a process.json (an OCI process object); empty: the
 	// config's process with Args.
-	Process string
-	Args    []string
-	Detach  bool
-	PidFile string
+	Process       string
+	Args          []string
+	Detach        bool
+	PidFile       string
+	Tty           bool // with Args: a terminal
+	ConsoleSocket string
 }
 
 // Exec runs a process in a running container. Detached, it returns once
@@ -436,11 +438,17 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 		cfg.Spec.Process = &p
 	} else if len(o.Args) > 0 && cfg.Spec.Process != nil {
 		cfg.Spec.Process.Args = o.Args
-		cfg.Spec.Process.Terminal = false
+		cfg.Spec.Process.Terminal = o.Tty
 	}
 	res, err := ToSpec(cfg, ReadHost())
 	if err != nil {
 		return 125, err
+	}
+	switch {
+	case res.Spec.TTY && o.ConsoleSocket == "":
+		return 125, errors.New("a terminal needs --console-socket (this runtime does not relay a terminal itself)")
+	case !res.Spec.TTY && o.ConsoleSocket != "":
+		return 125, errors.New("--console-socket without a terminal")
 	}
 	if res.Seccomp != nil {
 		res.Spec.Seccomp = filepath.Join(dir, "seccomp.json")
@@ -452,8 +460,17 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 			return 125, err
 		}
 	}
-	pid, err := sandbox.Join(res.Spec, pid1, sandbox.JoinOptions{
+	j, err := sandbox.Join(res.Spec, pid1, sandbox.JoinOptions{
 		Stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, Mapping: res.Mapping})
+	pid := j.Pid
+	if err == nil && j.Console != nil {
+		err = sendConsole(o.ConsoleSocket, j.Console, cfg.Spec.Process.ConsoleSize)
+		j.Console.Close()
+		if err != nil {
+			unix.Kill(pid, unix.SIGKILL)
+			err = fmt.Errorf("--console-socket: %w", err)
+		}
+	}
 	if err != nil {
 		var ee *sandbox.ExecError
 		if errors.As(err, &ee) {

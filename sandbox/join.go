@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -52,22 +51,31 @@ var joinOrder = []struct {
 	{"mnt", unix.CLONE_NEWNS},
 }
 
+// Joined is a process Join started.
+type Joined struct {
+	// Pid is its host pid.
+	Pid int
+	// Console is the master of its terminal (Spec.TTY: a terminal of the
+	// box's own devpts, as a box's payload gets); nil without one.
+	Console *os.File
+}
+
 // Join runs s's command in the box whose pid 1 is pid1 and returns the new
-// process's host pid once it has execed (or the step that failed).
-func Join(s Spec, pid1 int, o JoinOptions) (int, error) {
+// process once it has execed (or the step that failed).
+func Join(s Spec, pid1 int, o JoinOptions) (Joined, error) {
 	if err := s.Validate(); err != nil {
-		return 0, err
+		return Joined{}, err
 	}
-	if s.TTY || s.Limits.Any() || s.Timeout > 0 || s.MaxOutput > 0 || s.CPUTime > 0 {
-		return 0, specErr("exec", "a terminal, limits, timeouts and output caps are not supported for a joining process yet")
+	if s.Limits.Any() || s.Timeout > 0 || s.MaxOutput > 0 || s.CPUTime > 0 {
+		return Joined{}, specErr("exec", "limits, timeouts and output caps are not supported for a joining process yet")
 	}
 	_, plan, err := prepare(&s)
 	if err != nil {
-		return 0, err
+		return Joined{}, err
 	}
 	if o.Mapping != nil {
 		if plan, err = replan(&s, plan, *o.Mapping); err != nil {
-			return 0, err
+			return Joined{}, err
 		}
 	}
 	fork := -1
@@ -77,7 +85,7 @@ func Join(s Spec, pid1 int, o JoinOptions) (int, error) {
 		}
 	}
 	if fork < 0 {
-		return 0, &SetupError{Step: "plan", Err: errors.New("the plan has no fork")}
+		return Joined{}, &SetupError{Step: "plan", Err: errors.New("the plan has no fork")}
 	}
 	// Not dumpable from the start: nothing in the box may ptrace this
 	// process, or open its /proc/PID files, before its exec.
@@ -92,14 +100,19 @@ func Join(s Spec, pid1 int, o JoinOptions) (int, error) {
 				"root has it, and so has root of an engine's user namespace, as rootless podman runs its runtime; a regular user has not)", err)
 		}
 		if err != nil {
-			return 0, &SetupError{Step: "join the box", Err: fmt.Errorf("pid 1 (%d): %w", pid1, err)}
+			return Joined{}, &SetupError{Step: "join the box", Err: fmt.Errorf("pid 1 (%d): %w", pid1, err)}
 		}
 		if ours, _ := os.Readlink("/proc/self/ns/" + ns.name); ours == theirs {
 			continue
 		}
 		paths, types = append(paths, target), append(types, ns.flag)
 	}
-	ops = append(ops, SetnsOp(paths, types), Op{Code: OpFork, Flags: FlagDetach})
+	ops = append(ops, SetnsOp(paths, types))
+	if s.TTY {
+		// In the box's mount namespace: a terminal of its devpts.
+		ops = append(ops, Op{Code: OpTTY})
+	}
+	ops = append(ops, Op{Code: OpFork, Flags: FlagDetach})
 	plan.Ops = append(ops, plan.Ops[fork+1:]...)
 	return startJoin(plan, o.Stdio, s.Args[0])
 }
@@ -121,11 +134,12 @@ func replan(s *Spec, plan *Plan, m idmap.Mapping) (*Plan, error) {
 }
 
 // startJoin runs the joining init stage and reads its messages to EOF:
-// MSG_PID (the new process), MSG_OP_ERROR (a step that failed).
-func startJoin(plan *Plan, stdio [3]*os.File, command string) (int, error) {
+// MSG_PID (the new process), MSG_TTY (its terminal's master),
+// MSG_OP_ERROR (a step that failed).
+func startJoin(plan *Plan, stdio [3]*os.File, command string) (Joined, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return 0, &SetupError{Step: "sync socket", Err: os.NewSyscallError("socketpair", err)}
+		return Joined{}, &SetupError{Step: "sync socket", Err: os.NewSyscallError("socketpair", err)}
 	}
 	sock := os.NewFile(uintptr(fds[0]), "sandbox-sync")
 	child := os.NewFile(uintptr(fds[1]), "sandbox-sync-child")
@@ -160,18 +174,44 @@ func startJoin(plan *Plan, stdio [3]*os.File, command string) (int, error) {
 	}()
 	if err := cmd.Start(); err != nil {
 		child.Close()
-		return 0, &SetupError{Step: "start the init stage", Err: err}
+		return Joined{}, &SetupError{Step: "start the init stage", Err: err}
 	}
 	child.Close()
-	pid, index, errno := 0, -1, syscall.Errno(0)
+	var j Joined
+	index, errno := -1, syscall.Errno(0)
 	buf := make([]byte, msgSize)
+	oob := make([]byte, unix.CmsgSpace(4))
 	for {
-		if _, err := io.ReadFull(sock, buf); err != nil {
+		got := 0
+		for got < msgSize {
+			n, oobn, _, _, err := unix.Recvmsg(fds[0], buf[got:], oob, unix.MSG_CMSG_CLOEXEC)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil || n == 0 {
+				break
+			}
+			got += n
+			if oobn > 0 {
+				cms, _ := unix.ParseSocketControlMessage(oob[:oobn])
+				for i := range cms {
+					rights, _ := unix.ParseUnixRights(&cms[i])
+					for _, fd := range rights {
+						if j.Console == nil {
+							j.Console = os.NewFile(uintptr(fd), "sandbox-console")
+						} else {
+							unix.Close(fd)
+						}
+					}
+				}
+			}
+		}
+		if got < msgSize {
 			break
 		}
 		switch binary.LittleEndian.Uint32(buf) {
 		case msgPid:
-			pid = int(int32(binary.LittleEndian.Uint32(buf[12:])))
+			j.Pid = int(int32(binary.LittleEndian.Uint32(buf[12:])))
 		case msgOpError:
 			if errno == 0 {
 				index = int(int32(binary.LittleEndian.Uint32(buf[4:])))
@@ -180,17 +220,24 @@ func startJoin(plan *Plan, stdio [3]*os.File, command string) (int, error) {
 		}
 	}
 	cmd.Wait()
-	if err := <-werr; err != nil && errno == 0 {
-		return 0, &SetupError{Step: "send plan", Err: err}
+	sendErr := <-werr
+	fail := func(err error) (Joined, error) {
+		if j.Console != nil {
+			j.Console.Close()
+		}
+		return Joined{Pid: j.Pid}, err
 	}
 	if errno != 0 {
 		if index >= 0 && index < len(plan.Ops) && plan.Ops[index].Code == OpExec {
-			return pid, &ExecError{Command: command, Err: errno}
+			return fail(&ExecError{Command: command, Err: errno})
 		}
-		return pid, opError(plan, index, errno, "")
+		return fail(opError(plan, index, errno, ""))
 	}
-	if pid <= 0 {
-		return 0, &SetupError{Step: "join the box", Err: errors.New("the process was not started")}
+	if sendErr != nil {
+		return fail(&SetupError{Step: "send plan", Err: sendErr})
 	}
-	return pid, nil
+	if j.Pid <= 0 {
+		return fail(&SetupError{Step: "join the box", Err: errors.New("the process was not started")})
+	}
+	return j, nil
 }

@@ -142,8 +142,8 @@ type ociExecCmd struct {
 	Process       string   `short:"p" help:"A process.json (an OCI process object) to run."`
 	Detach        bool     `short:"d" help:"Return once the process runs (its engine waits for it)."`
 	PidFile       string   `name:"pid-file" help:"Write the process's host pid here."`
-	Tty           bool     `short:"t" help:"A terminal (not supported yet)."`
-	ConsoleSocket string   `name:"console-socket" help:"For --tty (not supported yet)."`
+	Tty           bool     `short:"t" help:"A terminal (with a command; a process.json says terminal)."`
+	ConsoleSocket string   `name:"console-socket" help:"Unix socket to send the terminal's master to."`
 	Cwd           string   `hidden:""`
 	ID            string   `arg:""`
 	Args          []string `arg:"" optional:"" passthrough:""`
@@ -228,16 +228,14 @@ func runOCI(cmd string, c *ociCLI, g ociGlobals) (int, error) {
 		return 0, oci.Hold(root, c.Hold.ID)
 	case "exec <id>", "exec <id> <args>":
 		e := c.Exec
-		if e.Tty || e.ConsoleSocket != "" {
-			return 1, errors.New("exec --tty: not supported yet")
-		}
 		if e.Cwd != "" {
 			return 1, errors.New("exec --cwd: not supported (use --process)")
 		}
 		if e.Process == "" && len(e.Args) == 0 {
 			return 1, errors.New("exec: give --process FILE or a command")
 		}
-		return oci.Exec(root, e.ID, oci.ExecOptions{Process: e.Process, Args: e.Args, Detach: e.Detach, PidFile: e.PidFile})
+		return oci.Exec(root, e.ID, oci.ExecOptions{Process: e.Process, Args: e.Args, Detach: e.Detach, PidFile: e.PidFile,
+			Tty: e.Tty, ConsoleSocket: e.ConsoleSocket})
 	case "ps <id>":
 		return 1, errors.New("ps: not supported yet")
 	}

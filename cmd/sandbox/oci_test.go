@@ -609,6 +609,11 @@ func TestOCIPodmanRootless(t *testing.T) {
 		if r.code != 6 || !strings.Contains(r.stdout, "1 /tmp") || !strings.Contains(r.stdout, "2 /bin/sleep 100") {
 			t.Fatalf("podman exec:\n%s", r)
 		}
+		// A terminal of the box's devpts, through --console-socket.
+		r = run("exec", "-t", id, "/bin/sh", "-c", "tty; exit 3")
+		if r.code != 3 || !strings.Contains(r.stdout, "/dev/pts/") {
+			t.Fatalf("podman exec -t:\n%s", r)
+		}
 	})
 	t.Run("kill", func(t *testing.T) {
 		r := run(append(append([]string{"run", "-d"}, limits...), "--rootfs", rootfs, "/bin/sleep", "100")...)
