@@ -112,20 +112,24 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 		return nil, err
 	}
 	var console *os.File
+	firstDone := make(chan error, 1)
+	go func() { firstDone <- sv.cmd.Wait() }()
+	// fail kills what was started and waits for it (the first process
+	// may wait for a release byte that will not come), then reports.
 	fail := func(err error) (*Detached, error) {
 		if console != nil {
 			console.Close()
 		}
 		sv.kill()
+		<-firstDone
 		<-sv.spawned
 		if box := sv.boxProcess(); box != nil {
+			box.Kill()
 			box.Wait()
 		}
 		sv.sock.Close()
 		return nil, err
 	}
-	firstDone := make(chan error, 1)
-	go func() { firstDone <- sv.cmd.Wait() }()
 	timeout := time.NewTimer(createTimeout)
 	defer timeout.Stop()
 	for ready := false; !ready; {
@@ -133,11 +137,9 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 		case m, ok := <-sv.msgs:
 			switch {
 			case !ok:
-				<-firstDone
 				return fail(&SetupError{Step: "create", Err: errors.New("the box ended during its setup")})
 			case m.typ == msgUserns:
 				if err := sv.release(mapping); err != nil {
-					<-firstDone
 					return fail(err)
 				}
 			case m.typ == msgReady:
@@ -145,23 +147,19 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 			case m.typ == msgTTY && m.fd >= 0:
 				console = os.NewFile(uintptr(m.fd), "sandbox-console")
 			case m.typ == msgOpError:
-				sv.kill()
-				<-firstDone
 				return fail(opError(plan, int(m.index), syscall.Errno(m.errno), s.Rootfs))
 			case m.typ == msgExit:
-				<-firstDone
 				return fail(&SetupError{Step: "create", Err: fmt.Errorf("the box ended during its setup (signal %d)", m.status)})
 			}
 		case <-timeout.C:
-			sv.kill()
-			<-firstDone
 			return fail(&SetupError{Step: "create", Err: fmt.Errorf("setup took more than %v", createTimeout)})
 		}
 	}
 	// The first process has exited (it did right after its clone of pid
 	// 1); reaped here, it is not charged to the box's RLIMIT_NPROC when
-	// the payload starts.
-	<-firstDone
+	// the payload starts. fail waits for it no more.
+	firstErr := <-firstDone
+	firstDone <- firstErr
 	<-sv.spawned
 	box := sv.boxProcess()
 	if box == nil {
