@@ -5,6 +5,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/sandbox-dev/sandbox/idmap"
 	"github.com/sandbox-dev/sandbox/internal/testenv"
 )
 
@@ -348,6 +350,39 @@ func TestOCIRun(t *testing.T) {
 				t.Errorf("state left: %v", ents)
 			}
 		})
+	}
+}
+
+// A config that maps the caller at 0 and its subordinate range from 1
+// gets it (newuidmap, as --map auto); any other mapping is refused.
+func TestOCIRunSubordinateMapping(t *testing.T) {
+	c := ociCallers[0]
+	need(t)
+	subU, _, err := idmap.SubIDs("uid", testenv.UserName(), env.uid)
+	subG, _, err2 := idmap.SubIDs("gid", testenv.UserName(), env.uid)
+	if err != nil || err2 != nil || len(subU) == 0 || len(subG) == 0 {
+		testenv.Skip(t, "the test user has no subordinate ranges (make testuser gives it some): %v %v", err, err2)
+	}
+	bundle, root := ociBundle(t, c, "/bin/sh", "-c", "cat /proc/self/uid_map; id -u")
+	p := filepath.Join(bundle, "config.json")
+	data, _ := os.ReadFile(p)
+	var s specs.Spec
+	json.Unmarshal(data, &s)
+	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(env.uid), Size: 1}, {ContainerID: 1, HostID: subU[0].Start, Size: subU[0].Count}}
+	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(env.gid), Size: 1}, {ContainerID: 1, HostID: subG[0].Start, Size: subG[0].Count}}
+	data, _ = json.Marshal(&s)
+	os.WriteFile(p, data, 0o644)
+	r := c.oci(t, root, "run", "--bundle", bundle, "m")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "0 "+strconv.Itoa(env.uid)+" 1" ||
+		strings.Join(strings.Fields(lines[1]), " ") != fmt.Sprintf("1 %d %d", subU[0].Start, subU[0].Count) || lines[2] != "0" {
+		t.Fatalf("run with the subordinate range %v:\n%s", subU[0], r)
+	}
+	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 400000, Size: 1}}
+	data, _ = json.Marshal(&s)
+	os.WriteFile(p, data, 0o644)
+	if r := c.oci(t, root, "run", "--bundle", bundle, "m"); r.code == 0 || !strings.Contains(r.stderr, "linux.uidMappings") {
+		t.Errorf("a mapping the box cannot make:\n%s", r)
 	}
 }
 
