@@ -1,0 +1,162 @@
+package sandbox
+
+// --net user: the supervisor's side. At OpNetHold the init stage's first
+// process has made the box's network namespace and waits; the supervisor
+//
+//  1. installs the egress policy (nftables) in it, through a helper: this
+//     same binary, re-executed with _SANDBOX_NSENTER, whose C constructor
+//     (internal/nsinit) joins the box's user and network namespaces before
+//     the Go runtime starts, and whose init below then programs the rules
+//     and exits. The Go runtime cannot setns(2) into a user namespace, and
+//     the supervisor is not privileged in its own;
+//  2. starts pasta on the namespace and waits until it has configured it;
+//  3. sends the release byte: pid 1, and then the payload, start in a
+//     network that is filtered and up.
+//
+// pasta lives as long as the box: the supervisor kills it when the box has
+// ended, and its death signal kills it with the supervisor.
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sandbox-dev/sandbox/network"
+)
+
+const (
+	nsenterEnv   = "_SANDBOX_NSENTER"   // "USERNS_FD,NETNS_FD": joined by init.c's constructor
+	netHelperEnv = "_SANDBOX_NETHELPER" // this process is the policy helper
+	msgNet       = 6                    // the first process made the network namespace, waits (OpNetHold)
+	// stackTimeout bounds the network's setup: the helper and pasta.
+	stackTimeout = 10 * time.Second
+)
+
+// The policy helper's entry point: it runs in the box's user and network
+// namespaces (joined before the runtime started), reads the Policy as JSON
+// on stdin, installs it and exits.
+func init() {
+	if os.Getenv(netHelperEnv) == "" || os.Getenv(nsenterEnv) == "" {
+		return
+	}
+	var p network.Policy
+	err := json.NewDecoder(os.Stdin).Decode(&p)
+	if err == nil {
+		err = network.Install(p)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(ExitSetup)
+	}
+	os.Exit(0)
+}
+
+// netPolicy is the egress policy of a --net user box: the defaults, the
+// host's own addresses, networks and gateways, and the flags.
+func netPolicy(s *Spec) (*network.Policy, error) {
+	var allow, deny []network.Rule
+	for _, v := range s.AllowNet {
+		r, err := network.ParseRule(v)
+		if err != nil {
+			return nil, err
+		}
+		allow = append(allow, r)
+	}
+	for _, v := range s.DenyNet {
+		r, err := network.ParseRule(v)
+		if err != nil {
+			return nil, err
+		}
+		deny = append(deny, r)
+	}
+	h, err := network.ReadHostFacts()
+	if err != nil {
+		return nil, fmt.Errorf("read this host's addresses: %w", err)
+	}
+	p := network.NewPolicy(allow, deny, h)
+	return &p, nil
+}
+
+// resolvConfText is the box's resolv.conf with --net user.
+func resolvConfText() string {
+	return "# sandbox --net user: DNS through pasta's forwarder\nnameserver " + network.DNSForward.String() + "\n"
+}
+
+// writeResolvConf makes the file bound over the box's /etc/resolv.conf; the
+// caller removes it after the run.
+func writeResolvConf() (string, error) {
+	f, err := os.CreateTemp("", "sandbox-resolv-*.conf")
+	if err != nil {
+		return "", err
+	}
+	_, err = f.WriteString(resolvConfText())
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// netSetup installs the policy in the namespaces of the waiting first
+// process, pid, and starts pasta on them.
+func netSetup(pasta string, pid int, p *network.Policy) (*network.Stack, error) {
+	ns := "/proc/" + strconv.Itoa(pid) + "/ns/"
+	userns, err := os.Open(ns + "user")
+	if err != nil {
+		return nil, err
+	}
+	defer userns.Close()
+	netns, err := os.Open(ns + "net")
+	if err != nil {
+		return nil, err
+	}
+	defer netns.Close()
+	in, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	var out strings.Builder
+	helper := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{"sandbox-net-policy"},
+		Env:        []string{nsenterEnv + "=3,4", netHelperEnv + "=1"},
+		ExtraFiles: []*os.File{userns, netns},
+		Stdin:      strings.NewReader(string(in)),
+		Stdout:     &out,
+		Stderr:     &out,
+		Dir:        "/",
+		WaitDelay:  time.Second,
+	}
+	done := make(chan error, 1)
+	if err := helper.Start(); err != nil {
+		return nil, fmt.Errorf("egress policy: %w", err)
+	}
+	go func() { done <- helper.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(stackTimeout):
+		helper.Process.Kill()
+		err = <-done
+		if err == nil {
+			err = fmt.Errorf("timed out after %s", stackTimeout)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("egress policy: %w: %s", err, strings.TrimSpace(out.String()))
+	}
+	st, err := network.StartStack(pasta, pid, stackTimeout)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
