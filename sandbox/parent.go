@@ -736,11 +736,12 @@ loop:
 				// In its own goroutine: pasta takes a while, and
 				// limits and signals are watched meanwhile.
 				sv.netBusy = true
-				sv.netDone = make(chan netResult, 1)
+				done := make(chan netResult, 1)
+				sv.netDone = done
 				pid, pasta, policy := sv.cmd.Process.Pid, sv.pasta, plan.Net
 				go func() {
 					st, err := netSetup(pasta, pid, policy)
-					sv.netDone <- netResult{st, err}
+					done <- netResult{st, err}
 				}()
 				continue
 			}
