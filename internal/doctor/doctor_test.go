@@ -277,7 +277,7 @@ func TestFormat(t *testing.T) {
 // kernel that has them.
 func TestRun(t *testing.T) {
 	checks := Run()
-	names := []string{NameKernel, NameUserNS, NameHelpers, NameSubIDs, NameCgroups, NameSeccomp, NameLandlock}
+	names := []string{NameKernel, NameUserNS, NameHelpers, NameSubIDs, NameCgroups, NameSeccomp, NameLandlock, NameNetUser}
 	if len(checks) != len(names) {
 		t.Fatalf("got %d checks, want %d: %+v", len(checks), len(names), checks)
 	}
