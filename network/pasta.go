@@ -65,14 +65,37 @@ func StartStack(path string, pid int, timeout time.Duration) (*Stack, error) {
 		return nil, err
 	}
 	defer r.Close()
+	// The namespaces are opened here and handed to pasta as descriptors:
+	// a root caller's first process has switched to an unprivileged id
+	// and is not dumpable, and pasta, which drops its capabilities early,
+	// could not open its /proc files.
 	ns := "/proc/" + strconv.Itoa(pid) + "/ns/"
-	args := append(StackArgs(), "-P", "/proc/self/fd/3", "--userns", ns+"user", "--netns", ns+"net")
+	userns, err := os.Open(ns + "user")
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	defer userns.Close()
+	netns, err := os.Open(ns + "net")
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	defer netns.Close()
+	args := append(StackArgs(), "-P", "/proc/self/fd/3", "--userns", "/proc/self/fd/4", "--netns", "/proc/self/fd/5")
+	if os.Geteuid() == 0 {
+		// A root caller's box has a user namespace owned by root, which
+		// pasta could not join as nobody, where it goes by default.
+		args = append(args, "--runas", "0:0")
+	}
 	s := &Stack{stderr: &bytes.Buffer{}, done: make(chan struct{})}
 	s.cmd = &exec.Cmd{
 		Path:       path,
 		Args:       append([]string{"pasta"}, args...),
 		Env:        []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
-		ExtraFiles: []*os.File{w},
+		ExtraFiles: []*os.File{w, userns, netns},
 		Stderr:     s.stderr,
 		Dir:        "/",
 		// The supervisor's death (SIGKILL included) ends pasta. pasta

@@ -6,9 +6,8 @@ package main
 //	                      "URL: error ..."; exit 0 whatever the outcomes
 //	probe resolve NAME    look NAME up through the box's resolv.conf: "NAME: ADDR..." or
 //	                      "NAME: error ..."
-//	probe nft-flush       try to flush the nftables ruleset and to delete the default
-//	                      routes of its network namespace: "nft-flush: ok" or the errno,
-//	                      "route-del: ok" or the errno
+//	probe nft-flush       try to flush the nftables ruleset of its network namespace:
+//	                      "nft-flush: ok" or the errno
 
 import (
 	"bufio"
@@ -21,7 +20,6 @@ import (
 	"time"
 
 	"github.com/google/nftables"
-	"github.com/vishvananda/netlink"
 )
 
 func netProbe(args []string) bool {
@@ -56,19 +54,6 @@ func netProbe(args []string) bool {
 			err = c.Flush()
 		}
 		fmt.Printf("nft-flush: %s\n", result(err))
-		var last error
-		routes, err := netlink.RouteList(nil, netlink.FAMILY_ALL)
-		if err != nil {
-			last = err
-		}
-		for _, r := range routes {
-			if r.Dst == nil || r.Dst.IP.IsUnspecified() {
-				if err := netlink.RouteDel(&r); err != nil {
-					last = err
-				}
-			}
-		}
-		fmt.Printf("route-del: %s\n", result(last))
 	default:
 		return false
 	}
