@@ -353,7 +353,8 @@ func TestNetUserEgressPolicy(t *testing.T) {
 
 // TestNetUserPolicyHolds: the payload tries to flush the ruleset and to
 // delete the routes; both fail (it holds no capability in the box's
-// namespaces), and the denied hosts stay out of reach. --cap-add
+// namespaces), also as root of a user namespace of its own (--seccomp
+// off), and the denied hosts stay out of reach. --cap-add
 // CAP_NET_ADMIN, which would let it, is refused with --net user. A root
 // caller's box has the same policy.
 func TestNetUserPolicyHolds(t *testing.T) {
@@ -370,6 +371,18 @@ func TestNetUserPolicyHolds(t *testing.T) {
 	}
 	if got["http://203.0.113.10/"] != "ok public" {
 		t.Errorf("the public host: %q\n%s", got["http://203.0.113.10/"], r)
+	}
+	// With the filter off the payload can make a user namespace of its
+	// own, and be root with every capability there; the box's network
+	// namespace still belongs to the box's user namespace, where it has
+	// none.
+	r = l.run(t, "exec", "--net", "user", "--seccomp", "off", "--ro-bind", env.probe+":/probe", "--", "/bin/sh", "-c",
+		`unshare -U /probe nft-flush; unshare -U ip route flush table main 2>&1 || echo ip-route-failed; /probe http "$@"`, "sh",
+		"http://10.99.1.10/", "http://169.254.169.254/", "http://203.0.113.10/")
+	got = outcomes(r.stdout)
+	if !strings.Contains(r.stdout, "nft-flush: ") || strings.Contains(r.stdout, "nft-flush: ok") || !strings.Contains(r.stdout, "ip-route-failed") ||
+		!strings.HasPrefix(got["http://10.99.1.10/"], "error") || !strings.HasPrefix(got["http://169.254.169.254/"], "error") || got["http://203.0.113.10/"] != "ok public" {
+		t.Errorf("a nested user namespace's root changed the box's network\n%s", r)
 	}
 	// A root caller's box (its user namespace is root's, its ids nobody's).
 	l.asRoot = true
