@@ -23,6 +23,11 @@
 //   maps (root, newuidmap), v1 cgroup move
 //   -- release byte -->           (only with hold)
 //                                 OpUnshare
+//              <-- MSG_NET        OpNetHold (--net user only)
+//   egress policy (a helper in the
+//   box's namespaces: enter_namespaces),
+//   pasta on them
+//   -- release byte -->
 //                                 OpSpawn: clone ------> (CLONE_PARENT)
 //              <-- MSG_PID {pid}  exits
 //              <-- MSG_PID {0} ------------------------ (its pid in the
