@@ -17,15 +17,10 @@ import (
 // ErrNoStack means pasta is not installed; the text names the package.
 var ErrNoStack = errors.New("--net user needs pasta, which is not installed (install it: apt-get install passt)")
 
-// StackPath finds pasta in PATH (or /usr/bin, /usr/sbin).
+// StackPath finds pasta in PATH.
 func StackPath() (string, error) {
 	if p, err := exec.LookPath("pasta"); err == nil {
 		return p, nil
-	}
-	for _, p := range []string{"/usr/bin/pasta", "/usr/sbin/pasta"} {
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
 	}
 	return "", ErrNoStack
 }

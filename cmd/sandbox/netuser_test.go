@@ -478,3 +478,12 @@ func TestNetUserNothingLeft(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestNetUserWithoutStack: without pasta (none in PATH), --net user exits
+// 125 and names the package to install.
+func TestNetUserWithoutStack(t *testing.T) {
+	r := runWith(t, runOpts{env: []string{"PATH=/nonexistent"}}, "exec", "--net", "user", "--", "/bin/true")
+	if r.code != 125 || !strings.Contains(r.stderr, "apt-get install passt") {
+		t.Errorf("want exit 125 naming apt-get install passt\n%s", r)
+	}
+}
