@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -50,35 +49,20 @@ func StackArgs() []string {
 		"--dns-forward", DNSForward.String(), "-f", "-q"}
 }
 
-// StartStack starts pasta on the user and network namespaces of process
-// pid (which must stay alive until it returns) and waits until pasta has
-// configured the namespace: pasta writes its pid file only after that, and
-// the "file" here is a pipe. It gives up after timeout.
-func StartStack(path string, pid int, timeout time.Duration) (*Stack, error) {
+// StartStack starts pasta on the user and network namespaces userns and
+// netns (a box's, held open by the caller) and waits until pasta has
+// configured the network namespace: pasta writes its pid file only after
+// that, and the "file" here is a pipe. It gives up after timeout.
+func StartStack(path string, userns, netns *os.File, timeout time.Duration) (*Stack, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	// The namespaces are opened here and handed to pasta as descriptors:
-	// a root caller's first process has switched to an unprivileged id
-	// and is not dumpable, and pasta, which drops its capabilities early,
-	// could not open its /proc files.
-	ns := "/proc/" + strconv.Itoa(pid) + "/ns/"
-	userns, err := os.Open(ns + "user")
-	if err != nil {
-		r.Close()
-		w.Close()
-		return nil, err
-	}
-	defer userns.Close()
-	netns, err := os.Open(ns + "net")
-	if err != nil {
-		r.Close()
-		w.Close()
-		return nil, err
-	}
-	defer netns.Close()
+	// The namespaces are handed to pasta as descriptors: a root caller's
+	// first process has switched to an unprivileged id and is not
+	// dumpable, and pasta, which drops its capabilities early, could not
+	// open its /proc files.
 	args := append(StackArgs(), "-P", "/proc/self/fd/3", "--userns", "/proc/self/fd/4", "--netns", "/proc/self/fd/5")
 	if os.Geteuid() == 0 {
 		// A root caller's box has a user namespace owned by root, which

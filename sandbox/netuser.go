@@ -21,9 +21,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/sandbox-dev/sandbox/network"
 )
@@ -108,15 +109,25 @@ func writeResolvConf() (string, error) {
 }
 
 // netSetup installs the policy in the namespaces of the waiting first
-// process, pid, and starts pasta on them.
-func netSetup(pasta string, pid int, p *network.Policy) (*network.Stack, error) {
-	ns := "/proc/" + strconv.Itoa(pid) + "/ns/"
-	userns, err := os.Open(ns + "user")
+// process, whose /proc directory is proc (opened while it could not have
+// been reaped: a pid reused since leads nowhere), and starts pasta on them.
+func netSetup(pasta string, proc *os.File, p *network.Policy) (*network.Stack, error) {
+	if proc == nil {
+		return nil, fmt.Errorf("the init stage's /proc directory could not be opened")
+	}
+	open := func(name string) (*os.File, error) {
+		fd, err := unix.Openat(int(proc.Fd()), name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: proc.Name() + "/" + name, Err: err}
+		}
+		return os.NewFile(uintptr(fd), proc.Name()+"/"+name), nil
+	}
+	userns, err := open("ns/user")
 	if err != nil {
 		return nil, err
 	}
 	defer userns.Close()
-	netns, err := os.Open(ns + "net")
+	netns, err := open("ns/net")
 	if err != nil {
 		return nil, err
 	}
@@ -154,9 +165,5 @@ func netSetup(pasta string, pid int, p *network.Policy) (*network.Stack, error) 
 	if err != nil {
 		return nil, fmt.Errorf("egress policy: %w: %s", err, strings.TrimSpace(out.String()))
 	}
-	st, err := network.StartStack(pasta, pid, stackTimeout)
-	if err != nil {
-		return nil, err
-	}
-	return st, nil
+	return network.StartStack(pasta, userns, netns, stackTimeout)
 }

@@ -259,12 +259,13 @@ type supervisor struct {
 
 	// --net user: pasta's path; the running stack; the result of the
 	// network's setup (netSetup), pending while netBusy.
-	pasta    string
-	stack    *network.Stack
-	netDone  chan netResult
-	netBusy  bool
-	planErr  error
-	planRead bool
+	pasta      string
+	netProcDir *os.File // the first process's /proc/PID, opened at its start
+	stack      *network.Stack
+	netDone    chan netResult
+	netBusy    bool
+	planErr    error
+	planRead   bool
 }
 
 type netResult struct {
@@ -369,6 +370,10 @@ func (sv *supervisor) launch(m idmap.Mapping, plan []byte) error {
 		// Nothing waits for it yet (waitAll starts in wait), so the pid
 		// is still its own.
 		sv.procDir, sv.procDirErr = os.Open("/proc/" + strconv.Itoa(cmd.Process.Pid))
+	}
+	if sv.spec.Net == "user" {
+		// The same, for the namespaces netSetup hands to pasta.
+		sv.netProcDir, _ = os.Open("/proc/" + strconv.Itoa(cmd.Process.Pid))
 	}
 	// Close our copies of the box's ends of its output pipes or terminal,
 	// so that EOF means the box is done writing.
@@ -738,9 +743,9 @@ loop:
 				sv.netBusy = true
 				done := make(chan netResult, 1)
 				sv.netDone = done
-				pid, pasta, policy := sv.cmd.Process.Pid, sv.pasta, plan.Net
+				proc, pasta, policy := sv.netProcDir, sv.pasta, plan.Net
 				go func() {
-					st, err := netSetup(pasta, pid, policy)
+					st, err := netSetup(pasta, proc, policy)
 					done <- netResult{st, err}
 				}()
 				continue
@@ -815,6 +820,9 @@ loop:
 		sv.stack = r.stack
 	}
 	sv.stack.Stop()
+	if sv.netProcDir != nil {
+		sv.netProcDir.Close()
+	}
 	// The rest of the messages, up to EOF: pid 1 is gone, and with it every
 	// holder of the socket's other end.
 	if msgs != nil {
