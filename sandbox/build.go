@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sandbox-dev/sandbox/idmap"
+	"github.com/sandbox-dev/sandbox/network"
 )
 
 // hostDirs are the host directories the default root shows, read-only. No
@@ -145,8 +146,14 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	if s.Net == "user" {
 		// The stack's DNS forwarder, in a file of the supervisor's bound
 		// over the host's (or the rootfs's) resolv.conf; a caller's own
-		// bind below still wins.
-		add(Op{Code: OpBind, Flags: FlagReadOnly | nosuidNodev, Str: []string{ps.resolvConf, "/etc/resolv.conf"}})
+		// bind below still wins. A --rootfs without one gets none: the
+		// mount point would have to be made in the caller's tree.
+		if _, err := h.lstat(path.Join(s.Rootfs, "etc/resolv.conf")); s.Rootfs != "" && err != nil {
+			p.Notes = append(p.Notes, fmt.Sprintf("net: --rootfs %s has no etc/resolv.conf, so the box gets no DNS configuration "+
+				"(create the file, any content, and the box's will name pasta's forwarder, %s)", s.Rootfs, network.DNSForward))
+		} else {
+			add(Op{Code: OpBind, Flags: FlagReadOnly | nosuidNodev, Str: []string{ps.resolvConf, "/etc/resolv.conf"}})
+		}
 	}
 
 	// The caller's mounts, in the order given: a later one may cover an

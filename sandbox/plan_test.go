@@ -375,6 +375,14 @@ func TestPlanNetUser(t *testing.T) {
 	if ours < 0 || theirs < ours {
 		t.Errorf("want the box's resolv.conf bound, before the caller's own:\n%s", strings.Join(o, "\n"))
 	}
+	// A --rootfs without etc/resolv.conf: no bind (its mount point would
+	// be made in the caller's tree), and a note says so.
+	s.Rootfs, s.Mounts = "/r", nil
+	p, _ = buildPlan(s, fakeHost, payloadSpec{mapping: self, resolvConf: "/tmp/r.conf"})
+	if indexOf(ops(p), "bind /tmp/r.conf") >= 0 || len(p.Notes) == 0 || !strings.Contains(strings.Join(p.Notes, " "), "no etc/resolv.conf") {
+		t.Errorf("--rootfs without resolv.conf: want no bind and a note:\n%s\n%v", strings.Join(ops(p), "\n"), p.Notes)
+	}
+	s.Rootfs = ""
 	s.Net = "none"
 	p, _ = buildPlan(s, fakeHost, payloadSpec{mapping: self})
 	if indexOf(ops(p), "net hold") >= 0 || indexOf(ops(p), "bind /tmp/r.conf") >= 0 {
