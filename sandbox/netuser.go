@@ -18,10 +18,15 @@ package sandbox
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -87,14 +92,52 @@ func resolvConfText() string {
 	return "# sandbox --net user: DNS through pasta's forwarder\nnameserver " + network.DNSForward.String() + "\n"
 }
 
-// writeResolvConf makes the file bound over the box's /etc/resolv.conf; the
-// caller removes it after the run.
-func writeResolvConf() (string, error) {
-	f, err := os.CreateTemp("", "sandbox-resolv-*.conf")
+// writeResolvConf returns the file bound over the box's /etc/resolv.conf:
+// one per caller, $TMPDIR/sandbox-UID/resolv.conf, in a directory of the
+// caller's own (mode 0711, not a symlink: checked, since another user may
+// have made the name first; others may pass through it, as a root
+// caller's box, whose init runs as nobody, must), written once and kept,
+// so that a SIGKILLed supervisor leaves nothing behind. Elsewhere (the directory is not the
+// caller's), a file of its own that the run removes (remove is non-nil).
+func writeResolvConf() (path string, remove func(), err error) {
+	text := resolvConfText()
+	dir := filepath.Join(os.TempDir(), "sandbox-"+strconv.Itoa(os.Geteuid()))
+	err = os.Mkdir(dir, 0o711)
+	if err == nil {
+		err = os.Chmod(dir, 0o711) // whatever the umask
+	}
+	if err == nil || errors.Is(err, fs.ErrExist) {
+		fi, err := os.Lstat(dir)
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if err == nil && fi.IsDir() && ok && int(st.Uid) == os.Geteuid() && fi.Mode().Perm() == 0o711 {
+			p := filepath.Join(dir, "resolv.conf")
+			if b, err := os.ReadFile(p); err == nil && string(b) == text {
+				return p, nil, nil
+			}
+			// A new file renamed into place: a box starting meanwhile
+			// binds the old one or the new one, never half of one.
+			if tmp, err := writeTemp(dir, text); err == nil {
+				if err := os.Rename(tmp, p); err == nil {
+					return p, nil, nil
+				}
+				os.Remove(tmp)
+			}
+		}
+	}
+	p, err := writeTemp("", text)
+	if err != nil {
+		return "", nil, err
+	}
+	return p, func() { os.Remove(p) }, nil
+}
+
+// writeTemp writes text to a new file (mode 0644) in dir.
+func writeTemp(dir, text string) (string, error) {
+	f, err := os.CreateTemp(dir, "sandbox-resolv-*.conf")
 	if err != nil {
 		return "", err
 	}
-	_, err = f.WriteString(resolvConfText())
+	_, err = f.WriteString(text)
 	if err == nil {
 		err = f.Chmod(0o644)
 	}

@@ -79,10 +79,13 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 		if pasta, err = network.StackPath(); err != nil {
 			return fail(&SetupError{Step: "network", Err: err})
 		}
-		if resolv, err = writeResolvConf(); err != nil {
+		var remove func()
+		if resolv, remove, err = writeResolvConf(); err != nil {
 			return fail(&SetupError{Step: "network: resolv.conf", Err: err})
 		}
-		defer os.Remove(resolv)
+		if remove != nil {
+			defer remove()
+		}
 	}
 
 	// 1. Decide: the id mapping, the seccomp program, the Plan.
