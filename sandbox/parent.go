@@ -603,6 +603,10 @@ func (sv *supervisor) boxProcess() *os.Process {
 // spawned pid 1 (and said so), and then for pid 1, whose end is the box's.
 func (sv *supervisor) waitAll() error {
 	err := sv.cmd.Wait()
+	// Reaped, the first process no longer counts against the box's
+	// RLIMIT_NPROC: pid 1 waits for this byte before it forks the payload
+	// (init.c, OP_FORK). An error means pid 1 is gone or never was.
+	sv.sock.Write([]byte{1})
 	<-sv.spawned
 	if box := sv.boxProcess(); box != nil {
 		st, berr := box.Wait()

@@ -34,6 +34,8 @@
 //                                                        credentials)
 //                                                        runs ops up to OpFork
 //              <-- MSG_OP_ERROR {index, errno}  (on any failure; exit)
+//   reaps the first process
+//   -- one byte ----------------------------------------> (read at OpFork)
 //                                                        fork() ---------> runs the rest
 //              <-- MSG_OP_ERROR {index, errno} ---------------------------- (on failure)
 //                                                                          execve: the fd is
@@ -53,7 +55,6 @@
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -856,10 +857,11 @@ static int spawn(long index)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		return -1;
 	// The supervisor may have died before the line above: then its end of
-	// the sync socket is closed, and nothing else would read as ready
-	// here (the release byte, if any, was read before the clone).
-	struct pollfd pf = {.fd = sync_fd, .events = POLLIN};
-	if (poll(&pf, 1, 0) != 0)
+	// the sync socket is closed and reads as EOF (the release byte, if
+	// any, was read before the clone; the next byte, the first process's
+	// end, may already be there and is no sign of that).
+	unsigned char b;
+	if (recv(sync_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
 		_exit(125);
 	// pid 1 says it exists itself too: the supervisor reads its host pid
 	// from the message's credentials (SO_PASSCRED). The first process's
@@ -1109,6 +1111,16 @@ static void run_init(int fd)
 			continue;
 		}
 		if (ops[i].code == OP_FORK) {
+			// The first process, until the supervisor has reaped it,
+			// is charged to the box's user and user namespace like
+			// any of its processes: the payload's RLIMIT_NPROC would
+			// be one short while it lingers (a slow exit, or a zombie
+			// not yet waited for). The supervisor sends one byte once
+			// it is reaped; by the end of pid 1's setup it has
+			// almost always come. EOF: the supervisor is gone.
+			unsigned char gone;
+			if (read_full(sync_fd, &gone, 1) < 0)
+				_exit(125);
 			// The signals to forward stay blocked from before the fork
 			// until the reaper's handlers are in place, so that none
 			// finds pid 1 without them (and kills the box) or the
