@@ -328,6 +328,23 @@ func TestNetUserEgressPolicy(t *testing.T) {
 		}
 	}
 
+	// With everything allowed, pasta alone would take the box to the LAN
+	// host, the metadata host, the gateway and the host's other address:
+	// the rules are what refuses them. (The host's loopback stays out of
+	// reach even so: pasta splices no port to it, -T none, and maps no
+	// address to it, --no-map-gw; 10.99.0.2 is the box's own address.)
+	open := []string{"http://10.99.1.10/", "http://169.254.169.254/", "http://10.99.0.1/", "http://203.0.113.77/"}
+	r = l.run(t, append([]string{"exec", "--net", "user", "--allow-net", "0.0.0.0/0", "--ro-bind", env.probe + ":/probe", "--"}, probeArgs(append(open, "http://127.0.0.1:8080/")...)...)...)
+	got = outcomes(r.stdout)
+	for _, u := range open {
+		if got[u] != "ok "+netAnswers[u] {
+			t.Errorf("--allow-net 0.0.0.0/0, %s: %q, want it reached\n%s", u, got[u], r)
+		}
+	}
+	if !strings.HasPrefix(got["http://127.0.0.1:8080/"], "error") {
+		t.Errorf("--allow-net 0.0.0.0/0: the host's loopback reached through pasta\n%s", r)
+	}
+
 	// --dry-run and --report show the policy.
 	report := filepath.Join(hostDir(t), "report.json")
 	r = l.run(t, "exec", "--net", "user", "--allow-net", "10.99.1.10:80", "--report", report, "--", "true")
