@@ -196,6 +196,17 @@ func netSetup(pasta string, proc *os.File, p *network.Policy) (*network.Stack, e
 		return nil, fmt.Errorf("egress policy: %w", err)
 	}
 	go func() { done <- helper.Wait() }()
+	// pasta starts meanwhile: its setup does not depend on the rules, and
+	// nothing of the box runs before both are done.
+	type started struct {
+		st  *network.Stack
+		err error
+	}
+	stack := make(chan started, 1)
+	go func() {
+		st, err := network.StartStack(pasta, userns, netns, stackTimeout)
+		stack <- started{st, err}
+	}()
 	select {
 	case err = <-done:
 	case <-time.After(stackTimeout):
@@ -205,8 +216,10 @@ func netSetup(pasta string, proc *os.File, p *network.Policy) (*network.Stack, e
 			err = fmt.Errorf("timed out after %s", stackTimeout)
 		}
 	}
+	s := <-stack
 	if err != nil {
+		s.st.Stop()
 		return nil, fmt.Errorf("egress policy: %w: %s", err, strings.TrimSpace(out.String()))
 	}
-	return network.StartStack(pasta, userns, netns, stackTimeout)
+	return s.st, s.err
 }
