@@ -15,9 +15,10 @@ GO       ?= go
 BIN      := bin/sandbox
 TESTUSER ?= sandbox-test
 # Build: cgo for libseccomp; run: libseccomp2. Tests: busybox-static for the
-# rootfs fixture, uidmap for --map auto, podman for the OCI runtime tests
-# (a real engine driving bin/sandbox-oci). Bench: bubblewrap, hyperfine.
-DEBS      := gcc libc6-dev libseccomp-dev pkg-config busybox-static uidmap python3 podman
+# rootfs fixture, uidmap for --map auto, passt (pasta) for --net user and
+# iproute2 for its test lab, podman for the OCI runtime tests (a real engine
+# driving bin/sandbox-oci). Bench: bubblewrap, hyperfine.
+DEBS      := gcc libc6-dev libseccomp-dev pkg-config busybox-static uidmap python3 passt iproute2 podman
 BENCHDEBS := bubblewrap hyperfine python3 linux-perf
 # The VM stage: qemu, cpio for the initramfs, and what the guest boots from
 # this host's own tree: systemd, D-Bus and a user bus for the user manager.

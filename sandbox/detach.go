@@ -40,7 +40,7 @@ import (
 const createTimeout = 60 * time.Second
 
 // msgReady is pid 1's "setup done" (OpReady).
-const msgReady = 6
+const msgReady = 7
 
 // Detached is a box made by Create, its payload not started yet.
 type Detached struct {
@@ -90,8 +90,10 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 		return nil, specErr("limits", "not supported for a detached box yet")
 	case s.Timeout > 0 || s.MaxOutput > 0:
 		return nil, specErr("timeout/max-output", "need a supervisor: not supported for a detached box")
+	case s.Net == "user":
+		return nil, specErr("net", "user: the network stack needs a supervisor: not supported for a detached box yet")
 	}
-	mapping, plan, err := prepare(&s)
+	mapping, plan, err := prepare(&s, "") // no --net user: no resolv.conf of the supervisor's
 	if err != nil {
 		return nil, err
 	}

@@ -66,10 +66,10 @@ func Join(s Spec, pid1 int, o JoinOptions) (Joined, error) {
 	if err := s.Validate(); err != nil {
 		return Joined{}, err
 	}
-	if s.Limits.Any() || s.Timeout > 0 || s.MaxOutput > 0 || s.CPUTime > 0 {
-		return Joined{}, specErr("exec", "limits, timeouts and output caps are not supported for a joining process yet")
+	if s.Limits.Any() || s.Timeout > 0 || s.MaxOutput > 0 || s.CPUTime > 0 || s.Net == "user" {
+		return Joined{}, specErr("exec", "limits, timeouts, output caps and --net user are not supported for a joining process")
 	}
-	_, plan, err := prepare(&s)
+	_, plan, err := prepare(&s, "")
 	if err != nil {
 		return Joined{}, err
 	}

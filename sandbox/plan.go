@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sandbox-dev/sandbox/network"
 )
 
 // OpCode names one step of the init stage. The numbers are the wire format
@@ -108,14 +110,19 @@ const (
 	// the parent its death signal watches), reports its host pid, and the
 	// first process exits. pid 1 goes on with the next op.
 	OpSpawn OpCode = 25
+	// OpNetHold (--net user, after OpUnshare, in the first process) tells
+	// the supervisor that the box's network namespace exists and waits
+	// for the release byte: meanwhile the supervisor installs the egress
+	// policy in it and starts the network stack on it.
+	OpNetHold OpCode = 26
 	// OpReady tells the supervisor that pid 1's setup is done (MSG_READY);
 	// pid 1 then waits at OpFork for the supervisor's byte. sandbox.Create
 	// puts it before OpFork, so that the byte is an OCI `start`.
-	OpReady OpCode = 26
+	OpReady OpCode = 27
 	// OpSetns joins existing namespaces, in order: Str[0] their paths,
 	// Str[1] their CLONE_NEW* types in decimal, each list NUL-separated
 	// (see SetnsOp). All are opened before the first is joined.
-	OpSetns OpCode = 27
+	OpSetns OpCode = 28
 )
 
 // SetnsOp is the OpSetns joining paths (types: CLONE_NEW* flags) in order.
@@ -159,7 +166,8 @@ var opNames = map[OpCode]string{
 	OpLandlock: "landlock",
 	OpSysctl:   "sysctl",
 	OpUserns:   "userns", OpUnshare: "unshare", OpSpawn: "spawn pid 1",
-	OpReady: "ready", OpSetns: "setns",
+	OpNetHold: "net hold",
+	OpReady:   "ready", OpSetns: "setns",
 }
 
 func (c OpCode) String() string {
@@ -216,6 +224,8 @@ func (o Op) String() string {
 		}
 	case OpUnshare:
 		fmt.Fprintf(&b, " %s", namespaceNames(o.Arg))
+	case OpNetHold:
+		b.WriteString(": the supervisor installs the egress policy and starts pasta on the box's network namespace")
 	case OpSetns:
 		fmt.Fprintf(&b, " %s", strings.ReplaceAll(strings.TrimSuffix(o.Str[0], "\x00"), "\x00", ", "))
 	default:
@@ -234,6 +244,9 @@ type Plan struct {
 	// Notes say what the box goes without on this host (for --dry-run);
 	// they are not sent to the init stage.
 	Notes []string
+	// Net is the egress policy of a --net user box (nil otherwise); the
+	// supervisor installs it at OpNetHold.
+	Net *network.Policy
 }
 
 // planMagic starts every encoded Plan ("SBX1" little endian).

@@ -23,6 +23,11 @@
 //   maps (root, newuidmap), v1 cgroup move
 //   -- release byte -->           (only with hold)
 //                                 OpUnshare
+//              <-- MSG_NET        OpNetHold (--net user only)
+//   egress policy (a helper in the
+//   box's namespaces: enter_namespaces),
+//   pasta on them
+//   -- release byte -->
 //                                 OpSpawn: clone ------> (CLONE_PARENT)
 //              <-- MSG_PID {pid}  exits
 //              <-- MSG_PID {0} ------------------------ (its pid in the
@@ -76,8 +81,8 @@ enum {
 	OP_SECCOMP, OP_EXEC, OP_SETCTTY, OP_TTY,
 	OP_LANDLOCK = 40,
 	OP_SYSCTL = 35,
-	OP_USERNS = 23, OP_UNSHARE = 24, OP_SPAWN = 25,
-	OP_READY = 26, OP_SETNS = 27,
+	OP_USERNS = 23, OP_UNSHARE = 24, OP_SPAWN = 25, OP_NETHOLD = 26,
+	OP_READY = 27, OP_SETNS = 28,
 };
 #define F_READONLY (1u << 0)
 #define F_NODEV (1u << 1)
@@ -97,7 +102,7 @@ enum {
 #define MAX_PLAN (64u << 20)
 
 // Messages to the supervisor: sandbox/parent.go reads the same layout.
-enum { MSG_OP_ERROR = 1, MSG_EXIT = 2, MSG_TTY = 3, MSG_USERNS = 4, MSG_PID = 5, MSG_READY = 6 };
+enum { MSG_OP_ERROR = 1, MSG_EXIT = 2, MSG_TTY = 3, MSG_USERNS = 4, MSG_PID = 5, MSG_NET = 6, MSG_READY = 7 };
 struct msg {
 	uint32_t type;
 	int32_t index;
@@ -987,6 +992,19 @@ static int run_op(const struct op *o)
 		return do_userns(o);
 	case OP_UNSHARE:
 		return unshare((int)o->arg);
+	case OP_NETHOLD: {
+		// --net user: the box's network namespace exists; the supervisor
+		// installs its egress policy and starts the network stack on it
+		// (through /proc/<this pid>/ns), then sends the release byte.
+		// Nothing of the box runs before that.
+		unsigned char b;
+		report(MSG_NET, 0, 0, 0);
+		if (read_full(sync_fd, &b, 1) < 0) {
+			errno = EPIPE; // the supervisor is gone, or gave up
+			return -1;
+		}
+		return 0;
+	}
 	case OP_SETCTTY:
 		// --tty: the box's own pseudo-terminal (never the caller's)
 		// becomes the payload's stdio and controlling terminal.
@@ -1207,9 +1225,30 @@ static void run_init(int fd)
 	_exit(125);
 }
 
+// enter_namespaces joins the user namespace on descriptor u, then the
+// network namespace on descriptor n, before the Go runtime starts: the
+// --net user helper (sandbox/netuser.go) installs a box's egress policy
+// from inside its namespaces, which a multi-threaded Go process cannot
+// join (setns(2): CLONE_NEWUSER needs a single-threaded caller).
+static void enter_namespaces(const char *v)
+{
+	char *end;
+	long u = strtol(v, &end, 10);
+	long n = *end == ',' ? strtol(end + 1, &end, 10) : -1;
+	if (*end != 0 || u < 0 || n < 0 || setns((int)u, CLONE_NEWUSER) < 0 || setns((int)n, CLONE_NEWNET) < 0) {
+		dprintf(2, "sandbox: join the box's namespaces: %s\n", strerror(errno ? errno : EINVAL));
+		_exit(125);
+	}
+	close((int)u);
+	close((int)n);
+}
+
 __attribute__((constructor)) static void sandbox_init(void)
 {
 	const char *v = getenv("_SANDBOX_INIT");
 	if (v)
 		run_init(atoi(v));
+	v = getenv("_SANDBOX_NSENTER");
+	if (v)
+		enter_namespaces(v);
 }
