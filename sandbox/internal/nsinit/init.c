@@ -89,6 +89,11 @@ enum {
 #define F_SWITCHID (1u << 15)
 #define F_TOP_WRITABLE (1u << 9)
 
+// glibc's <unistd.h> has it, musl's not (close_range(2)).
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
 #define PLAN_MAGIC 0x31584253u
 #define MAX_STR 4
 #define MAX_PLAN (64u << 20)
@@ -1142,3 +1147,14 @@ __attribute__((constructor)) static void sandbox_init(void)
 	if (v)
 		run_init(atoi(v));
 }
+
+#ifdef SANDBOX_INIT_MAIN
+// The small init binary (make's sandbox-init: this file alone, static, with
+// musl), which the supervisor embeds and executes from a sealed memfd
+// (nsinit.Path). The constructor above has run the box and never returns;
+// started any other way, there is nothing to do.
+int main(void)
+{
+	return 125;
+}
+#endif
