@@ -51,6 +51,13 @@ type execOnly struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "exec" {
+		// The launch path: kong only for what the fast parser leaves.
+		if x, ok := fastExec(os.Args[2:]); ok {
+			exit(x.Run())
+			return
+		}
+	}
 	var c cli
 	var x execOnly
 	grammar, exec := any(&c), &c.Exec
@@ -79,7 +86,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "sandbox:", err)
 		os.Exit(125)
 	}
-	err = ctx.Run()
+	exit(ctx.Run())
+}
+
+// exit ends the process with a command's result.
+func exit(err error) {
 	var ee *exitError
 	switch {
 	case err == nil:
