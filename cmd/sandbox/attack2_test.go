@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -115,6 +116,18 @@ func traceFirstForkAs(t *testing.T, cred *syscall.Credential, atFork func(superv
 			}
 		}
 		if idle {
+			// A thread whose clone-event stop a kill ended before it was
+			// seen here is never named by an event: find the
+			// supervisor's threads in /proc too, or its exit (reported
+			// only once every thread is reaped) would never come.
+			if fired && supDone == 0 {
+				ents, _ := os.ReadDir("/proc/" + strconv.Itoa(sup) + "/task")
+				for _, e := range ents {
+					if tid, err := strconv.Atoi(e.Name()); err == nil {
+						tracees[tid] = true
+					}
+				}
+			}
 			time.Sleep(200 * time.Microsecond)
 		}
 	}
