@@ -38,15 +38,6 @@ deps:
 		fi; \
 	fi
 
-# Static: no dynamic loader on the launch path of the supervisor or of the
-# box's init stage (which is this same binary, re-executed), and a smaller
-# pid 1 inside the box. osusergo/netgo keep glibc's NSS out of a static link.
-VERSION       := $(shell git describe --always --dirty 2>/dev/null || echo dev)
-GOFLAGS_BUILD := -tags osusergo,netgo -ldflags '-s -w -extldflags "-static" -X main.version=$(VERSION)'
-
-build: deps $(INITBIN)
-	$(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/sandbox
-
 # The small init binary: init.c alone, static, with musl (about 60 kB), which
 # the Go binary embeds and runs from a sealed memfd as the box's init stage
 # (sandbox/internal/nsinit/embed.go); without it, a plain go build runs the
@@ -54,6 +45,16 @@ build: deps $(INITBIN)
 # a directory of links to linux-libc-dev's comes after them.
 INITBIN  := sandbox/internal/nsinit/initbin/sandbox-init
 MUSLINC  := bin/musl-include
+
+# Static: no dynamic loader on the launch path of the supervisor (nor of the
+# box's init stage where it is this same binary, re-executed, in a build
+# without INITBIN). osusergo/netgo keep glibc's NSS out of a static link.
+VERSION       := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+GOFLAGS_BUILD := -tags osusergo,netgo -ldflags '-s -w -extldflags "-static" -X main.version=$(VERSION)'
+
+build: deps $(INITBIN)
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/sandbox
+
 initbin: $(INITBIN)
 $(INITBIN): sandbox/internal/nsinit/init.c | deps
 	@mkdir -p $(MUSLINC)
