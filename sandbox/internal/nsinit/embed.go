@@ -19,9 +19,18 @@ import (
 //go:embed all:initbin
 var initFS embed.FS
 
+// initBin is the small init binary, or nil (read once: embed.FS copies).
+var initBin = sync.OnceValue(func() []byte {
+	b, _ := initFS.ReadFile("initbin/sandbox-init")
+	return b
+})
+
+func init() { path.fd = -1 }
+
 var path struct {
-	once sync.Once
-	p    string
+	mu       sync.Mutex
+	fd       int // the sealed memfd, or -1
+	dev, ino uint64
 }
 
 // Path is what the supervisor executes as the box's init stage: the small
@@ -33,24 +42,32 @@ var path struct {
 // every launch.
 //
 // The memfd is made once per process and kept open (close-on-exec) for
-// every later launch. Its seals (F_SEAL_SEAL, SHRINK, GROW, WRITE) make it
-// immutable, so that /proc/1/exe, which names it, cannot be written
-// through, whoever opens it: runc's answer to CVE-2019-5736. It is
-// executed as /proc/self/fd/N, with N at 64 or above, out of the way of the
-// descriptors os/exec moves in its child before the exec (it dup2s onto the
-// numbers from 0 up to about twice the files passed).
+// every later launch; each launch checks, with one fstat, that the
+// descriptor is still that memfd (a library caller may have closed it, and
+// its number been reused), and makes it again if not. Its seals
+// (F_SEAL_SEAL, SHRINK, GROW, WRITE) make it immutable, so that /proc/1/exe,
+// which names it, cannot be written through, whoever opens it: runc's
+// answer to CVE-2019-5736. It is executed as /proc/self/fd/N, with N at 64
+// or above, out of the way of the descriptors os/exec moves in its child
+// before the exec (it dup2s onto the numbers from 0 up to about twice the
+// files passed).
 func Path() string {
-	path.once.Do(func() {
-		path.p = "/proc/self/exe"
-		b, err := initFS.ReadFile("initbin/sandbox-init")
-		if err != nil || len(b) == 0 {
-			return
-		}
-		if fd, err := sealed(b); err == nil {
-			path.p = "/proc/self/fd/" + strconv.Itoa(fd)
-		}
-	})
-	return path.p
+	b := initBin()
+	if len(b) == 0 {
+		return "/proc/self/exe"
+	}
+	path.mu.Lock()
+	defer path.mu.Unlock()
+	var st unix.Stat_t
+	if path.fd >= 0 && unix.Fstat(path.fd, &st) == nil && st.Dev == path.dev && st.Ino == path.ino {
+		return "/proc/self/fd/" + strconv.Itoa(path.fd)
+	}
+	fd, err := sealed(b)
+	if err != nil || unix.Fstat(fd, &st) != nil {
+		return "/proc/self/exe"
+	}
+	path.fd, path.dev, path.ino = fd, st.Dev, st.Ino
+	return "/proc/self/fd/" + strconv.Itoa(fd)
 }
 
 // Embedded tells whether the launch uses the small init binary.

@@ -48,3 +48,30 @@ func TestPathSealed(t *testing.T) {
 		t.Fatal("Path changed between calls")
 	}
 }
+
+// TestPathAfterClose: a caller that closed the memfd, its number reused by
+// another file, gets a new sealed memfd, never that other file executed.
+func TestPathAfterClose(t *testing.T) {
+	if !Embedded() {
+		t.Skip("no small init embedded: make initbin builds it")
+	}
+	p := Path()
+	fd, _ := strconv.Atoi(strings.TrimPrefix(p, "/proc/self/fd/"))
+	f, err := os.CreateTemp(t.TempDir(), "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Dup3(int(f.Fd()), fd, unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	q := Path()
+	nfd, _ := strconv.Atoi(strings.TrimPrefix(q, "/proc/self/fd/"))
+	if q == p || nfd < 64 {
+		t.Fatalf("Path() = %q after its descriptor %d was replaced: want a new one", q, fd)
+	}
+	if seals, err := unix.FcntlInt(uintptr(nfd), unix.F_GET_SEALS, 0); err != nil || seals&unix.F_SEAL_WRITE == 0 {
+		t.Fatalf("the new memfd is not sealed (%#x, %v)", seals, err)
+	}
+}
