@@ -15,9 +15,10 @@ GO       ?= go
 BIN      := bin/sandbox
 TESTUSER ?= sandbox-test
 # Build: cgo for libseccomp; run: libseccomp2. Tests: busybox-static for the
-# rootfs fixture, uidmap for --map auto. Bench: bubblewrap, hyperfine.
-# musl-tools: the small init binary (see INITBIN).
-DEBS      := gcc libc6-dev libseccomp-dev pkg-config musl-tools busybox-static uidmap python3
+# rootfs fixture, uidmap for --map auto, passt (pasta) for --net user and
+# iproute2 for its test lab; musl-tools: the small init binary (see
+# INITBIN). Bench: bubblewrap, hyperfine.
+DEBS      := gcc libc6-dev libseccomp-dev pkg-config musl-tools busybox-static uidmap python3 passt iproute2
 BENCHDEBS := bubblewrap hyperfine python3 linux-perf
 # The VM stage: qemu, cpio for the initramfs, and what the guest boots from
 # this host's own tree: systemd, D-Bus and a user bus for the user manager.

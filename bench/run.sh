@@ -16,6 +16,8 @@
 #      that allows everything)
 #   4. resident memory of a box's supervisor and its pid 1
 #   5. the machine, the tool versions, and the sandbox/bwrap ratios
+#   6. as root: a 100 MB HTTP transfer through --net user against --net
+#      host, in a lab of network namespaces (bench/net.sh)
 #
 # Run by `make bench` after `make build`. As root it runs every measurement
 # as $BENCH_USER (make testuser creates it); as anyone else, as that user.
@@ -378,3 +380,11 @@ rss_of bwrap "${cmd_bwrap[@]:0:${#cmd_bwrap[@]}-1}" /bin/sleep 5
 section "5. sandbox / bwrap"
 echo "load:      $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min, at the end; above $(nproc) means the numbers are noisy)"
 report ratios "$work/out/launch.json" "$work/out/throughput.txt" "$work/out/cpu.txt"
+
+# --- 6. --net user ------------------------------------------------------------
+# A lab of network namespaces needs root; as anyone else the section says so.
+if [ "$(id -u)" = 0 ]; then
+	SANDBOX_BIN=$sbx BENCH_USER=$BENCH_USER "$here/net.sh"
+else
+	section "6. network: skipped (building the lab of network namespaces needs root)"
+fi

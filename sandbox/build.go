@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sandbox-dev/sandbox/idmap"
+	"github.com/sandbox-dev/sandbox/network"
 )
 
 // hostDirs are the host directories the default root shows, read-only. No
@@ -59,6 +60,8 @@ var realHost = host{environ: os.Environ, lstat: os.Lstat, link: os.Readlink, lan
 type payloadSpec struct {
 	seccomp []byte        // compiled BPF, nil for none
 	mapping idmap.Mapping // the box's id mapping
+	// resolvConf is the host path of the box's resolv.conf (--net user).
+	resolvConf string
 }
 
 // buildPlan turns a validated Spec into the ops of the init stage. All the
@@ -86,6 +89,9 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 		ns |= unix.CLONE_NEWNET
 	}
 	add(Op{Code: OpUnshare, Arg: ns})
+	if s.Net == "user" {
+		add(Op{Code: OpNetHold})
+	}
 	add(Op{Code: OpSpawn})
 
 	// The root.
@@ -137,6 +143,19 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	add(Op{Code: OpSymlink, Str: []string{"/proc/self/fd", "/dev/fd"}})
 	add(Op{Code: OpTmpfs, Str: []string{tmpDir, tmpfsOptions("1777", tmpfs[tmpDir])}})
 
+	if s.Net == "user" {
+		// The stack's DNS forwarder, in a file of the supervisor's bound
+		// over the host's (or the rootfs's) resolv.conf; a caller's own
+		// bind below still wins. A --rootfs without one gets none: the
+		// mount point would have to be made in the caller's tree.
+		if _, err := h.lstat(path.Join(s.Rootfs, "etc/resolv.conf")); s.Rootfs != "" && err != nil {
+			p.Notes = append(p.Notes, fmt.Sprintf("net: --rootfs %s has no etc/resolv.conf, so the box gets no DNS configuration "+
+				"(create the file, any content, and the box's will name pasta's forwarder, %s)", s.Rootfs, network.DNSForward))
+		} else {
+			add(Op{Code: OpBind, Flags: FlagReadOnly | nosuidNodev, Str: []string{ps.resolvConf, "/etc/resolv.conf"}})
+		}
+	}
+
 	// The caller's mounts, in the order given: a later one may cover an
 	// earlier one or a default above.
 	for _, m := range s.Mounts {
@@ -172,6 +191,7 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	}
 	add(Op{Code: OpHostname, Str: []string{hostname}})
 	if s.Net != "host" {
+		// With --net user pasta has brought it up already; again is harmless.
 		add(Op{Code: OpLoopback})
 	}
 	add(Op{Code: OpSession, Flags: FlagKeyring})

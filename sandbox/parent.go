@@ -20,6 +20,7 @@ import (
 
 	"github.com/sandbox-dev/sandbox/cgroup"
 	"github.com/sandbox-dev/sandbox/idmap"
+	"github.com/sandbox-dev/sandbox/network"
 	"github.com/sandbox-dev/sandbox/sandbox/internal/nsinit"
 	"github.com/sandbox-dev/sandbox/seccomp"
 )
@@ -70,8 +71,25 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 		return fail(err)
 	}
 
+	// --net user: pasta must be there, and the box gets a resolv.conf
+	// naming its DNS forwarder.
+	var pasta, resolv string
+	if s.Net == "user" {
+		var err error
+		if pasta, err = network.StackPath(); err != nil {
+			return fail(&SetupError{Step: "network", Err: err})
+		}
+		var remove func()
+		if resolv, remove, err = writeResolvConf(); err != nil {
+			return fail(&SetupError{Step: "network: resolv.conf", Err: err})
+		}
+		if remove != nil {
+			defer remove()
+		}
+	}
+
 	// 1. Decide: the id mapping, the seccomp program, the Plan.
-	mapping, plan, err := prepare(&s)
+	mapping, plan, err := prepare(&s, resolv)
 	if err != nil {
 		return fail(err)
 	}
@@ -97,7 +115,7 @@ func Run(ctx context.Context, s Spec) (Result, error) {
 
 	// 3. Start the init stage, cloned into the new namespaces, with the Plan
 	// already waiting in its socket.
-	sv := &supervisor{spec: &s, cg: cg, start: start}
+	sv := &supervisor{spec: &s, cg: cg, start: start, pasta: pasta}
 	if err := sv.launch(mapping, plan.Encode()); err != nil {
 		return fail(err)
 	}
@@ -113,14 +131,14 @@ func DryRun(s Spec) (*Plan, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	_, plan, err := prepare(&s)
+	_, plan, err := prepare(&s, "<a file of the supervisor's: "+strings.TrimSpace(strings.ReplaceAll(resolvConfText(), "\n", "; "))+">")
 	return plan, err
 }
 
 // prepare makes every decision of a run: the id mapping, the seccomp
 // program (a broken profile fails here, before any process exists) and the
 // Plan.
-func prepare(s *Spec) (idmap.Mapping, *Plan, error) {
+func prepare(s *Spec, resolvConf string) (idmap.Mapping, *Plan, error) {
 	mapping, err := planMapping(s)
 	if err != nil {
 		return mapping, nil, &SetupError{Step: "id mapping", Err: err}
@@ -149,9 +167,14 @@ func prepare(s *Spec) (idmap.Mapping, *Plan, error) {
 	if err != nil {
 		return mapping, nil, &SetupError{Step: "seccomp profile", Err: err}
 	}
-	plan, err := buildPlan(s, realHost, payloadSpec{seccomp: prog, mapping: mapping})
+	plan, err := buildPlan(s, realHost, payloadSpec{seccomp: prog, mapping: mapping, resolvConf: resolvConf})
 	if err != nil {
 		return mapping, nil, &SetupError{Step: "plan", Err: err}
+	}
+	if s.Net == "user" {
+		if plan.Net, err = netPolicy(s); err != nil {
+			return mapping, nil, &SetupError{Step: "network policy", Err: err}
+		}
 	}
 	return mapping, plan, nil
 }
@@ -236,6 +259,21 @@ type supervisor struct {
 	// cpu samples the box's processes, for a box without CPU accounting
 	// in a cgroup (see cpuSampler).
 	cpu cpuSampler
+
+	// --net user: pasta's path; the running stack; the result of the
+	// network's setup (netSetup), pending while netBusy.
+	pasta      string
+	netProcDir *os.File // the first process's /proc/PID, opened at its start
+	stack      *network.Stack
+	netDone    chan netResult
+	netBusy    bool
+	planErr    error
+	planRead   bool
+}
+
+type netResult struct {
+	stack *network.Stack
+	err   error
 }
 
 // maxEarlyPlan is the largest Plan written before the child exists: it must
@@ -336,6 +374,10 @@ func (sv *supervisor) launch(m idmap.Mapping, plan []byte) error {
 		// is still its own.
 		sv.procDir, sv.procDirErr = os.Open("/proc/" + strconv.Itoa(cmd.Process.Pid))
 	}
+	if sv.spec.Net == "user" {
+		// The same, for the namespaces netSetup hands to pasta.
+		sv.netProcDir, _ = os.Open("/proc/" + strconv.Itoa(cmd.Process.Pid))
+	}
 	// Close our copies of the box's ends of its output pipes or terminal,
 	// so that EOF means the box is done writing.
 	for _, f := range sv.closeAfterStart {
@@ -429,10 +471,18 @@ func (sv *supervisor) release(m idmap.Mapping) error {
 			}
 		}
 	}
-	if sv.planSent != nil {
-		if err := <-sv.planSent; err != nil {
-			return &SetupError{Step: "send plan", Err: err}
-		}
+	return sv.releaseByte()
+}
+
+// releaseByte lets the init stage go on from where it waits (OpUserns with
+// hold, OpNetHold), once all of a late Plan is sent: both share the
+// stream, and a byte ahead of the Plan would be read as its length.
+func (sv *supervisor) releaseByte() error {
+	if sv.planSent != nil && !sv.planRead {
+		sv.planErr, sv.planRead = <-sv.planSent, true
+	}
+	if sv.planErr != nil {
+		return &SetupError{Step: "send plan", Err: sv.planErr}
 	}
 	if _, err := sv.sock.Write([]byte{1}); err != nil {
 		return &SetupError{Step: "release the init stage", Err: err}
@@ -553,6 +603,10 @@ func (sv *supervisor) boxProcess() *os.Process {
 // spawned pid 1 (and said so), and then for pid 1, whose end is the box's.
 func (sv *supervisor) waitAll() error {
 	err := sv.cmd.Wait()
+	// Reaped, the first process no longer counts against the box's
+	// RLIMIT_NPROC: pid 1 waits for this byte before it forks the payload
+	// (init.c, OP_FORK). An error means pid 1 is gone or never was.
+	sv.sock.Write([]byte{1})
 	<-sv.spawned
 	if box := sv.boxProcess(); box != nil {
 		st, berr := box.Wait()
@@ -687,6 +741,22 @@ loop:
 				msgs = nil // EOF; pid 1 is on its way out
 				continue
 			}
+			if m.typ == msgNet {
+				if killed || toFirst || sv.netBusy {
+					continue
+				}
+				// In its own goroutine: pasta takes a while, and
+				// limits and signals are watched meanwhile.
+				sv.netBusy = true
+				done := make(chan netResult, 1)
+				sv.netDone = done
+				proc, pasta, policy := sv.netProcDir, sv.pasta, plan.Net
+				go func() {
+					st, err := netSetup(pasta, proc, policy)
+					done <- netResult{st, err}
+				}()
+				continue
+			}
 			if m.typ == msgUserns {
 				if killed || toFirst {
 					continue // a limit or a cancel came first
@@ -698,6 +768,19 @@ loop:
 				continue
 			}
 			sv.note(m)
+		case r := <-sv.netDone:
+			sv.netBusy, sv.netDone = false, nil
+			sv.stack = r.stack
+			err := r.err
+			if err != nil {
+				err = &SetupError{Step: "network", Err: err}
+			} else if !killed && !toFirst {
+				err = sv.releaseByte()
+			}
+			if err != nil && !killed {
+				sv.setupErr = err
+				stop(StatusSetupError)
+			}
 		case <-sampleTick:
 			if box := sv.boxProcess(); box != nil {
 				sv.cpu.tick(box.Pid)
@@ -736,6 +819,16 @@ loop:
 				}
 			}
 		}
+	}
+	// The box is gone; so goes its network stack (once its setup, bounded
+	// by stackTimeout, has given up on the gone namespace).
+	if sv.netBusy {
+		r := <-sv.netDone
+		sv.stack = r.stack
+	}
+	sv.stack.Stop()
+	if sv.netProcDir != nil {
+		sv.netProcDir.Close()
 	}
 	// The rest of the messages, up to EOF: pid 1 is gone, and with it every
 	// holder of the socket's other end.

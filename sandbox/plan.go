@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sandbox-dev/sandbox/network"
 )
 
 // OpCode names one step of the init stage. The numbers are the wire format
@@ -108,6 +110,11 @@ const (
 	// the parent its death signal watches), reports its host pid, and the
 	// first process exits. pid 1 goes on with the next op.
 	OpSpawn OpCode = 25
+	// OpNetHold (--net user, after OpUnshare, in the first process) tells
+	// the supervisor that the box's network namespace exists and waits
+	// for the release byte: meanwhile the supervisor installs the egress
+	// policy in it and starts the network stack on it.
+	OpNetHold OpCode = 26
 )
 
 // Flags on ops.
@@ -139,6 +146,7 @@ var opNames = map[OpCode]string{
 	OpLandlock: "landlock",
 	OpSysctl:   "sysctl",
 	OpUserns:   "userns", OpUnshare: "unshare", OpSpawn: "spawn pid 1",
+	OpNetHold: "net hold",
 }
 
 func (c OpCode) String() string {
@@ -195,6 +203,8 @@ func (o Op) String() string {
 		}
 	case OpUnshare:
 		fmt.Fprintf(&b, " %s", namespaceNames(o.Arg))
+	case OpNetHold:
+		b.WriteString(": the supervisor installs the egress policy and starts pasta on the box's network namespace")
 	default:
 		for _, s := range o.Str {
 			if s != "" {
@@ -211,6 +221,9 @@ type Plan struct {
 	// Notes say what the box goes without on this host (for --dry-run);
 	// they are not sent to the init stage.
 	Notes []string
+	// Net is the egress policy of a --net user box (nil otherwise); the
+	// supervisor installs it at OpNetHold.
+	Net *network.Policy
 }
 
 // planMagic starts every encoded Plan ("SBX1" little endian).

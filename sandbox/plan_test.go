@@ -212,6 +212,9 @@ func TestValidate(t *testing.T) {
 		{func(s *Spec) { s.Mounts = []Mount{{Type: "tmpfs", Dest: "/x", Size: -1}} }, "--tmpfs"},
 		{func(s *Spec) { s.Mounts = []Mount{{Type: "bind", Source: "/a", Dest: "/x", Size: 1}} }, "--bind"},
 		{func(s *Spec) { s.Landlock = "on" }, "--landlock"},
+		{func(s *Spec) { s.AllowNet = []string{"10.0.0.0/8"} }, "--allow-net"},
+		{func(s *Spec) { s.Net, s.DenyNet = "user", []string{"10.0.0.0/33"} }, "--deny-net"},
+		{func(s *Spec) { s.Net, s.CapAdd = "user", []string{"net_admin"} }, "--cap-add"},
 	} {
 		s := ok
 		tc.mod(&s)
@@ -347,5 +350,42 @@ func TestPlanUserns(t *testing.T) {
 	p, _ = buildPlan(s, fakeHost, payloadSpec{mapping: auto})
 	if u := p.Ops[0]; len(u.Str) != 0 || u.Flags&FlagSwitchID != 0 {
 		t.Fatalf("auto: %+v", u)
+	}
+}
+
+// TestPlanNetUser: --net user holds the first process after the namespaces
+// are made (OpNetHold, before pid 1 exists) and binds the supervisor's
+// resolv.conf over the box's before the caller's own mounts.
+func TestPlanNetUser(t *testing.T) {
+	s := &Spec{Args: []string{"true"}, Net: "user", Mounts: []Mount{{Type: "ro-bind", Source: "/my/resolv.conf", Dest: "/etc/resolv.conf"}}}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	self, _ := idmap.Plan(idmap.Request{Mode: idmap.ModeSelf, CallerUID: 1000, CallerGID: 1000})
+	p, err := buildPlan(s, fakeHost, payloadSpec{mapping: self, resolvConf: "/tmp/r.conf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := ops(p)
+	unshare, hold, spawn := indexOf(o, "unshare"), indexOf(o, "net hold"), indexOf(o, "spawn pid 1")
+	if !(unshare >= 0 && hold == unshare+1 && spawn == hold+1) || p.Ops[unshare].Arg&unix.CLONE_NEWNET == 0 {
+		t.Errorf("want unshare (net), net hold, spawn in a row:\n%s", strings.Join(o, "\n"))
+	}
+	ours, theirs := indexOf(o, "bind /tmp/r.conf -> /etc/resolv.conf (read-only)"), indexOf(o, "bind /my/resolv.conf -> /etc/resolv.conf")
+	if ours < 0 || theirs < ours {
+		t.Errorf("want the box's resolv.conf bound, before the caller's own:\n%s", strings.Join(o, "\n"))
+	}
+	// A --rootfs without etc/resolv.conf: no bind (its mount point would
+	// be made in the caller's tree), and a note says so.
+	s.Rootfs, s.Mounts = "/r", nil
+	p, _ = buildPlan(s, fakeHost, payloadSpec{mapping: self, resolvConf: "/tmp/r.conf"})
+	if indexOf(ops(p), "bind /tmp/r.conf") >= 0 || len(p.Notes) == 0 || !strings.Contains(strings.Join(p.Notes, " "), "no etc/resolv.conf") {
+		t.Errorf("--rootfs without resolv.conf: want no bind and a note:\n%s\n%v", strings.Join(ops(p), "\n"), p.Notes)
+	}
+	s.Rootfs = ""
+	s.Net = "none"
+	p, _ = buildPlan(s, fakeHost, payloadSpec{mapping: self})
+	if indexOf(ops(p), "net hold") >= 0 || indexOf(ops(p), "bind /tmp/r.conf") >= 0 {
+		t.Errorf("--net none: no hold, no resolv.conf:\n%s", strings.Join(ops(p), "\n"))
 	}
 }

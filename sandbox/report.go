@@ -19,6 +19,17 @@ type Report struct {
 	OutputSize       int64        `json:"output_bytes,omitempty"`
 	Error            string       `json:"error,omitempty"`
 	Limits           ReportLimits `json:"limits"`
+	// Network is the egress policy of a --net user box, in the order its
+	// rules apply (nil for other modes).
+	Network *ReportNetwork `json:"network,omitempty"`
+}
+
+// ReportNetwork is what a --net user box could reach.
+type ReportNetwork struct {
+	Mode  string   `json:"mode"`
+	Stack string   `json:"stack"`
+	DNS   string   `json:"dns"`
+	Rules []string `json:"rules"`
 }
 
 // ReportLimits are the limits a run was under.
@@ -52,6 +63,11 @@ func NewReport(res Result, s *Spec, err error) Report {
 	}
 	if err != nil {
 		r.Error = err.Error()
+	}
+	if s.Net == "user" {
+		if p, perr := netPolicy(s); perr == nil {
+			r.Network = &ReportNetwork{Mode: "user", Stack: "pasta", DNS: p.DNS.String(), Rules: p.Lines()}
+		}
 	}
 	return r
 }

@@ -18,8 +18,11 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sandbox-dev/sandbox/cgroup"
 	"github.com/sandbox-dev/sandbox/idmap"
+	"github.com/sandbox-dev/sandbox/network"
 )
 
 // Spec is the one description of a run. The CLI builds it from flags; Go
@@ -45,9 +48,18 @@ type Spec struct {
 	KeepEnv bool `json:"keep_env,omitempty"`
 	// Hostname is the box's host name (default "sandbox").
 	Hostname string `json:"hostname,omitempty"`
-	// Net is "none" (default: an own network namespace with loopback only)
-	// or "host" (share the caller's network).
+	// Net is "none" (default: an own network namespace with loopback only),
+	// "host" (share the caller's network) or "user" (an own network
+	// namespace joined to the outside by pasta, under an egress policy
+	// that keeps the box from the host, the LAN and link-local addresses:
+	// see package network).
 	Net string `json:"net,omitempty"`
+	// AllowNet opens holes in the egress policy of Net "user": CIDR[:PORT]
+	// entries (network.ParseRule), allowed before anything is denied.
+	AllowNet []string `json:"allow_net,omitempty"`
+	// DenyNet adds CIDR[:PORT] entries to the denied destinations of Net
+	// "user".
+	DenyNet []string `json:"deny_net,omitempty"`
 	// UID and GID are the payload's identity inside the box (default 0).
 	UID int `json:"uid"`
 	GID int `json:"gid"`
@@ -193,9 +205,31 @@ func (s *Spec) Validate() error {
 		}
 	}
 	switch s.Net {
-	case "", "none", "host":
+	case "", "none", "host", "user":
 	default:
-		return specErr("--net", "%q: must be none or host", s.Net)
+		return specErr("--net", "%q: must be none, host or user", s.Net)
+	}
+	for _, f := range []struct {
+		flag string
+		v    []string
+	}{{"--allow-net", s.AllowNet}, {"--deny-net", s.DenyNet}} {
+		if len(f.v) > 0 && s.Net != "user" {
+			return specErr(f.flag, "needs --net user")
+		}
+		for _, v := range f.v {
+			if _, err := network.ParseRule(v); err != nil {
+				return specErr(f.flag, "%v", err)
+			}
+		}
+	}
+	if s.Net == "user" {
+		// CAP_NET_ADMIN in the box's user namespace is what changing the
+		// nftables rules of its network namespace takes.
+		for _, c := range s.CapAdd {
+			if n, err := capByName(c); err == nil && n == unix.CAP_NET_ADMIN {
+				return specErr("--cap-add", "%s with --net user: it would let the payload remove the egress policy", c)
+			}
+		}
 	}
 	switch s.Landlock {
 	case "", "default", "off":

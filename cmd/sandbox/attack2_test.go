@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -57,8 +58,22 @@ func traceFirstForkAs(t *testing.T, cred *syscall.Credential, atFork func(superv
 	// any child would reap another test's): each new tracee's pid comes
 	// with its parent's clone, fork or vfork event.
 	tracees := map[int]bool{sup: true}
+	known := map[int]bool{sup: true}
 	deadline := time.Now().Add(60 * time.Second)
 	for len(tracees) > 0 && time.Now().Before(deadline) {
+		// A thread the supervisor cloned as the SIGKILL landed is traced
+		// (auto-attached) but its clone event is never reported: its
+		// parent dies first. Its exit must still be reaped here, or the
+		// supervisor's own exit is never reported (the kernel holds a
+		// thread group leader's until every thread is reaped). So every
+		// thread of the supervisor is found from /proc as well.
+		if ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", sup)); err == nil {
+			for _, e := range ents {
+				if tid, err := strconv.Atoi(e.Name()); err == nil && !known[tid] {
+					known[tid], tracees[tid] = true, true
+				}
+			}
+		}
 		if held != 0 && time.Now().After(releaseAt) {
 			unix.PtraceCont(held, 0)
 			held = 0
@@ -90,7 +105,7 @@ func traceFirstForkAs(t *testing.T, cred *syscall.Credential, atFork func(superv
 				cause := ws.TrapCause()
 				if sig == unix.SIGTRAP && (cause == unix.PTRACE_EVENT_CLONE || cause == unix.PTRACE_EVENT_FORK || cause == unix.PTRACE_EVENT_VFORK) {
 					if child, err := unix.PtraceGetEventMsg(pid); err == nil {
-						tracees[int(child)] = true
+						known[int(child)], tracees[int(child)] = true, true
 					}
 				}
 				switch {
@@ -116,18 +131,6 @@ func traceFirstForkAs(t *testing.T, cred *syscall.Credential, atFork func(superv
 			}
 		}
 		if idle {
-			// A thread whose clone-event stop a kill ended before it was
-			// seen here is never named by an event: find the
-			// supervisor's threads in /proc too, or its exit (reported
-			// only once every thread is reaped) would never come.
-			if fired && supDone == 0 {
-				ents, _ := os.ReadDir("/proc/" + strconv.Itoa(sup) + "/task")
-				for _, e := range ents {
-					if tid, err := strconv.Atoi(e.Name()); err == nil {
-						tracees[tid] = true
-					}
-				}
-			}
 			time.Sleep(200 * time.Microsecond)
 		}
 	}
@@ -137,7 +140,12 @@ func traceFirstForkAs(t *testing.T, cred *syscall.Credential, atFork func(superv
 		t.Fatalf("the init stage never forked pid 1 (exit %d): %s", code, msg)
 	}
 	if supDone == 0 {
-		t.Fatalf("the supervisor did not end in 60s: %s", msg)
+		var states []string
+		for pid := range tracees {
+			st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			states = append(states, strings.TrimSpace(string(st)))
+		}
+		t.Fatalf("the supervisor did not end in 60s (still traced: %q): %s", states, msg)
 	}
 	t.Logf("supervisor: exit %d after %v: %s", code, supDone.Round(time.Millisecond), msg)
 	return code, supDone

@@ -460,3 +460,28 @@ func TestLandlockSignalScoped(t *testing.T) {
 	}
 	TestSignalForwarded(t)
 }
+
+// TestNprocFirstProcessNotCharged: the init stage's first process runs as the
+// box's user in the box's user namespace, so until the supervisor reaps it
+// the kernel charges it to the box's RLIMIT_NPROC. Held alive (stopped under
+// ptrace right at its clone of pid 1) while pid 1 sets up, it must not cost
+// the payload one of its processes: pid 1 waits for its end before it forks
+// the payload. Under nproc=5 (pid 1, sh, the subshell) two sleepers fit.
+func TestNprocFirstProcessNotCharged(t *testing.T) {
+	needRoot(t)
+	secs := strconv.FormatInt(7_100_000+time.Now().UnixNano()%1_000_000, 10)
+	out, err := os.CreateTemp("", "nproc-first-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(out.Name())
+	out.Close()
+	os.Chown(out.Name(), int(env.cred.Uid), int(env.cred.Gid))
+	script := `(i=0; while :; do sleep ` + secs + ` & i=$((i+1)); echo $i; done) >` + out.Name() + ` 2>/dev/null; exit 0`
+	code, _ := traceFirstFork(t, func(int, int) {}, 500*time.Millisecond,
+		"exec", "--rlimit", "nproc=5", "--bind", out.Name(), "--", "/bin/sh", "-c", script)
+	b, _ := os.ReadFile(out.Name())
+	if f := strings.Fields(string(b)); code != 0 || len(f) == 0 || f[len(f)-1] != "2" {
+		t.Errorf("exit %d, sleepers started under nproc=5: %q; want exit 0 and 2 (the first process charged to the box?)", code, b)
+	}
+}

@@ -29,7 +29,9 @@ type execCmd struct {
 	Env       []string `help:"Set a variable inside (the environment is cleared but for PATH, TERM, LANG, HOME); the value is taken as written, commas included." placeholder:"KEY=VALUE" sep:"none"`
 	KeepEnv   bool     `name:"keep-env" help:"Pass the caller's whole environment (secrets included)."`
 	Hostname  string   `help:"Host name inside the box." default:"sandbox"`
-	Net       string   `help:"Network: none (own namespace, loopback only) or host." enum:"none,host" default:"none"`
+	Net       string   `help:"Network: none (own namespace, loopback only), host, or user (own namespace joined to the internet by pasta; the host, the LAN and link-local addresses denied)." enum:"none,host,user" default:"none"`
+	AllowNet  []string `name:"allow-net" help:"With --net user: allow these destinations, before any denial (e.g. a package mirror on the LAN)." placeholder:"CIDR[:PORT]" sep:"none"`
+	DenyNet   []string `name:"deny-net" help:"With --net user: deny these destinations too." placeholder:"CIDR[:PORT]" sep:"none"`
 	UID       int      `name:"uid" help:"User id inside the box." default:"0"`
 	GID       int      `name:"gid" help:"Group id inside the box." default:"0"`
 	Map       string   `help:"Id mapping: self (your id alone) or auto (also your /etc/subuid range, via newuidmap)." enum:"self,auto" default:"self"`
@@ -62,6 +64,7 @@ func (c *execCmd) spec() (sandbox.Spec, error) {
 		Seccomp: c.Seccomp, Landlock: c.Landlock, CapAdd: c.CapAdd,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Accounting: c.Report != "", TTY: c.TTY,
+		AllowNet: c.AllowNet, DenyNet: c.DenyNet,
 	}
 	// kong passes everything from the first positional on, "--" included;
 	// a dash before any "--" is a flag kong did not know.
@@ -185,6 +188,11 @@ func printPlan(s sandbox.Spec) error {
 	}
 	for _, n := range p.Notes {
 		fmt.Printf("note: %s\n", n)
+	}
+	if p.Net != nil {
+		for _, l := range p.Net.Lines() {
+			fmt.Printf("net: %s\n", l)
+		}
 	}
 	return nil
 }

@@ -71,6 +71,7 @@ func TestFastExecMatchesKong(t *testing.T) {
 		{[]string{"--rootfs", dir, "--", "x"}, true},
 		{[]string{"--rootfs=" + dir, "--", "x"}, true},
 		{[]string{"--uid", "0x10", "--", "x"}, true},
+		{[]string{"--net", "user", "--allow-net", "10.0.0.0/8:443", "--deny-net=192.0.2.0/24", "--", "x"}, true},
 		// Left to kong:
 		{[]string{"/bin/true"}, false},
 		{[]string{"--"}, false},

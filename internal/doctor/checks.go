@@ -3,6 +3,7 @@ package doctor
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,6 +27,7 @@ const (
 	NameSystemd   = "systemd user"
 	NameSeccomp   = "seccomp"
 	NameLandlock  = "landlock"
+	NameNetUser   = "net user"
 	minKernelText = "5.12"
 )
 
@@ -469,6 +471,34 @@ func CheckLandlock(abi int, err error) Check {
 	default:
 		c.Status, c.Detail = Warn, fmt.Sprintf("landlock_create_ruleset: %v%s", err, noScoping)
 		c.Fix = "see landlock(7)"
+	}
+	return c
+}
+
+// NetUserFacts are what `--net user` needs: pasta, and a /dev/net/tun the
+// caller may open (pasta makes the box's tap device through it).
+type NetUserFacts struct {
+	Pasta    string // its path, "" if not found
+	TunErr   error  // opening /dev/net/tun read-write
+	TunMode  os.FileMode
+	TunFound bool
+}
+
+// CheckNetUser judges whether `--net user` can work.
+func CheckNetUser(f NetUserFacts) Check {
+	c := Check{Name: NameNetUser, Status: OK}
+	switch {
+	case f.Pasta == "":
+		c.Status, c.Detail = Warn, "pasta is not installed: --net user exits 125"
+		c.Fix = "apt-get install passt"
+	case !f.TunFound:
+		c.Status, c.Detail = Warn, "no /dev/net/tun: pasta cannot make the box's interface, --net user exits 125"
+		c.Fix = "load the tun module (modprobe tun)"
+	case f.TunErr != nil:
+		c.Status, c.Detail = Warn, fmt.Sprintf("%s found, but /dev/net/tun (mode %#o) cannot be opened: %v; --net user exits 125", f.Pasta, f.TunMode.Perm(), f.TunErr)
+		c.Fix = "as root: chmod 0666 /dev/net/tun (Debian's udev default)"
+	default:
+		c.Detail = f.Pasta + " and /dev/net/tun: --net user works"
 	}
 	return c
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/sandbox-dev/sandbox/cgroup"
 	"github.com/sandbox-dev/sandbox/idmap"
+	"github.com/sandbox-dev/sandbox/network"
 )
 
 // Check is one line of the report.
@@ -94,6 +95,7 @@ func Run() []Check {
 		CheckCgroups(cf),
 		CheckSeccomp(readTrim("/proc/self/status"), readTrim("/proc/sys/kernel/seccomp/actions_avail")),
 		CheckLandlock(landlockABI()),
+		CheckNetUser(netUserFacts()),
 	}
 	if cf.Mode == cgroups.Unified && !root {
 		checks = append(checks, CheckSystemdUser(cf.UserManager))
@@ -198,4 +200,19 @@ func landlockABI() (int, error) {
 		return 0, errno
 	}
 	return int(abi), nil
+}
+
+// netUserFacts looks for pasta and tries /dev/net/tun.
+func netUserFacts() NetUserFacts {
+	var f NetUserFacts
+	f.Pasta, _ = network.StackPath()
+	if fi, err := os.Stat("/dev/net/tun"); err == nil {
+		f.TunFound, f.TunMode = true, fi.Mode()
+		t, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
+		if err == nil {
+			t.Close()
+		}
+		f.TunErr = err
+	}
+	return f
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -276,7 +277,7 @@ func TestFormat(t *testing.T) {
 // kernel that has them.
 func TestRun(t *testing.T) {
 	checks := Run()
-	names := []string{NameKernel, NameUserNS, NameHelpers, NameSubIDs, NameCgroups, NameSeccomp, NameLandlock}
+	names := []string{NameKernel, NameUserNS, NameHelpers, NameSubIDs, NameCgroups, NameSeccomp, NameLandlock, NameNetUser}
 	if len(checks) != len(names) {
 		t.Fatalf("got %d checks, want %d: %+v", len(checks), len(names), checks)
 	}
@@ -297,5 +298,23 @@ func TestRun(t *testing.T) {
 	testenv.NeedRoot(t, "the probe assertions")
 	if checks[1].Status != OK {
 		t.Errorf("as root, the namespace probe failed: %+v", checks[1])
+	}
+}
+
+func TestCheckNetUser(t *testing.T) {
+	for _, tc := range []struct {
+		f      NetUserFacts
+		status string
+		want   string
+	}{
+		{NetUserFacts{}, Warn, "apt-get install passt"},
+		{NetUserFacts{Pasta: "/usr/bin/pasta"}, Warn, "modprobe tun"},
+		{NetUserFacts{Pasta: "/usr/bin/pasta", TunFound: true, TunMode: 0o600, TunErr: os.ErrPermission}, Warn, "chmod 0666 /dev/net/tun"},
+		{NetUserFacts{Pasta: "/usr/bin/pasta", TunFound: true, TunMode: 0o666}, OK, "--net user works"},
+	} {
+		c := CheckNetUser(tc.f)
+		if c.Status != tc.status || !strings.Contains(c.Detail+" "+c.Fix, tc.want) {
+			t.Errorf("%+v: got %+v, want %s naming %q", tc.f, c, tc.status, tc.want)
+		}
 	}
 }

@@ -582,7 +582,8 @@ func alloc(mb int, hold time.Duration) error {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: probe syscall NAME... | tiocsti | tioclinux | fds | caps | ids | keyring | list |")
-	fmt.Fprintln(os.Stderr, "       ptrace-attach PID | connect tcp|unix-abstract|unix ADDR | netlink-links | open-write PATH | x32 | i386 | alloc MB [HOLD]")
+	fmt.Fprintln(os.Stderr, "       ptrace-attach PID | connect tcp|unix-abstract|unix ADDR | netlink-links | open-write PATH | x32 | i386 | alloc MB [HOLD] |")
+	fmt.Fprintln(os.Stderr, "       http URL... | resolve NAME... | nft-flush")
 	os.Exit(2)
 }
 
@@ -686,7 +687,7 @@ func main() {
 		}
 		abiChild(os.Args[2])
 	default:
-		if !handed(os.Args[1:]) { // handed.go
+		if !handed(os.Args[1:]) && !netProbe(os.Args[1:]) { // handed.go, net.go
 			usage()
 		}
 	}

@@ -23,12 +23,19 @@
 //   maps (root, newuidmap), v1 cgroup move
 //   -- release byte -->           (only with hold)
 //                                 OpUnshare
+//              <-- MSG_NET        OpNetHold (--net user only)
+//   egress policy (a helper in the
+//   box's namespaces: enter_namespaces),
+//   pasta on them
+//   -- release byte -->
 //                                 OpSpawn: clone ------> (CLONE_PARENT)
 //              <-- MSG_PID {pid}  exits
 //              <-- MSG_PID {0} ------------------------ (its pid in the
 //                                                        credentials)
 //                                                        runs ops up to OpFork
 //              <-- MSG_OP_ERROR {index, errno}  (on any failure; exit)
+//   reaps the first process
+//   -- one byte ----------------------------------------> (read at OpFork)
 //                                                        fork() ---------> runs the rest
 //              <-- MSG_OP_ERROR {index, errno} ---------------------------- (on failure)
 //                                                                          execve: the fd is
@@ -48,7 +55,6 @@
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -75,7 +81,7 @@ enum {
 	OP_SECCOMP, OP_EXEC, OP_SETCTTY, OP_TTY,
 	OP_LANDLOCK = 40,
 	OP_SYSCTL = 35,
-	OP_USERNS = 23, OP_UNSHARE = 24, OP_SPAWN = 25,
+	OP_USERNS = 23, OP_UNSHARE = 24, OP_SPAWN = 25, OP_NETHOLD = 26,
 };
 #define F_READONLY (1u << 0)
 #define F_NODEV (1u << 1)
@@ -99,7 +105,7 @@ enum {
 #define MAX_PLAN (64u << 20)
 
 // Messages to the supervisor: sandbox/parent.go reads the same layout.
-enum { MSG_OP_ERROR = 1, MSG_EXIT = 2, MSG_TTY = 3, MSG_USERNS = 4, MSG_PID = 5 };
+enum { MSG_OP_ERROR = 1, MSG_EXIT = 2, MSG_TTY = 3, MSG_USERNS = 4, MSG_PID = 5, MSG_NET = 6 };
 struct msg {
 	uint32_t type;
 	int32_t index;
@@ -865,10 +871,11 @@ static int spawn(long index)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		return -1;
 	// The supervisor may have died before the line above: then its end of
-	// the sync socket is closed, and nothing else would read as ready
-	// here (the release byte, if any, was read before the clone).
-	struct pollfd pf = {.fd = sync_fd, .events = POLLIN};
-	if (poll(&pf, 1, 0) != 0)
+	// the sync socket is closed and reads as EOF (the release byte, if
+	// any, was read before the clone; the next byte, the first process's
+	// end, may already be there and is no sign of that).
+	unsigned char b;
+	if (recv(sync_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
 		_exit(125);
 	// pid 1 says it exists itself too: the supervisor reads its host pid
 	// from the message's credentials (SO_PASSCRED). The first process's
@@ -959,6 +966,19 @@ static int run_op(const struct op *o)
 		return do_userns(o);
 	case OP_UNSHARE:
 		return unshare((int)o->arg);
+	case OP_NETHOLD: {
+		// --net user: the box's network namespace exists; the supervisor
+		// installs its egress policy and starts the network stack on it
+		// (through /proc/<this pid>/ns), then sends the release byte.
+		// Nothing of the box runs before that.
+		unsigned char b;
+		report(MSG_NET, 0, 0, 0);
+		if (read_full(sync_fd, &b, 1) < 0) {
+			errno = EPIPE; // the supervisor is gone, or gave up
+			return -1;
+		}
+		return 0;
+	}
 	case OP_SETCTTY:
 		// --tty: the box's own pseudo-terminal (never the caller's)
 		// becomes the payload's stdio and controlling terminal.
@@ -1105,6 +1125,16 @@ static void run_init(int fd)
 			continue;
 		}
 		if (ops[i].code == OP_FORK) {
+			// The first process, until the supervisor has reaped it,
+			// is charged to the box's user and user namespace like
+			// any of its processes: the payload's RLIMIT_NPROC would
+			// be one short while it lingers (a slow exit, or a zombie
+			// not yet waited for). The supervisor sends one byte once
+			// it is reaped; by the end of pid 1's setup it has
+			// almost always come. EOF: the supervisor is gone.
+			unsigned char gone;
+			if (read_full(sync_fd, &gone, 1) < 0)
+				_exit(125);
 			// The signals to forward stay blocked from before the fork
 			// until the reaper's handlers are in place, so that none
 			// finds pid 1 without them (and kills the box) or the
@@ -1150,11 +1180,32 @@ static void run_init(int fd)
 	_exit(125);
 }
 
+// enter_namespaces joins the user namespace on descriptor u, then the
+// network namespace on descriptor n, before the Go runtime starts: the
+// --net user helper (sandbox/netuser.go) installs a box's egress policy
+// from inside its namespaces, which a multi-threaded Go process cannot
+// join (setns(2): CLONE_NEWUSER needs a single-threaded caller).
+static void enter_namespaces(const char *v)
+{
+	char *end;
+	long u = strtol(v, &end, 10);
+	long n = *end == ',' ? strtol(end + 1, &end, 10) : -1;
+	if (*end != 0 || u < 0 || n < 0 || setns((int)u, CLONE_NEWUSER) < 0 || setns((int)n, CLONE_NEWNET) < 0) {
+		dprintf(2, "sandbox: join the box's namespaces: %s\n", strerror(errno ? errno : EINVAL));
+		_exit(125);
+	}
+	close((int)u);
+	close((int)n);
+}
+
 __attribute__((constructor)) static void sandbox_init(void)
 {
 	const char *v = getenv("_SANDBOX_INIT");
 	if (v)
 		run_init(atoi(v));
+	v = getenv("_SANDBOX_NSENTER");
+	if (v)
+		enter_namespaces(v);
 }
 
 #ifdef SANDBOX_INIT_MAIN

@@ -1,0 +1,506 @@
+package main
+
+// --net user (issue #14). Every test here runs in a lab the test builds as
+// root: network namespaces joined by veth pairs, with no route off the
+// machine, and every address a box is sent to exists on one of them, so a
+// broken filter still sends nothing off this machine.
+//
+//	lab host "h" (where sandbox runs, as the test user):
+//	    veth 10.99.0.2/24, fd99::2/64, default routes via the router;
+//	    203.0.113.77/32 on its loopback ("its own address"), servers on
+//	    127.0.0.1:8080, 203.0.113.77:80 and 10.99.0.2:80
+//	router "r": 10.99.0.1, fd99::1 towards h; 203.0.113.1, 2001:db8:1::1
+//	    towards p; 10.99.1.10 (the "LAN" host) and 169.254.169.254 (the
+//	    "metadata" host) on its loopback; a server on port 80 of them all
+//	public "p": 203.0.113.10/24, 2001:db8:1::10/64 (the "public" host,
+//	    behind the router, so that it is not the gateway pasta knows):
+//	    a server on port 80; 203.0.113.53, the DNS server the lab host's
+//	    resolv.conf names (/etc/netns/<h>/resolv.conf, bound by
+//	    `ip netns exec`), answering public.test.
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+	"golang.org/x/sys/unix"
+
+	"github.com/sandbox-dev/sandbox/internal/testenv"
+)
+
+type lab struct {
+	h, r, p string // the namespaces' names
+	asRoot  bool   // run the sandbox as the caller (root), not the test user
+}
+
+// newLab builds the lab and starts its servers; all of it goes at the end
+// of the test.
+func newLab(t *testing.T) *lab {
+	t.Helper()
+	need(t)
+	testenv.NeedRoot(t, "to build the lab's network namespaces")
+	if _, err := exec.LookPath("pasta"); err != nil {
+		testenv.Skip(t, "pasta is not installed (apt-get install passt; make deps installs it)")
+	}
+	if env.probe == "" {
+		t.Fatal("no probe")
+	}
+	// pasta makes the box's tap device through /dev/net/tun, which Debian's
+	// udev makes 0666; a machine without udev may have it 0600.
+	if fi, err := os.Stat("/dev/net/tun"); err != nil {
+		testenv.Skip(t, "no /dev/net/tun: %v", err)
+	} else if fi.Mode().Perm() != 0o666 {
+		if err := os.Chmod("/dev/net/tun", 0o666); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Chmod("/dev/net/tun", fi.Mode().Perm()) })
+	}
+	id := fmt.Sprintf("sbx%d", os.Getpid()%100000)
+	l := &lab{h: id + "h", r: id + "r", p: id + "p"}
+	t.Cleanup(func() {
+		for _, n := range []string{l.h, l.r, l.p} {
+			exec.Command("ip", "netns", "del", n).Run()
+		}
+		os.RemoveAll("/etc/netns/" + l.h)
+	})
+	h, r, p := "ip -n "+l.h, "ip -n "+l.r, "ip -n "+l.p
+	script := []string{
+		"ip netns add " + l.h, "ip netns add " + l.r, "ip netns add " + l.p,
+		fmt.Sprintf("ip link add %s0 netns %s type veth peer name %s0 netns %s", l.h, l.h, l.r, l.r),
+		fmt.Sprintf("ip link add %s0 netns %s type veth peer name %s1 netns %s", l.p, l.p, l.r, l.r),
+		h + " link set lo up", r + " link set lo up", p + " link set lo up",
+		h + " addr add 10.99.0.2/24 dev " + l.h + "0", h + " -6 addr add fd99::2/64 dev " + l.h + "0 nodad",
+		h + " addr add 203.0.113.77/32 dev lo", h + " link set " + l.h + "0 up",
+		r + " addr add 10.99.0.1/24 dev " + l.r + "0", r + " -6 addr add fd99::1/64 dev " + l.r + "0 nodad",
+		r + " addr add 203.0.113.1/24 dev " + l.r + "1", r + " -6 addr add 2001:db8:1::1/64 dev " + l.r + "1 nodad",
+		r + " addr add 10.99.1.10/32 dev lo", r + " addr add 169.254.169.254/32 dev lo",
+		r + " link set " + l.r + "0 up", r + " link set " + l.r + "1 up",
+		"ip netns exec " + l.r + " sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1",
+		p + " addr add 203.0.113.10/24 dev " + l.p + "0", p + " addr add 203.0.113.53/24 dev " + l.p + "0",
+		p + " -6 addr add 2001:db8:1::10/64 dev " + l.p + "0 nodad", p + " link set " + l.p + "0 up",
+		h + " route add default via 10.99.0.1", h + " -6 route add default via fd99::1",
+		p + " route add default via 203.0.113.1", p + " -6 route add default via 2001:db8:1::1",
+	}
+	for _, c := range script {
+		if out, err := exec.Command("sh", "-c", c).CombinedOutput(); err != nil {
+			t.Fatalf("lab: %s: %v\n%s", c, err, out)
+		}
+	}
+	if err := os.MkdirAll("/etc/netns/"+l.h, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("/etc/netns/"+l.h+"/resolv.conf", []byte("nameserver 203.0.113.53\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l.serve(t, l.p, "tcp", "203.0.113.10:80", "public")
+	l.serve(t, l.p, "tcp", "[2001:db8:1::10]:80", "public6")
+	l.serve(t, l.r, "tcp", ":80", "router") // 10.99.1.10, 169.254.169.254, 10.99.0.1
+	l.serve(t, l.h, "tcp", "127.0.0.1:8080", "host-loopback")
+	l.serve(t, l.h, "tcp", "203.0.113.77:80", "host-address")
+	l.serve(t, l.h, "tcp", "10.99.0.2:80", "host-main-address")
+	l.serveDNS(t)
+	return l
+}
+
+// inNetns runs f on a thread in the named namespace; sockets f makes stay
+// in it.
+func inNetns(t *testing.T, name string, f func() error) {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// The thread is left locked, so Go ends it with the goroutine:
+		// it never goes back to the pool in the lab's namespace.
+		ns, err := os.Open("/run/netns/" + name)
+		if err == nil {
+			err = unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET)
+			ns.Close()
+		}
+		if err == nil {
+			err = f()
+		}
+		errc <- err
+	}()
+	if err := <-errc; err != nil {
+		t.Fatalf("in %s: %v", name, err)
+	}
+}
+
+// serve answers every HTTP request on addr in namespace ns with body.
+func (l *lab) serve(t *testing.T, ns, network, addr, body string) {
+	t.Helper()
+	inNetns(t, ns, func() error {
+		ln, err := net.Listen(network, addr)
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			fmt.Fprintln(w, body)
+		})}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+		return nil
+	})
+}
+
+// serveDNS answers A and AAAA queries for public.test. (the public host)
+// on 203.0.113.53:53, UDP, and NXDOMAIN for the rest.
+func (l *lab) serveDNS(t *testing.T) {
+	t.Helper()
+	inNetns(t, l.p, func() error {
+		pc, err := net.ListenPacket("udp", "203.0.113.53:53")
+		if err != nil {
+			return err
+		}
+		t.Cleanup(func() { pc.Close() })
+		go func() {
+			buf := make([]byte, 1500)
+			for {
+				n, from, err := pc.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				var m dnsmessage.Message
+				if m.Unpack(buf[:n]) != nil || len(m.Questions) != 1 {
+					continue
+				}
+				q := m.Questions[0]
+				m.Response, m.Authoritative, m.RecursionAvailable = true, true, true
+				m.Answers = nil
+				if strings.EqualFold(q.Name.String(), "public.test.") {
+					h := dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 60}
+					switch q.Type {
+					case dnsmessage.TypeA:
+						h.Type = q.Type
+						m.Answers = append(m.Answers, dnsmessage.Resource{Header: h, Body: &dnsmessage.AResource{A: [4]byte{203, 0, 113, 10}}})
+					case dnsmessage.TypeAAAA:
+						h.Type = q.Type
+						m.Answers = append(m.Answers, dnsmessage.Resource{Header: h, Body: &dnsmessage.AAAAResource{AAAA: netip.MustParseAddr("2001:db8:1::10").As16()}})
+					}
+				} else {
+					m.RCode = dnsmessage.RCodeNameError
+				}
+				if out, err := m.Pack(); err == nil {
+					pc.WriteTo(out, from)
+				}
+			}
+		}()
+		return nil
+	})
+}
+
+// command is the sandbox binary (or, with bin "", args alone) run in the lab
+// host's namespace as the test user, through `ip netns exec` (which binds
+// the lab's resolv.conf) and setpriv.
+func (l *lab) command(ctx context.Context, bin string, args ...string) *exec.Cmd {
+	argv := []string{"netns", "exec", l.h, "setpriv", "--reuid=" + strconv.Itoa(env.uid), "--regid=" + strconv.Itoa(env.gid), "--clear-groups", "--"}
+	if l.asRoot {
+		argv = argv[:3]
+	}
+	if bin != "" {
+		argv = append(argv, bin)
+	}
+	cmd := exec.CommandContext(ctx, "ip", append(argv, args...)...)
+	cmd.Dir = "/"
+	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/tmp"}
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// run runs the sandbox with args in the lab and returns its result.
+func (l *lab) run(t *testing.T, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := l.command(ctx, env.bin, args...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return r
+}
+
+// The targets: what a box may reach, and what it may not.
+var (
+	netPublic  = []string{"http://203.0.113.10/", "http://[2001:db8:1::10]/", "http://public.test/"}
+	netDenied  = []string{"http://10.99.1.10/", "http://169.254.169.254/", "http://127.0.0.1:8080/", "http://203.0.113.77/", "http://10.99.0.2/", "http://10.99.0.1/"}
+	netAnswers = map[string]string{
+		"http://203.0.113.10/": "public", "http://[2001:db8:1::10]/": "public6", "http://public.test/": "public",
+		"http://10.99.1.10/": "router", "http://169.254.169.254/": "router", "http://10.99.0.1/": "router",
+		"http://127.0.0.1:8080/": "host-loopback", "http://203.0.113.77/": "host-address", "http://10.99.0.2/": "host-main-address",
+	}
+)
+
+// outcomes parses `probe http` lines into URL -> "ok BODY" or "error ...".
+func outcomes(out string) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if i := strings.Index(line, "/: "); i >= 0 {
+			m[line[:i+1]] = line[i+3:]
+		}
+	}
+	return m
+}
+
+func probeArgs(urls ...string) []string {
+	return append([]string{"/probe", "http"}, urls...)
+}
+
+// TestNetUserEgressPolicy: from a --net user box the public host answers
+// (IPv4, IPv6, and by a name resolved through the lab's DNS server); the
+// LAN host, the metadata host, the gateway, a server on the lab host's
+// 127.0.0.1 and servers on its own addresses are refused. Each of them
+// answers outside the box, and in a --net host box, so the test can fail;
+// --allow-net opens one, --deny-net closes one.
+func TestNetUserEgressPolicy(t *testing.T) {
+	l := newLab(t)
+	all := append(append([]string{}, netPublic[:2]...), netDenied...)
+
+	// Outside any box, in the lab host's namespace: everything answers.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := l.command(ctx, "", append([]string{env.probe, "http"}, all...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("probe outside the box: %v\n%s", err, out)
+	}
+	got := outcomes(string(out))
+	for _, u := range all {
+		if got[u] != "ok "+netAnswers[u] {
+			t.Fatalf("outside the box, %s: %q, want %q (the lab is broken)\n%s", u, got[u], "ok "+netAnswers[u], out)
+		}
+	}
+	// A --net host box reaches them too.
+	r := l.run(t, append([]string{"exec", "--net", "host", "--ro-bind", env.probe + ":/probe", "--"}, probeArgs(netDenied...)...)...)
+	got = outcomes(r.stdout)
+	for _, u := range netDenied {
+		if got[u] != "ok "+netAnswers[u] {
+			t.Errorf("--net host box, %s: %q, want it reached\n%s", u, got[u], r)
+		}
+	}
+
+	// The --net user box.
+	r = l.run(t, append([]string{"exec", "--net", "user", "--ro-bind", env.probe + ":/probe", "--", "/bin/sh", "-c", `"$@"; cat /etc/resolv.conf; "$0" resolve public.test`, "/probe", "/probe", "http"}, append(append([]string{}, netPublic...), netDenied...)...)...)
+	if r.code != 0 {
+		t.Fatalf("want exit 0\n%s", r)
+	}
+	got = outcomes(r.stdout)
+	for _, u := range netPublic {
+		if got[u] != "ok "+netAnswers[u] {
+			t.Errorf("--net user, %s: %q, want it reached\n%s", u, got[u], r)
+		}
+	}
+	for _, u := range netDenied {
+		if !strings.HasPrefix(got[u], "error") || !strings.Contains(got[u], "connection refused") {
+			t.Errorf("--net user, %s: %q, want connection refused\n%s", u, got[u], r)
+		}
+	}
+	if !strings.Contains(r.stdout, "nameserver 169.254.1.1") {
+		t.Errorf("resolv.conf does not name the forwarder\n%s", r)
+	}
+	if !strings.Contains(r.stdout, "public.test: 203.0.113.10 2001:db8:1::10") && !strings.Contains(r.stdout, "public.test: 2001:db8:1::10 203.0.113.10") {
+		t.Errorf("public.test did not resolve through the lab's DNS server\n%s", r)
+	}
+
+	// --allow-net opens a hole (with a port), --deny-net closes one.
+	r = l.run(t, append([]string{"exec", "--net", "user", "--allow-net", "10.99.1.10:80", "--allow-net", "169.254.169.254:81",
+		"--deny-net", "203.0.113.10/32", "--ro-bind", env.probe + ":/probe", "--"}, probeArgs("http://10.99.1.10/", "http://169.254.169.254/", "http://203.0.113.10/", "http://[2001:db8:1::10]/")...)...)
+	got = outcomes(r.stdout)
+	for u, want := range map[string]string{"http://10.99.1.10/": "ok router", "http://169.254.169.254/": "error", "http://203.0.113.10/": "error", "http://[2001:db8:1::10]/": "ok public6"} {
+		if !strings.HasPrefix(got[u], want) {
+			t.Errorf("--allow-net/--deny-net, %s: %q, want %s\n%s", u, got[u], want, r)
+		}
+	}
+
+	// With everything allowed, pasta alone would take the box to the LAN
+	// host, the metadata host, the gateway and the host's other address:
+	// the rules are what refuses them. (The host's loopback stays out of
+	// reach even so: pasta splices no port to it, -T none, and maps no
+	// address to it, --no-map-gw; 10.99.0.2 is the box's own address.)
+	open := []string{"http://10.99.1.10/", "http://169.254.169.254/", "http://10.99.0.1/", "http://203.0.113.77/"}
+	r = l.run(t, append([]string{"exec", "--net", "user", "--allow-net", "0.0.0.0/0", "--ro-bind", env.probe + ":/probe", "--"}, probeArgs(append(open, "http://127.0.0.1:8080/")...)...)...)
+	got = outcomes(r.stdout)
+	for _, u := range open {
+		if got[u] != "ok "+netAnswers[u] {
+			t.Errorf("--allow-net 0.0.0.0/0, %s: %q, want it reached\n%s", u, got[u], r)
+		}
+	}
+	if !strings.HasPrefix(got["http://127.0.0.1:8080/"], "error") {
+		t.Errorf("--allow-net 0.0.0.0/0: the host's loopback reached through pasta\n%s", r)
+	}
+
+	// --dry-run and --report show the policy.
+	report := filepath.Join(hostDir(t), "report.json")
+	r = l.run(t, "exec", "--net", "user", "--allow-net", "10.99.1.10:80", "--report", report, "--", "true")
+	if r.code != 0 {
+		t.Fatalf("want exit 0\n%s", r)
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"network"`, `"stack": "pasta"`, "allow 10.99.1.10/32:80 (--allow-net)", "deny 169.254.0.0/16", "deny 203.0.113.77/32 (this host's address)"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("report lacks %q:\n%s", want, b)
+		}
+	}
+	r = l.run(t, "exec", "--net", "user", "--dry-run", "--", "true")
+	for _, want := range []string{"net hold", "/etc/resolv.conf", "net: deny 169.254.0.0/16", "net: deny fc00::/7", "net: allow 169.254.1.1 port 53"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("--dry-run lacks %q:\n%s", want, r)
+		}
+	}
+}
+
+// TestNetUserPolicyHolds: the payload tries to flush the ruleset and to
+// delete the routes; both fail (it holds no capability in the box's
+// namespaces), also as root of a user namespace of its own (--seccomp
+// off), and the denied hosts stay out of reach. --cap-add
+// CAP_NET_ADMIN, which would let it, is refused with --net user. A root
+// caller's box has the same policy.
+func TestNetUserPolicyHolds(t *testing.T) {
+	l := newLab(t)
+	r := l.run(t, "exec", "--net", "user", "--ro-bind", env.probe+":/probe", "--", "/bin/sh", "-c",
+		`"$0" nft-flush; ip route flush table main 2>&1 || echo ip-route-failed; "$0" http "$@"`, "/probe",
+		"http://10.99.1.10/", "http://169.254.169.254/", "http://203.0.113.10/")
+	if !strings.Contains(r.stdout, "nft-flush: ") || strings.Contains(r.stdout, "nft-flush: ok") || !strings.Contains(r.stdout, "ip-route-failed") {
+		t.Errorf("the payload changed the box's network\n%s", r)
+	}
+	got := outcomes(r.stdout)
+	if !strings.HasPrefix(got["http://10.99.1.10/"], "error") || !strings.HasPrefix(got["http://169.254.169.254/"], "error") {
+		t.Errorf("denied hosts reached after the payload's attempts\n%s", r)
+	}
+	if got["http://203.0.113.10/"] != "ok public" {
+		t.Errorf("the public host: %q\n%s", got["http://203.0.113.10/"], r)
+	}
+	// With the filter off the payload can make a user namespace of its
+	// own, and be root with every capability there; the box's network
+	// namespace still belongs to the box's user namespace, where it has
+	// none.
+	r = l.run(t, "exec", "--net", "user", "--seccomp", "off", "--ro-bind", env.probe+":/probe", "--", "/bin/sh", "-c",
+		`unshare -U /probe nft-flush; unshare -U ip route flush table main 2>&1 || echo ip-route-failed; /probe http "$@"`, "sh",
+		"http://10.99.1.10/", "http://169.254.169.254/", "http://203.0.113.10/")
+	got = outcomes(r.stdout)
+	if !strings.Contains(r.stdout, "nft-flush: ") || strings.Contains(r.stdout, "nft-flush: ok") || !strings.Contains(r.stdout, "ip-route-failed") ||
+		!strings.HasPrefix(got["http://10.99.1.10/"], "error") || !strings.HasPrefix(got["http://169.254.169.254/"], "error") || got["http://203.0.113.10/"] != "ok public" {
+		t.Errorf("a nested user namespace's root changed the box's network\n%s", r)
+	}
+	// A root caller's box (its user namespace is root's, its ids nobody's).
+	l.asRoot = true
+	r = l.run(t, append([]string{"exec", "--net", "user", "--ro-bind", env.probe + ":/probe", "--"}, probeArgs("http://203.0.113.10/", "http://10.99.1.10/")...)...)
+	l.asRoot = false
+	got = outcomes(r.stdout)
+	if got["http://203.0.113.10/"] != "ok public" || !strings.HasPrefix(got["http://10.99.1.10/"], "error") {
+		t.Errorf("root caller: want the public host reached, the LAN host refused\n%s", r)
+	}
+	for _, c := range []string{"CAP_NET_ADMIN", "net_admin"} {
+		r = l.run(t, "exec", "--net", "user", "--cap-add", c, "--", "true")
+		if r.code != 125 || !strings.Contains(r.stderr, "egress policy") {
+			t.Errorf("--net user --cap-add %s: want exit 125 naming the policy\n%s", c, r)
+		}
+	}
+}
+
+// TestNetUserNothingLeft: after 20 runs, 5 of them with the supervisor
+// SIGKILLed while the box runs, no pasta and no box process is left.
+func TestNetUserNothingLeft(t *testing.T) {
+	l := newLab(t)
+	// pastas lists the live pasta processes a sandbox started: those
+	// whose parent is one of the supervisors, or whose options are a
+	// sandbox's (a pasta is briefly in a state where its command line
+	// reads empty: in a vfork into the box's namespace), zombies aside:
+	// those are gone, if not yet reaped by whoever inherited them.
+	supervisors := map[string]bool{}
+	pastas := func() []string {
+		var found []string
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			if _, err := strconv.Atoi(e.Name()); err != nil {
+				continue
+			}
+			stat, _ := os.ReadFile("/proc/" + e.Name() + "/stat")
+			// pid (comm) state ppid ...; pasta re-executes itself as
+			// passt.avx2 where the CPU has AVX2.
+			open, end := strings.IndexByte(string(stat), '('), strings.LastIndexByte(string(stat), ')')
+			if open < 0 || end < open {
+				continue
+			}
+			comm, rest := string(stat[open+1:end]), strings.Fields(string(stat[end+1:]))
+			if !strings.HasPrefix(comm, "pasta") && !strings.HasPrefix(comm, "passt") || len(rest) < 2 || rest[0] == "Z" {
+				continue
+			}
+			cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+			c := strings.ReplaceAll(string(cmdline), "\x00", " ")
+			if supervisors[rest[1]] || strings.Contains(c, "--dns-forward 169.254.1.1") && strings.Contains(c, "--netns /proc/self/fd/5") {
+				found = append(found, e.Name()+" (parent "+rest[1]+"): "+c)
+			}
+		}
+		return found
+	}
+	marker := fmt.Sprintf("netuser-left-%d", os.Getpid())
+	for i := 0; i < 20; i++ {
+		if i%4 != 3 {
+			r := l.run(t, "exec", "--net", "user", "--", "true")
+			if r.code != 0 {
+				t.Fatalf("run %d: want exit 0\n%s", i, r)
+			}
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cmd := l.command(ctx, env.bin, "exec", "--net", "user", "--ro-bind", env.probe+":/probe", "--", "/bin/sh", "-c", "/probe http http://203.0.113.10/; exec sleep 30 "+marker)
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// The box is up, and so is its network.
+		buf := make([]byte, 100)
+		if n, _ := out.Read(buf); string(buf[:n]) != "http://203.0.113.10/: ok public\n" {
+			t.Fatalf("run %d: the box did not start or reach the public host: %q", i, buf[:n])
+		}
+		supervisors[strconv.Itoa(cmd.Process.Pid)] = true
+		if len(pastas()) == 0 {
+			ps, _ := exec.Command("sh", "-c", "ps -eo pid,ppid,stat,comm,args | grep -e pass -e sandbox | grep -v grep").CombinedOutput()
+			t.Errorf("run %d: no pasta while the box runs (supervisor %d)\n%s", i, cmd.Process.Pid, ps)
+		}
+		// ip netns exec and setpriv exec: the process is the supervisor.
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		cancel()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := append(pastas(), pgrep(marker)...)
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("left running: %v", left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestNetUserWithoutStack: without pasta (none in PATH), --net user exits
+// 125 and names the package to install.
+func TestNetUserWithoutStack(t *testing.T) {
+	r := runWith(t, runOpts{env: []string{"PATH=/nonexistent"}}, "exec", "--net", "user", "--", "/bin/true")
+	if r.code != 125 || !strings.Contains(r.stderr, "apt-get install passt") {
+		t.Errorf("want exit 125 naming apt-get install passt\n%s", r)
+	}
+}

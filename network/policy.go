@@ -1,0 +1,294 @@
+// Package network is `--net user`: a box's own network namespace joined to
+// the outside by a user-mode network stack (pasta, from Debian's passt), and
+// the egress policy that keeps the box away from the host, the LAN and the
+// cloud metadata endpoint.
+//
+// The policy is enforced by nftables rules in the box's own network
+// namespace, in a table the payload cannot change: the namespace belongs to
+// the box's user namespace, and the payload holds no capability there (the
+// Spec refuses --cap-add CAP_NET_ADMIN with --net user). The rules are
+// installed before pid 1 exists, by a helper that joins the box's user and
+// network namespaces before the Go runtime starts (see sandbox/netuser.go):
+// the Go runtime cannot setns(2) into a user namespace.
+package network
+
+import (
+	"bufio"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// DNSForward is the address the box's resolv.conf names: pasta forwards
+// DNS queries sent to it (UDP and TCP port 53) to the host's first
+// nameserver (--dns-forward). The same address as rootless Podman's pasta
+// setup; it is link-local, so nothing else in the box reaches it.
+var DNSForward = netip.MustParseAddr("169.254.1.1")
+
+// Rule is one entry of the policy: the destinations in Prefix, on Port (0:
+// every port, every protocol; else TCP and UDP on that port).
+type Rule struct {
+	Prefix netip.Prefix `json:"net"`
+	Port   uint16       `json:"port,omitempty"`
+	// Why names where the entry comes from: a default, the host, a flag.
+	Why string `json:"why,omitempty"`
+}
+
+func (r Rule) String() string {
+	s := r.Prefix.String()
+	if r.Port != 0 {
+		if r.Prefix.Addr().Is6() {
+			s = "[" + s + "]"
+		}
+		s += ":" + strconv.Itoa(int(r.Port))
+	}
+	return s
+}
+
+// ParseRule reads CIDR[:PORT] as --allow-net and --deny-net take it:
+// 10.1.2.0/24, 10.1.2.3:3128, 10.1.2.0/24:443, 2001:db8::/32,
+// [2001:db8::/32]:443, [2001:db8::1]:443, 2001:db8::1. An address without a
+// prefix length is the one host.
+func ParseRule(s string) (Rule, error) {
+	bad := func(why string) (Rule, error) {
+		return Rule{}, fmt.Errorf("%q: %s (want CIDR[:PORT], e.g. 10.0.0.0/8, 10.1.2.3:3128, [2001:db8::/32]:443)", s, why)
+	}
+	addr, port := s, ""
+	if strings.HasPrefix(s, "[") {
+		end := strings.Index(s, "]")
+		if end < 0 {
+			return bad("no closing bracket")
+		}
+		addr = s[1:end]
+		rest := s[end+1:]
+		if rest != "" {
+			if !strings.HasPrefix(rest, ":") {
+				return bad("text after the bracket")
+			}
+			port = rest[1:]
+		}
+	} else if i := strings.LastIndexByte(s, '/'); i >= 0 {
+		// A4.B.C.D/N:PORT or an IPv6 prefix (whose colons come before the slash).
+		if j := strings.IndexByte(s[i:], ':'); j >= 0 {
+			addr, port = s[:i+j], s[i+j+1:]
+		}
+	} else if strings.Count(s, ":") == 1 {
+		addr, port, _ = strings.Cut(s, ":")
+	}
+	var r Rule
+	if strings.Contains(addr, "/") {
+		p, err := netip.ParsePrefix(addr)
+		if err != nil {
+			return bad(err.Error())
+		}
+		r.Prefix = p.Masked()
+	} else {
+		a, err := netip.ParseAddr(addr)
+		if err != nil || a.Zone() != "" {
+			return bad("not an IP address")
+		}
+		r.Prefix = netip.PrefixFrom(a, a.BitLen())
+	}
+	if r.Prefix.Addr().Is4In6() {
+		return bad("an IPv4-mapped IPv6 address; write the IPv4 address")
+	}
+	if port != "" {
+		n, err := strconv.ParseUint(port, 10, 16)
+		if err != nil || n == 0 {
+			return bad("port must be 1 to 65535")
+		}
+		r.Port = uint16(n)
+	}
+	return r, nil
+}
+
+// defaultDeny is what a box in user mode may not reach, whatever the host:
+// this host (its loopback), private and shared networks, link-local (the
+// cloud metadata endpoint, 169.254.169.254), multicast, and what is not a
+// destination at all.
+var defaultDeny = []struct{ cidr, why string }{
+	{"0.0.0.0/8", "this network"},
+	{"10.0.0.0/8", "private"},
+	{"100.64.0.0/10", "shared address space (carrier-grade NAT)"},
+	{"127.0.0.0/8", "loopback"},
+	{"169.254.0.0/16", "link-local, cloud metadata"},
+	{"172.16.0.0/12", "private"},
+	{"192.168.0.0/16", "private"},
+	{"224.0.0.0/4", "multicast"},
+	{"255.255.255.255/32", "broadcast"},
+	{"::1/128", "loopback"},
+	{"::/128", "unspecified"},
+	{"fc00::/7", "unique local"},
+	{"fe80::/10", "link-local"},
+	{"ff00::/8", "multicast"},
+}
+
+// Policy is the egress policy of a box in user mode. The rules apply in this
+// order: the box's own loopback is always allowed; then Allow; then the DNS
+// forwarder (DNS, port 53); then every Deny entry is refused; the rest (the
+// public internet) is allowed.
+type Policy struct {
+	Allow []Rule     `json:"allow,omitempty"`
+	DNS   netip.Addr `json:"dns"`
+	Deny  []Rule     `json:"deny"`
+}
+
+// HostFacts are the host's own addresses, networks and gateways, which the
+// box may not reach either: through the stack, a connection to one of the
+// host's addresses reaches the host's own services.
+type HostFacts struct {
+	Addrs    []netip.Prefix // each address with its on-link prefix
+	Gateways []netip.Addr
+}
+
+// NewPolicy is the default policy plus the host's addresses, its on-link
+// networks and its gateways, then --deny-net (deny) and --allow-net (allow).
+func NewPolicy(allow, deny []Rule, h HostFacts) Policy {
+	p := Policy{DNS: DNSForward, Allow: append([]Rule(nil), allow...)}
+	for _, d := range defaultDeny {
+		p.Deny = append(p.Deny, Rule{Prefix: netip.MustParsePrefix(d.cidr), Why: d.why})
+	}
+	covered := func(a netip.Prefix) bool {
+		for _, r := range p.Deny {
+			if r.Port == 0 && r.Prefix.Bits() <= a.Bits() && r.Prefix.Contains(a.Addr()) {
+				return true
+			}
+		}
+		return false
+	}
+	add := func(pf netip.Prefix, why string) {
+		if pf.Addr().Is4In6() {
+			pf = netip.PrefixFrom(pf.Addr().Unmap(), pf.Bits()-96)
+		}
+		if !covered(pf) {
+			p.Deny = append(p.Deny, Rule{Prefix: pf.Masked(), Why: why})
+		}
+	}
+	for _, a := range h.Addrs {
+		add(netip.PrefixFrom(a.Addr(), a.Addr().BitLen()), "this host's address")
+		if a.Bits() < a.Addr().BitLen() {
+			add(a, "this host's network")
+		}
+	}
+	for _, g := range h.Gateways {
+		add(netip.PrefixFrom(g, g.BitLen()), "this host's gateway")
+	}
+	for _, d := range deny {
+		if d.Why == "" {
+			d.Why = "--deny-net"
+		}
+		p.Deny = append(p.Deny, d)
+	}
+	for i := range p.Allow {
+		if p.Allow[i].Why == "" {
+			p.Allow[i].Why = "--allow-net"
+		}
+	}
+	return p
+}
+
+// Lines render the policy for --dry-run, one rule a line, in the order the
+// rules apply.
+func (p Policy) Lines() []string {
+	l := []string{"allow the box's own loopback"}
+	for _, r := range p.Allow {
+		l = append(l, fmt.Sprintf("allow %s (%s)", r, r.Why))
+	}
+	l = append(l, fmt.Sprintf("allow %s port 53 (DNS, forwarded by pasta to the host's resolver)", p.DNS))
+	l = append(l, "allow ICMPv6 neighbour discovery (router and neighbour solicitations and advertisements)")
+	for _, r := range p.Deny {
+		l = append(l, fmt.Sprintf("deny %s (%s)", r, r.Why))
+	}
+	return append(l, "allow everything else (the internet)")
+}
+
+// ReadHostFacts reads this process's network namespace: its addresses (by
+// interface) and its default routes' gateways.
+func ReadHostFacts() (HostFacts, error) {
+	var h HostFacts
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return h, err
+	}
+	for _, ifc := range ifaces {
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			n, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			ip, ok := netip.AddrFromSlice(n.IP)
+			if !ok {
+				continue
+			}
+			ones, _ := n.Mask.Size()
+			ip = ip.Unmap()
+			if ip.Is4() && ones > 32 {
+				ones -= 96
+			}
+			h.Addrs = append(h.Addrs, netip.PrefixFrom(ip, ones))
+		}
+	}
+	h.Gateways = append(gateways4("/proc/net/route"), gateways6("/proc/net/ipv6_route")...)
+	return h, nil
+}
+
+// gateways4 reads the gateways of /proc/net/route's default routes.
+func gateways4(path string) []netip.Addr {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []netip.Addr
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fl := strings.Fields(sc.Text())
+		if len(fl) < 3 || fl[1] != "00000000" {
+			continue
+		}
+		b, err := hex.DecodeString(fl[2])
+		if err != nil || len(b) != 4 {
+			continue
+		}
+		// Little endian on the hosts this runs on (x86-64).
+		a := netip.AddrFrom4([4]byte{b[3], b[2], b[1], b[0]})
+		if !a.IsUnspecified() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// gateways6 reads the next hops of /proc/net/ipv6_route's default routes.
+func gateways6(path string) []netip.Addr {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []netip.Addr
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fl := strings.Fields(sc.Text())
+		if len(fl) < 5 || fl[0] != strings.Repeat("0", 32) || fl[1] != "00" {
+			continue
+		}
+		b, err := hex.DecodeString(fl[4])
+		if err != nil || len(b) != 16 {
+			continue
+		}
+		a := netip.AddrFrom16([16]byte(b))
+		if !a.IsUnspecified() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
