@@ -17,14 +17,15 @@ TESTUSER ?= sandbox-test
 # Build: cgo for libseccomp; run: libseccomp2. Tests: busybox-static for the
 # rootfs fixture, uidmap for --map auto, passt (pasta) for --net user and
 # iproute2 for its test lab, podman for the OCI runtime tests (a real engine
-# driving bin/sandbox-oci). Bench: bubblewrap, hyperfine.
-DEBS      := gcc libc6-dev libseccomp-dev pkg-config busybox-static uidmap python3 passt iproute2 podman
+# driving bin/sandbox-oci); musl-tools: the small init binary (see INITBIN).
+# Bench: bubblewrap, hyperfine.
+DEBS      := gcc libc6-dev libseccomp-dev pkg-config musl-tools busybox-static uidmap python3 passt iproute2 podman
 BENCHDEBS := bubblewrap hyperfine python3 linux-perf
 # The VM stage: qemu, cpio for the initramfs, and what the guest boots from
 # this host's own tree: systemd, D-Bus and a user bus for the user manager.
 VMDEBS    := qemu-system-x86 cpio systemd dbus dbus-user-session libpam-systemd
 
-.PHONY: all build demo deps test unit integration fuzz bench clean testuser sanitize vmtest
+.PHONY: all build initbin demo deps test unit integration fuzz bench clean testuser sanitize vmtest
 
 all: build
 
@@ -39,15 +40,32 @@ deps:
 		fi; \
 	fi
 
-# Static: no dynamic loader on the launch path of the supervisor or of the
-# box's init stage (which is this same binary, re-executed), and a smaller
-# pid 1 inside the box. osusergo/netgo keep glibc's NSS out of a static link.
+# The small init binary: init.c alone, static, with musl (about 60 kB), which
+# the Go binary embeds and runs from a sealed memfd as the box's init stage
+# (sandbox/internal/nsinit/embed.go); without it, a plain go build runs the
+# same init.c from its own 9.6 MB binary. musl's headers lack the kernel's:
+# a directory of links to linux-libc-dev's comes after them.
+INITBIN  := sandbox/internal/nsinit/initbin/sandbox-init
+MUSLINC  := bin/musl-include
+
+# Static: no dynamic loader on the launch path of the supervisor (nor of the
+# box's init stage where it is this same binary, re-executed, in a build
+# without INITBIN). osusergo/netgo keep glibc's NSS out of a static link.
 VERSION       := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GOFLAGS_BUILD := -tags osusergo,netgo -ldflags '-s -w -extldflags "-static" -X main.version=$(VERSION)'
 
-build: deps
+build: deps $(INITBIN)
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/sandbox
 	ln -sf sandbox bin/sandbox-oci
+
+initbin: $(INITBIN)
+$(INITBIN): sandbox/internal/nsinit/init.c | deps
+	@mkdir -p $(MUSLINC)
+	@for d in linux asm-generic; do ln -sfn /usr/include/$$d $(MUSLINC)/$$d; done
+	@ln -sfn /usr/include/$$(gcc -print-multiarch)/asm $(MUSLINC)/asm
+	musl-gcc -static -Os -Wall -Wextra -Wno-unused-parameter -Werror -DSANDBOX_INIT_MAIN \
+		-idirafter $(MUSLINC) -Wl,--gc-sections -ffunction-sections -fdata-sections -s \
+		-o $@ sandbox/internal/nsinit/init.c
 
 demo: build
 	./$(BIN) exec -- /bin/sh -c 'echo "hello from $$(hostname): pid $$$$, uid $$(id -u)"; echo "I see:" $$(ls /); touch /usr/x 2>/dev/null || echo "and /usr is read-only"'
@@ -68,7 +86,7 @@ testuser:
 
 # The library soak (TestSoak: 5,000 runs, about a minute) has its own line,
 # without the race detector, which would make it take many minutes.
-test: deps testuser
+test: deps testuser $(INITBIN)
 	$(GO) vet ./...
 	SANDBOX_TEST_USER=$(TESTUSER) $(GO) test -race -count=1 ./...
 	SANDBOX_TEST_USER=$(TESTUSER) $(GO) test -count=1 -run '^TestSoak$$' ./sandbox/
@@ -114,7 +132,7 @@ fuzz:
 # The guest's result decides: vm/run.sh fails if its tests fail or it does
 # not finish within VM_TIMEOUT seconds.
 vmtest: EXTRADEBS = $(VMDEBS)
-vmtest: deps testuser
+vmtest: deps testuser $(INITBIN)
 	SANDBOX_TEST_USER=$(TESTUSER) ./vm/run.sh
 
 bench: EXTRADEBS = $(BENCHDEBS)
@@ -122,4 +140,4 @@ bench: build testuser
 	./bench/run.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin $(INITBIN)

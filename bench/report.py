@@ -6,7 +6,8 @@
     report.py seccomp SECCOMP_TXT            ns/call with and without the filter
     report.py cpu CPU_TXT                    CPU per launch from perf stat ("NAME MS" lines)
     report.py ratios LAUNCH_JSON THROUGHPUT_TXT CPU_TXT   sandbox/bwrap ratios against the targets
-                                             (TOOL "sandbox-batch": sandbox batch -j P)
+                                             (TOOL "sandbox-batch": sandbox batch -j P;
+                                             "floor": bench/floor/floor.c -j P, the kernel's share)
 
 Parsing (the parse_* and the pure functions) is kept apart from reading files
 and printing (main), so report_test.py can check it on fixed inputs.
@@ -184,6 +185,9 @@ def format_ratios(launch, tp, cpu=None):
         t = BATCH_TARGETS.get(p)
         target = f" (target >= {t:g}: {verdict(r, t, False)})" if t is not None else " (no target)"
         lines.append(f"throughput ratio sandbox batch -j{p}/bwrap -P{p}: {r:.2f}x{target}")
+    for p, r in throughput_ratios(tp, "floor").items():
+        lines.append(f"throughput ratio kernel floor -j{p}/bwrap -P{p}: {r:.2f}x (the ceiling of any batch"
+                     f" with the same namespaces and mounts)")
     return "\n".join(lines)
 
 

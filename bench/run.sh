@@ -8,7 +8,9 @@
 #      time goes, `sandbox version` (a Go start alone) and sandbox with
 #      --seccomp off
 #   2. throughput: N launches through xargs -P 1, 2, 8; launches/s; the same
-#      N boxes through `sandbox batch -j 1, 2, 8` and through the Go library
+#      N boxes through `sandbox batch -j 1, 2, 8` and through the Go library;
+#      and the kernel's floor (bench/floor/floor.c: the namespaces, maps and
+#      mounts alone, from one C process), the ceiling of any batch mode
 #   3. the seccomp filter's cost per system call (bench/syscost.c inside the
 #      box, --seccomp default against --seccomp off, and against a filter
 #      that allows everything)
@@ -99,9 +101,11 @@ mkdir "$work/bin" "$work/out"
 cp "$src_bin" "$work/bin/sandbox"
 gcc -O2 -static -Wall -Wextra -o "$work/bin/syscost" "$here/syscost.c" ||
 	die "compiling bench/syscost.c failed: is libc6-dev installed (static libc.a)?"
+gcc -O2 -static -Wall -Wextra -o "$work/bin/floor" "$here/floor/floor.c" ||
+	die "compiling bench/floor/floor.c failed"
 (cd "$repo" && go build -tags osusergo,netgo -ldflags '-s -w -extldflags "-static"' -o "$work/bin/runloop" ./bench/runloop) ||
 	die "building bench/runloop failed"
-chmod 755 "$work/bin" "$work/bin/sandbox" "$work/bin/syscost" "$work/bin/runloop"
+chmod 755 "$work/bin" "$work/bin/sandbox" "$work/bin/syscost" "$work/bin/floor" "$work/bin/runloop"
 sh "$repo/testdata/mkrootfs.sh" "$work/rootfs" >/dev/null
 # The results are written by the unprivileged user.
 if [ "$(id -u)" = 0 ]; then
@@ -279,6 +283,19 @@ for p in "${PARALLEL[@]}"; do
 	as_user "$work/bin/runloop" -n "$N" -p "$p" -- /bin/true ||
 		die "the library batch at -P $p failed"
 done
+
+# --- 2c. the kernel's floor ---------------------------------------------------------
+
+section "2c. the kernel's floor: $N boxes of /bin/true from one C process, P at a time"
+# bench/floor/floor.c does only what the kernel must for each box, the
+# namespaces, the id maps and bwrap's mounts, from P worker processes: the
+# most launches/s any batch mode with fresh namespaces could reach here.
+for p in "${PARALLEL[@]}"; do
+	se=$(as_user bash -c 'set -e; s=$EPOCHREALTIME; "$1" -c "$2" -j "$3" -- /bin/true; echo "$s $EPOCHREALTIME"' _ \
+		"$work/bin/floor" "$N" "$p") || die "the kernel floor at -j $p failed"
+	echo "floor $p $N $se" >>"$work/out/throughput.txt"
+done
+report throughput "$work/out/throughput.txt"
 
 # --- 3. the seccomp filter's cost per system call ------------------------------
 

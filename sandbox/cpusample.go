@@ -26,6 +26,11 @@ const cpuSample = 100 * time.Millisecond
 // lost, so the result is still a lower bound, and Result.CPUExact says so.
 type cpuSampler struct {
 	seen map[procID]cpuPair
+	// peak is the largest resident set of one process the samples saw,
+	// in bytes: where there is no cgroup, the payload's processes that
+	// the kill ends are reaped by the kernel, and their ru_maxrss reaches
+	// no wait4 (only pid 1's own does).
+	peak int64
 	// next is when tick samples again: a sample reads each process's
 	// /proc files, and a box with a thousand processes would make it
 	// cost the supervisor a fifth of a core, outside every limit of the
@@ -63,6 +68,7 @@ type procStat struct {
 	start    uint64  // in clock ticks since boot
 	own      cpuPair // utime, stime
 	children cpuPair // cutime, cstime: the children it waited for
+	rss      int64   // resident set, in bytes
 }
 
 // maxScan bounds one scan of a box: a box under no --pids limit can hold
@@ -113,6 +119,7 @@ func (c *cpuSampler) record(scan map[procID]procStat) {
 	}
 	for id, st := range scan {
 		c.seen[id] = st.own
+		c.peak = max(c.peak, st.rss)
 	}
 }
 
@@ -143,9 +150,9 @@ func lostCPU(pid int, scan map[procID]procStat) (user, sys time.Duration) {
 // Linux architecture's ABI).
 const userHZ = 100
 
-// parseStat reads the parent pid, the start time, and the process's own and
-// its waited-for children's CPU time from the text of /proc/PID/stat
-// (proc(5): fields 4, 22, 14 to 17).
+// parseStat reads the parent pid, the start time, the process's own and
+// its waited-for children's CPU time, and its resident set from the text of
+// /proc/PID/stat (proc(5): fields 4, 22, 14 to 17, 24).
 func parseStat(stat string) (procStat, error) {
 	// The command name (field 2) may hold spaces and parentheses; the
 	// fields after it are fixed.
@@ -165,11 +172,18 @@ func parseStat(stat string) (procStat, error) {
 		}
 		n[k] = v
 	}
+	var rss int64
+	if len(f) > 21 { // field 24, rss, in pages
+		if v, err := strconv.ParseInt(f[21], 10, 64); err == nil && v > 0 {
+			rss = v * int64(os.Getpagesize())
+		}
+	}
 	tick := time.Second / userHZ
 	d := func(v uint64) time.Duration { return time.Duration(v) * tick }
 	return procStat{
 		ppid: int(n[0]), start: n[5],
 		own:      cpuPair{d(n[1]), d(n[2])},
 		children: cpuPair{d(n[3]), d(n[4])},
+		rss:      rss,
 	}, nil
 }

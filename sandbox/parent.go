@@ -357,7 +357,7 @@ func (sv *supervisor) launch(m idmap.Mapping, plan []byte) error {
 		}
 	}
 	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe",
+		Path:        nsinit.Path(), // the small init from a sealed memfd, or this binary
 		Args:        []string{"sandbox-init"},
 		Env:         []string{nsinit.EnvVar + "=3"},
 		ExtraFiles:  []*os.File{child},
@@ -947,7 +947,7 @@ func (sv *supervisor) result(plan *Plan, reason Status) (Result, error) {
 		// it ended.
 		res.CPUExact = true
 	}
-	res.PeakMemory = max(res.PeakMemory, sv.heldPeak)
+	res.PeakMemory = max(res.PeakMemory, sv.heldPeak, sv.cpu.peak)
 	if sv.cg != nil {
 		// Stats returns what it could read along with an error for the rest.
 		if st, _ := sv.cg.Stats(); true {

@@ -84,7 +84,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "sandbox:", err)
 		os.Exit(125)
 	}
-	err = ctx.Run()
+	exit(ctx.Run())
+}
+
+// exit ends the process with a command's result.
+func exit(err error) {
 	var ee *exitError
 	switch {
 	case err == nil:

@@ -97,6 +97,11 @@ enum {
 #define F_TOP_WRITABLE (1u << 9)
 #define F_DETACH (1u << 10)
 
+// glibc's <unistd.h> has it, musl's not (close_range(2)).
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
 #define PLAN_MAGIC 0x31584253u
 #define MAX_STR 4
 #define MAX_PLAN (64u << 20)
@@ -387,6 +392,19 @@ static int make_in(const char *root, const char *path, int file)
 	}
 }
 
+// open_made opens path inside root (flags as open_in's), first creating it
+// as make_in does if it is missing: one lookup, not two, for the common
+// target that exists already.
+static int open_made(const char *root, const char *path, int file, int flags)
+{
+	int fd = open_in(root, path, flags);
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
+	if (make_in(root, path, file) < 0)
+		return -1;
+	return open_in(root, path, flags);
+}
+
 static void fdpath(char *buf, size_t len, int fd)
 {
 	// The host's procfs is still reachable under OLDROOT while the box is
@@ -416,9 +434,9 @@ static int do_bind(const struct op *o)
 	if (src < 0)
 		return (o->flags & F_TRY) && errno == ENOENT ? 0 : -1;
 	struct stat st;
-	if (fstat(src, &st) < 0 || make_in(NEWROOT, o->str[1], !S_ISDIR(st.st_mode)) < 0)
+	if (fstat(src, &st) < 0)
 		goto fail;
-	int dst = open_in(NEWROOT, o->str[1], 0);
+	int dst = open_made(NEWROOT, o->str[1], !S_ISDIR(st.st_mode), 0);
 	if (dst < 0)
 		goto fail;
 	char s[64], d[64];
@@ -473,9 +491,7 @@ fail:
 
 static int mount_fs(const char *fstype, const char *path, unsigned long flags, const char *data)
 {
-	if (make_in(NEWROOT, path, 0) < 0)
-		return -1;
-	int fd = open_in(NEWROOT, path, O_DIRECTORY);
+	int fd = open_made(NEWROOT, path, 0, O_DIRECTORY);
 	if (fd < 0)
 		return -1;
 	char d[64];
@@ -502,9 +518,7 @@ static int do_symlink(const struct op *o)
 	}
 	memcpy(parent, link, n);
 	parent[n] = 0;
-	if (make_in(NEWROOT, parent, 0) < 0)
-		return -1;
-	int pfd = open_in(NEWROOT, parent, O_DIRECTORY);
+	int pfd = open_made(NEWROOT, parent, 0, O_DIRECTORY);
 	if (pfd < 0)
 		return -1;
 	int r = symlinkat(o->str[0], pfd, base ? base + 1 : link);
@@ -1252,3 +1266,14 @@ __attribute__((constructor)) static void sandbox_init(void)
 	if (v)
 		enter_namespaces(v);
 }
+
+#ifdef SANDBOX_INIT_MAIN
+// The small init binary (make's sandbox-init: this file alone, static, with
+// musl), which the supervisor embeds and executes from a sealed memfd
+// (nsinit.Path). The constructor above has run the box and never returns;
+// started any other way, there is nothing to do.
+int main(void)
+{
+	return 125;
+}
+#endif
