@@ -66,6 +66,7 @@ $(INITBIN): sandbox/internal/nsinit/init.c | deps
 	musl-gcc -static -Os -Wall -Wextra -Wno-unused-parameter -Werror -DSANDBOX_INIT_MAIN \
 		-idirafter $(MUSLINC) -Wl,--gc-sections -ffunction-sections -fdata-sections -s \
 		-o $@ sandbox/internal/nsinit/init.c
+	sha256sum < sandbox/internal/nsinit/init.c | cut -d' ' -f1 > $@.sha256
 
 demo: build
 	./$(BIN) exec -- /bin/sh -c 'echo "hello from $$(hostname): pid $$$$, uid $$(id -u)"; echo "I see:" $$(ls /); touch /usr/x 2>/dev/null || echo "and /usr is read-only"'
@@ -140,4 +141,4 @@ bench: build testuser
 	./bench/run.sh
 
 clean:
-	rm -rf bin $(INITBIN)
+	rm -rf bin $(INITBIN) $(INITBIN).sha256

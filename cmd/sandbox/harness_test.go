@@ -39,6 +39,7 @@ func TestMain(m *testing.M) {
 			env.setupErr = err.Error()
 		}
 		defer os.RemoveAll(env.dir)
+		defer openTun()()
 		code := m.Run()
 		if code == 0 && sanitizerReport() {
 			code = 1
@@ -46,6 +47,22 @@ func TestMain(m *testing.M) {
 		return code
 	}()
 	os.Exit(code)
+}
+
+// openTun makes /dev/net/tun usable by the test user for the whole run (as
+// root), and returns what restores its mode. pasta (--net user) and podman's
+// slirp4netns make their tap devices through it; Debian's udev makes it
+// 0666, a machine without udev may have it 0600. Once for the package, not
+// per test: a test's restore would race another test's use.
+func openTun() func() {
+	fi, err := os.Stat("/dev/net/tun")
+	if err != nil || os.Geteuid() != 0 || fi.Mode().Perm() == 0o666 {
+		return func() {}
+	}
+	if os.Chmod("/dev/net/tun", 0o666) != nil {
+		return func() {}
+	}
+	return func() { os.Chmod("/dev/net/tun", fi.Mode().Perm()) }
 }
 
 func setup() error {

@@ -3,6 +3,8 @@
 package nsinit
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"strconv"
 	"strings"
@@ -73,5 +75,27 @@ func TestPathAfterClose(t *testing.T) {
 	}
 	if seals, err := unix.FcntlInt(uintptr(nfd), unix.F_GET_SEALS, 0); err != nil || seals&unix.F_SEAL_WRITE == 0 {
 		t.Fatalf("the new memfd is not sealed (%#x, %v)", seals, err)
+	}
+}
+
+// TestEmbeddedInitCurrent: the small init embedded is a build of this
+// init.c. make rebuilds it when init.c changes; a plain go build or go test
+// after an edit would embed the old one, and every box would run code that
+// is not the source's. make records init.c's hash beside the binary.
+func TestEmbeddedInitCurrent(t *testing.T) {
+	if len(initBin()) == 0 {
+		t.Skip("no small init embedded: nothing to compare")
+	}
+	want, err := os.ReadFile("initbin/sandbox-init.sha256")
+	if err != nil {
+		t.Fatalf("the small init has no recorded source hash (make initbin writes it): %v", err)
+	}
+	src, err := os.ReadFile("init.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(src)
+	if got := hex.EncodeToString(sum[:]); got != strings.TrimSpace(string(want)) {
+		t.Fatalf("the embedded small init was built from another init.c (%s, now %s): run make initbin", strings.TrimSpace(string(want)), got)
 	}
 }
