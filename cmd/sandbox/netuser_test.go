@@ -504,3 +504,87 @@ func TestNetUserWithoutStack(t *testing.T) {
 		t.Errorf("want exit 125 naming apt-get install passt\n%s", r)
 	}
 }
+
+// udpSink collects the datagrams that arrive on addr (UDP) in namespace ns.
+func (l *lab) udpSink(t *testing.T, ns, network, addr string) func() []string {
+	t.Helper()
+	got := make(chan string, 100)
+	inNetns(t, ns, func() error {
+		pc, err := net.ListenPacket(network, addr)
+		if err != nil {
+			return err
+		}
+		t.Cleanup(func() { pc.Close() })
+		go func() {
+			buf := make([]byte, 1500)
+			for {
+				n, _, err := pc.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				got <- string(buf[:n])
+			}
+		}()
+		return nil
+	})
+	return func() []string {
+		var out []string
+		deadline := time.After(500 * time.Millisecond)
+		for {
+			select {
+			case m := <-got:
+				out = append(out, m)
+			case <-deadline:
+				return out
+			}
+		}
+	}
+}
+
+// TestNetUserRawSockets: the policy is nftables rules on the IP layer's
+// output hook; a packet socket writes frames below it, straight to pasta,
+// which carries what they hold to the host's network. So CAP_NET_RAW,
+// which a packet socket (and a raw IPv6 socket) takes, is refused with
+// --net user, as CAP_NET_ADMIN is; and without it (the default) the
+// payload has no packet socket.
+func TestNetUserRawSockets(t *testing.T) {
+	l := newLab(t)
+	sink := l.udpSink(t, l.r, "udp", ":9999")
+	// Outside the box (as root, which may open a packet socket): the
+	// datagram arrives, so the test can fail.
+	l.asRoot = true
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := l.command(ctx, "", env.probe, "packet-udp", "10.99.1.10:9999", "outside").CombinedOutput()
+	l.asRoot = false
+	if err != nil || !strings.Contains(string(out), "packet-udp: ok") {
+		t.Fatalf("packet-udp outside the box: %v\n%s", err, out)
+	}
+	if got := sink(); len(got) == 0 || got[0] != "outside" {
+		t.Fatalf("outside the box, the LAN host got %q (the lab is broken)", got)
+	}
+	// With CAP_NET_RAW: a packet socket (the default filter refuses the
+	// family; --seccomp off does not), and a raw IPv6 socket (the default
+	// filter allows AF_INET6) to an IPv4-mapped address, which the box's
+	// kernel sends out as IPv6, and pasta's host socket to the IPv4 host.
+	for _, a := range [][]string{
+		{"--cap-add", "CAP_NET_RAW", "--seccomp", "off", "--", "/probe", "packet-udp", "10.99.1.10:9999", "packet"},
+		{"--cap-add", "net_raw", "--", "/probe", "udp6-raw", "[::ffff:10.99.1.10]:9999", "mapped"},
+	} {
+		r := l.run(t, append([]string{"exec", "--net", "user", "--ro-bind", env.probe + ":/probe"}, a...)...)
+		if got := sink(); len(got) > 0 {
+			t.Errorf("--net user %v: reached the LAN host (%q)\n%s", a, got, r)
+		}
+		if r.code != 125 || !strings.Contains(r.stderr, "egress policy") {
+			t.Errorf("--net user %v: want exit 125 naming the policy\n%s", a, r)
+		}
+	}
+	// Without it, no packet socket.
+	r := l.run(t, "exec", "--net", "user", "--ro-bind", env.probe+":/probe", "--", "/probe", "packet-udp", "10.99.1.10:9999", "default")
+	if !strings.Contains(r.stdout, "packet-udp: errno=") {
+		t.Errorf("a default --net user box opened a packet socket\n%s", r)
+	}
+	if got := sink(); len(got) > 0 {
+		t.Errorf("the LAN host got %q", got)
+	}
+}
