@@ -125,6 +125,27 @@ var defaultDeny = []struct{ cidr, why string }{
 	{"fc00::/7", "unique local"},
 	{"fe80::/10", "link-local"},
 	{"ff00::/8", "multicast"},
+	// IPv6 addresses that stand for IPv4 ones: an IPv4-mapped address is
+	// the IPv4 host to a host socket (pasta's, opened for the box), and
+	// the local-use NAT64 prefix (RFC 8215) translates to whatever its
+	// network chose. The well-known NAT64 prefix carries public IPv4
+	// hosts too: only the NAT64 forms of the denied IPv4 ranges are
+	// denied (NewPolicy).
+	{"::ffff:0:0/96", "IPv4-mapped"},
+	{"64:ff9b:1::/48", "local-use NAT64"},
+}
+
+// nat64 is the well-known NAT64 prefix (RFC 6052): where the host's network
+// has a NAT64 (an IPv6-only cloud subnet), 64:ff9b::a.b.c.d is the IPv4 host
+// a.b.c.d, the LAN's and the metadata endpoint's included.
+var nat64 = netip.MustParseAddr("64:ff9b::")
+
+// nat64Of is the NAT64 form of an IPv4 prefix.
+func nat64Of(p netip.Prefix) netip.Prefix {
+	b := nat64.As16()
+	a := p.Addr().As4()
+	copy(b[12:], a[:])
+	return netip.PrefixFrom(netip.AddrFrom16(b), 96+p.Bits())
 }
 
 // Policy is the egress policy of a box in user mode. The rules apply in this
@@ -182,6 +203,13 @@ func NewPolicy(allow, deny []Rule, h HostFacts) Policy {
 			d.Why = "--deny-net"
 		}
 		p.Deny = append(p.Deny, d)
+	}
+	// Each denied IPv4 range, the host's own addresses and --deny-net's
+	// included, is denied in its NAT64 form too.
+	for _, r := range p.Deny {
+		if r.Prefix.Addr().Is4() {
+			p.Deny = append(p.Deny, Rule{Prefix: nat64Of(r.Prefix), Port: r.Port, Why: "NAT64 of " + r.String() + ": " + r.Why})
+		}
 	}
 	for i := range p.Allow {
 		if p.Allow[i].Why == "" {

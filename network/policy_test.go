@@ -68,6 +68,13 @@ func TestNewPolicy(t *testing.T) {
 		"deny 198.51.100.9/32 (this host's address)",
 		"deny 203.0.113.0/24 (--deny-net)",
 		"allow 169.254.1.1 port 53",
+		// IPv6 forms of IPv4 addresses: mapped, local-use NAT64, and the
+		// well-known NAT64 prefix's forms of every denied IPv4 range.
+		"deny ::ffff:0.0.0.0/96 (IPv4-mapped)", "deny 64:ff9b:1::/48 (local-use NAT64)",
+		"deny 64:ff9b::a9fe:0/112 (NAT64 of 169.254.0.0/16: link-local, cloud metadata)",
+		"deny 64:ff9b::a00:0/104 (NAT64 of 10.0.0.0/8: private)",
+		"deny 64:ff9b::c000:20a/128 (NAT64 of 192.0.2.10/32: this host's address)",
+		"deny 64:ff9b::cb00:7100/120 (NAT64 of 203.0.113.0/24: --deny-net)",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("policy lacks %q:\n%s", want, text)

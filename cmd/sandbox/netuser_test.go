@@ -588,3 +588,56 @@ func TestNetUserRawSockets(t *testing.T) {
 		t.Errorf("the LAN host got %q", got)
 	}
 }
+
+// TestNetUserMappedIPv6: IPv6 addresses that stand for IPv4 ones. Where
+// the host's network has a NAT64 (an IPv6-only cloud subnet, with DNS64),
+// 64:ff9b::a.b.c.d is the IPv4 host a.b.c.d: 64:ff9b::10.99.1.10 the LAN
+// host, 64:ff9b::169.254.169.254 the metadata endpoint, and the NAT64 of
+// the host's own address is the host. Each denied IPv4 range is denied in
+// its NAT64 form too (the well-known prefix, and all of the local-use
+// 64:ff9b:1::/48), and so is ::ffff:0:0/96 (IPv4-mapped, which a host
+// socket pasta opens for the box connects to as IPv4). The lab has no
+// NAT64: the router holds those addresses itself, and the public host its
+// own NAT64 form, which stays reachable.
+func TestNetUserMappedIPv6(t *testing.T) {
+	l := newLab(t)
+	for _, c := range []string{
+		"ip -n " + l.r + " -6 addr add 64:ff9b::a63:10a/128 dev lo",   // 10.99.1.10, the LAN host
+		"ip -n " + l.r + " -6 addr add 64:ff9b::a9fe:a9fe/128 dev lo", // 169.254.169.254
+		"ip -n " + l.r + " -6 addr add 64:ff9b::cb00:714d/128 dev lo", // 203.0.113.77, the lab host's own
+		"ip -n " + l.r + " -6 addr add 64:ff9b:1::a63:10a/128 dev lo", // local-use prefix
+		"ip -n " + l.p + " -6 addr add 64:ff9b::cb00:710a/128 dev lo", // 203.0.113.10, the public host
+		"ip -n " + l.r + " -6 route add 64:ff9b::cb00:710a/128 via 2001:db8:1::10",
+	} {
+		if out, err := exec.Command("sh", "-c", c).CombinedOutput(); err != nil {
+			t.Fatalf("lab: %s: %v\n%s", c, err, out)
+		}
+	}
+	l.serve(t, l.p, "tcp", "[64:ff9b::cb00:710a]:80", "public-nat64")
+	denied := []string{"http://[64:ff9b::a63:10a]/", "http://[64:ff9b::a9fe:a9fe]/", "http://[64:ff9b::cb00:714d]/", "http://[64:ff9b:1::a63:10a]/"}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := l.command(ctx, "", append([]string{env.probe, "http"}, denied...)...).CombinedOutput()
+	got := outcomes(string(out))
+	for _, u := range denied {
+		if err != nil || got[u] != "ok router" {
+			t.Fatalf("outside the box, %s: %q (the lab is broken): %v\n%s", u, got[u], err, out)
+		}
+	}
+	r := l.run(t, append([]string{"exec", "--net", "user", "--ro-bind", env.probe + ":/probe", "--"}, probeArgs(append(denied, "http://[64:ff9b::cb00:710a]/")...)...)...)
+	got = outcomes(r.stdout)
+	for _, u := range denied {
+		if !strings.HasPrefix(got[u], "error") || !strings.Contains(got[u], "connection refused") {
+			t.Errorf("--net user, %s: %q, want connection refused\n%s", u, got[u], r)
+		}
+	}
+	if got["http://[64:ff9b::cb00:710a]/"] != "ok public-nat64" {
+		t.Errorf("--net user: the public host's NAT64 address: %q, want it reached\n%s", got["http://[64:ff9b::cb00:710a]/"], r)
+	}
+	r = l.run(t, "exec", "--net", "user", "--dry-run", "--", "true")
+	for _, want := range []string{"net: deny 64:ff9b::a00:0/104", "net: deny 64:ff9b::a9fe:0/112", "net: deny ::ffff:0.0.0.0/96", "net: deny 64:ff9b:1::/48"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("--dry-run lacks %q:\n%s", want, r)
+		}
+	}
+}
