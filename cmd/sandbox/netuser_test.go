@@ -21,6 +21,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -639,5 +640,77 @@ func TestNetUserMappedIPv6(t *testing.T) {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("--dry-run lacks %q:\n%s", want, r)
 		}
+	}
+}
+
+// TestNetUserResolvConfPerBox: each box's resolv.conf is a file of its
+// own. The file is bound read-only, but a payload given --cap-add
+// CAP_SYS_ADMIN and --seccomp off may remount its binds read-write (a
+// documented consequence of those flags); had the boxes of one caller
+// shared one file, such a payload would rewrite the DNS server of every
+// other --net user box the caller has running. And nothing is left behind
+// in the caller's directory.
+func TestNetUserResolvConfPerBox(t *testing.T) {
+	l := newLab(t)
+	// A TMPDIR of the test's own, so that the caller's usual directory
+	// (and other runs' boxes) are not touched.
+	tmp, err := os.MkdirTemp("", "netuser-tmp-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	if err := os.Chmod(tmp, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Box B, a victim: started first, it reads its resolv.conf once box
+	// A has written.
+	victim := l.command(ctx, env.bin, "exec", "--net", "user", "--", "/bin/sh", "-c", "echo started; read x; cat /etc/resolv.conf")
+	victim.Env = append(victim.Env, "TMPDIR="+tmp)
+	in, _ := victim.StdinPipe()
+	out, _ := victim.StdoutPipe()
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 100)
+	if n, _ := out.Read(buf); string(buf[:n]) != "started\n" {
+		t.Fatalf("the victim box did not start: %q", buf[:n])
+	}
+	attacker := l.command(ctx, env.bin, "exec", "--net", "user", "--cap-add", "CAP_SYS_ADMIN", "--seccomp", "off", "--",
+		"/bin/sh", "-c", `mount -o remount,bind,rw /etc/resolv.conf && echo "nameserver 10.99.1.10" > /etc/resolv.conf; cat /etc/resolv.conf`)
+	attacker.Env = append(attacker.Env, "TMPDIR="+tmp)
+	a, _ := attacker.CombinedOutput()
+	if !strings.Contains(string(a), "nameserver 10.99.1.10") {
+		t.Logf("the attacker could not rewrite its own resolv.conf (then nothing to show): %s", a)
+	}
+	in.Write([]byte("go\n"))
+	in.Close()
+	rest, _ := io.ReadAll(out)
+	victim.Wait()
+	if strings.Contains(string(rest), "10.99.1.10") || !strings.Contains(string(rest), "nameserver 169.254.1.1") {
+		t.Errorf("another box rewrote the victim's resolv.conf:\n%s\n(the attacker: %s)", rest, a)
+	}
+	// A SIGKILLed supervisor leaves its file; the next run removes it.
+	killed := l.command(ctx, env.bin, "exec", "--net", "user", "--", "/bin/sh", "-c", "echo started; exec sleep 30")
+	killed.Env = append(killed.Env, "TMPDIR="+tmp)
+	out, _ = killed.StdoutPipe()
+	if err := killed.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := out.Read(buf); string(buf[:n]) != "started\n" {
+		t.Fatalf("the box did not start: %q", buf[:n])
+	}
+	killed.Process.Signal(syscall.SIGKILL)
+	killed.Wait()
+	next := l.command(ctx, env.bin, "exec", "--net", "user", "--", "true")
+	next.Env = append(next.Env, "TMPDIR="+tmp)
+	if b, err := next.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	left, _ := filepath.Glob(filepath.Join(tmp, "sandbox-*", "*"))
+	left2, _ := filepath.Glob(filepath.Join(tmp, "sandbox-resolv-*"))
+	if left = append(left, left2...); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
 	}
 }
