@@ -714,3 +714,51 @@ func TestNetUserResolvConfPerBox(t *testing.T) {
 		t.Errorf("left behind: %v", left)
 	}
 }
+
+// TestNetUserStackFiles: each connection of the box's is a host socket of
+// pasta's (kernel memory, an ephemeral port of the host's), outside every
+// limit of the box's; pasta's open files are capped, so a box that opens
+// connections without end holds at most about 4,000 of them (it held
+// 9,910, up to the caller's hard limit, before).
+func TestNetUserStackFiles(t *testing.T) {
+	l := newLab(t)
+	for _, root := range []bool{false, true} {
+		l.asRoot = root
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		cmd := l.command(ctx, env.bin, "exec", "--net", "user", "--ro-bind", env.probe+":/probe", "--", "/probe", "hold-conns", "203.0.113.10:80", "12000")
+		in, _ := cmd.StdinPipe()
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 200)
+		n, _ := out.Read(buf)
+		line := string(buf[:n])
+		// pasta: the supervisor's child.
+		var fds []string
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			stat, _ := os.ReadFile("/proc/" + e.Name() + "/stat")
+			end := strings.LastIndexByte(string(stat), ')')
+			if end < 0 || !strings.Contains(string(stat), "(pas") {
+				continue
+			}
+			if f := strings.Fields(string(stat[end+1:])); len(f) > 1 && f[1] == strconv.Itoa(cmd.Process.Pid) {
+				fds, _ = filepath.Glob("/proc/" + e.Name() + "/fd/*")
+			}
+		}
+		in.Close()
+		cmd.Wait()
+		cancel()
+		var conns int
+		fmt.Sscanf(line, "conns: %d", &conns)
+		if conns < 1000 {
+			t.Errorf("root %v: the box could not open 1000 connections: %q", root, line)
+		}
+		if len(fds) == 0 || len(fds) > 8192 {
+			t.Errorf("root %v: pasta held %d descriptors for the box's connections (%q), want at most 8192", root, len(fds), line)
+		}
+		t.Logf("root %v: %s; pasta: %d descriptors", root, strings.TrimSpace(line), len(fds))
+	}
+	l.asRoot = false
+}

@@ -10,6 +10,8 @@ package main
 //	                      netfilter: "packet-udp: ok" or the errno
 //	probe udp6-raw [ADDR]:PORT MSG   send MSG over IPv6 UDP through a raw socket (so to a v4-mapped
 //	                      address too): "udp6-raw: ok" or the errno
+//	probe hold-conns ADDR:PORT N   open up to N TCP connections, print "conns: K", hold them until
+//	                      stdin closes
 //	probe nft-flush       try to flush the nftables ruleset of its network namespace:
 //	                      "nft-flush: ok" or the errno
 
@@ -22,6 +24,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,6 +65,25 @@ func netProbe(args []string) bool {
 			err = c.Flush()
 		}
 		fmt.Printf("nft-flush: %s\n", result(err))
+	case "hold-conns":
+		// hold-conns ADDR:PORT N: open up to N TCP connections (1 s
+		// timeout each, stopping at the first failure), print "conns: K",
+		// and hold them until stdin closes.
+		if len(args) != 3 {
+			return false
+		}
+		n, _ := strconv.Atoi(args[2])
+		var held []net.Conn
+		var err error
+		for len(held) < n {
+			var c net.Conn
+			if c, err = net.DialTimeout("tcp", args[1], time.Second); err != nil {
+				break
+			}
+			held = append(held, c)
+		}
+		fmt.Printf("conns: %d (%v)\n", len(held), err)
+		io.Copy(io.Discard, os.Stdin)
 	case "packet-udp":
 		if len(args) != 3 {
 			return false
