@@ -231,7 +231,8 @@ func (p Policy) Lines() []string {
 	for _, r := range p.Deny {
 		l = append(l, fmt.Sprintf("deny %s (%s)", r, r.Why))
 	}
-	return append(l, "allow everything else (the internet)")
+	l = append(l, "allow everything else (the internet)")
+	return append(l, fmt.Sprintf("outgoing UDP from a random source port of %d-%d (pasta binds the box's source ports on the host)", UDPPortMin, UDPPortMax))
 }
 
 // ReadHostFacts reads this process's network namespace: its addresses (by

@@ -762,3 +762,48 @@ func TestNetUserStackFiles(t *testing.T) {
 	}
 	l.asRoot = false
 }
+
+// TestNetUserUDPSourcePort: pasta sends a box's UDP datagrams from a host
+// socket bound to the box's source port, on every host address. So a box
+// that sent from port P held the host's UDP port P: what anyone then sent
+// to the host's port P (a LAN host here) went into the box, and a host
+// service started later could not bind it. The box's rules now give its
+// outgoing UDP a random source port in 40000-60999 (fully random: the
+// payload cannot choose one), so pasta binds a port of that range.
+func TestNetUserUDPSourcePort(t *testing.T) {
+	l := newLab(t)
+	sink := l.udpSink(t, l.p, "udp", "203.0.113.10:9")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := l.command(ctx, env.bin, "exec", "--net", "user", "--ro-bind", env.probe+":/probe", "--", "/probe", "udp-from", "9999", "203.0.113.10:9")
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 200)
+	if n, _ := out.Read(buf); string(buf[:n]) != "udp-from: sent\n" {
+		t.Fatalf("the box did not send: %q", buf[:n])
+	}
+	if got := sink(); len(got) != 1 || got[0] != "x" {
+		t.Errorf("the public host got %q, want the box's datagram", got)
+	}
+	ss, _ := exec.Command("ip", "netns", "exec", l.h, "ss", "-uanp").CombinedOutput()
+	// A LAN host sends to the lab host's port 9999.
+	inNetns(t, l.r, func() error {
+		c, err := net.Dial("udp", "10.99.0.2:9999")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("from-the-lan"))
+		return err
+	})
+	rest, _ := io.ReadAll(out)
+	cmd.Wait()
+	if strings.Contains(string(rest), "from-the-lan") {
+		t.Errorf("a datagram to the host's port 9999 reached the box:\n%s\nthe lab host's UDP sockets:\n%s", rest, ss)
+	}
+	if strings.Contains(string(ss), ":9999 ") {
+		t.Errorf("pasta bound the host's port 9999, the box's source port:\n%s", ss)
+	}
+}

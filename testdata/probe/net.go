@@ -12,6 +12,7 @@ package main
 //	                      address too): "udp6-raw: ok" or the errno
 //	probe hold-conns ADDR:PORT N   open up to N TCP connections, print "conns: K", hold them until
 //	                      stdin closes
+//	probe udp-from PORT ADDR:PORT   send from local UDP port PORT, then print what arrives on it
 //	probe nft-flush       try to flush the nftables ruleset of its network namespace:
 //	                      "nft-flush: ok" or the errno
 
@@ -84,6 +85,35 @@ func netProbe(args []string) bool {
 		}
 		fmt.Printf("conns: %d (%v)\n", len(held), err)
 		io.Copy(io.Discard, os.Stdin)
+	case "udp-from":
+		// udp-from PORT ADDR:PORT: send "x" from local UDP port PORT to
+		// ADDR:PORT, print "udp-from: sent", then the first datagram that
+		// arrives within 3 s, "udp-from: got MSG from ADDR", or
+		// "udp-from: nothing".
+		if len(args) != 3 {
+			return false
+		}
+		pc, err := net.ListenPacket("udp", ":"+args[1])
+		if err != nil {
+			fmt.Printf("udp-from: %s\n", result(err))
+			break
+		}
+		to, err := net.ResolveUDPAddr("udp", args[2])
+		if err == nil {
+			_, err = pc.WriteTo([]byte("x"), to)
+		}
+		if err != nil {
+			fmt.Printf("udp-from: %s\n", result(err))
+			break
+		}
+		fmt.Println("udp-from: sent")
+		pc.SetReadDeadline(time.Now().Add(3 * time.Second))
+		buf := make([]byte, 1500)
+		if n, from, err := pc.ReadFrom(buf); err == nil {
+			fmt.Printf("udp-from: got %s from %s\n", buf[:n], from)
+		} else {
+			fmt.Println("udp-from: nothing")
+		}
 	case "packet-udp":
 		if len(args) != 3 {
 			return false
