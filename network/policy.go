@@ -132,6 +132,7 @@ var defaultDeny = []struct{ cidr, why string }{
 	// hosts too: only the NAT64 forms of the denied IPv4 ranges are
 	// denied (NewPolicy).
 	{"::ffff:0:0/96", "IPv4-mapped"},
+	{"::/96", "IPv4-compatible (deprecated; a host's sit device tunnels it to the IPv4 host)"},
 	{"64:ff9b:1::/48", "local-use NAT64"},
 }
 
@@ -146,6 +147,16 @@ func nat64Of(p netip.Prefix) netip.Prefix {
 	a := p.Addr().As4()
 	copy(b[12:], a[:])
 	return netip.PrefixFrom(netip.AddrFrom16(b), 96+p.Bits())
+}
+
+// sixToFourOf is the 6to4 form (2002:V4ADDR::/16+N, RFC 3056) of an IPv4
+// prefix: a host with a 6to4 tunnel sends it, in IPv4, to that IPv4 host.
+func sixToFourOf(p netip.Prefix) netip.Prefix {
+	var b [16]byte
+	b[0], b[1] = 0x20, 0x02
+	a := p.Addr().As4()
+	copy(b[2:], a[:])
+	return netip.PrefixFrom(netip.AddrFrom16(b), 16+p.Bits())
 }
 
 // Policy is the egress policy of a box in user mode. The rules apply in this
@@ -205,10 +216,11 @@ func NewPolicy(allow, deny []Rule, h HostFacts) Policy {
 		p.Deny = append(p.Deny, d)
 	}
 	// Each denied IPv4 range, the host's own addresses and --deny-net's
-	// included, is denied in its NAT64 form too.
+	// included, is denied in its NAT64 and 6to4 forms too.
 	for _, r := range p.Deny {
 		if r.Prefix.Addr().Is4() {
-			p.Deny = append(p.Deny, Rule{Prefix: nat64Of(r.Prefix), Port: r.Port, Why: "NAT64 of " + r.String() + ": " + r.Why})
+			p.Deny = append(p.Deny, Rule{Prefix: nat64Of(r.Prefix), Port: r.Port, Why: "NAT64 of " + r.String() + ": " + r.Why},
+				Rule{Prefix: sixToFourOf(r.Prefix), Port: r.Port, Why: "6to4 of " + r.String() + ": " + r.Why})
 		}
 	}
 	for i := range p.Allow {

@@ -75,6 +75,8 @@ func TestNewPolicy(t *testing.T) {
 		"deny 64:ff9b::a00:0/104 (NAT64 of 10.0.0.0/8: private)",
 		"deny 64:ff9b::c000:20a/128 (NAT64 of 192.0.2.10/32: this host's address)",
 		"deny 64:ff9b::cb00:7100/120 (NAT64 of 203.0.113.0/24: --deny-net)",
+		"deny ::/96 (IPv4-compatible", "deny 2002:a9fe::/32 (6to4 of 169.254.0.0/16: link-local, cloud metadata)",
+		"deny 2002:c000:20a::/48 (6to4 of 192.0.2.10/32: this host's address)",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("policy lacks %q:\n%s", want, text)

@@ -597,7 +597,9 @@ func TestNetUserRawSockets(t *testing.T) {
 // the host's own address is the host. Each denied IPv4 range is denied in
 // its NAT64 form too (the well-known prefix, and all of the local-use
 // 64:ff9b:1::/48), and so is ::ffff:0:0/96 (IPv4-mapped, which a host
-// socket pasta opens for the box connects to as IPv4). The lab has no
+// socket pasta opens for the box connects to as IPv4), and so are the
+// 6to4 forms (2002:a.b.c.d::/48, which a host's 6to4 tunnel sends to
+// a.b.c.d) and the deprecated IPv4-compatible ::/96. The lab has no
 // NAT64: the router holds those addresses itself, and the public host its
 // own NAT64 form, which stays reachable.
 func TestNetUserMappedIPv6(t *testing.T) {
@@ -607,6 +609,8 @@ func TestNetUserMappedIPv6(t *testing.T) {
 		"ip -n " + l.r + " -6 addr add 64:ff9b::a9fe:a9fe/128 dev lo", // 169.254.169.254
 		"ip -n " + l.r + " -6 addr add 64:ff9b::cb00:714d/128 dev lo", // 203.0.113.77, the lab host's own
 		"ip -n " + l.r + " -6 addr add 64:ff9b:1::a63:10a/128 dev lo", // local-use prefix
+		"ip -n " + l.r + " -6 addr add 2002:a63:10a::1/128 dev lo",    // 6to4 of 10.99.1.10
+		"ip -n " + l.r + " -6 addr add ::a63:10a/128 dev lo",          // IPv4-compatible 10.99.1.10
 		"ip -n " + l.p + " -6 addr add 64:ff9b::cb00:710a/128 dev lo", // 203.0.113.10, the public host
 		"ip -n " + l.r + " -6 route add 64:ff9b::cb00:710a/128 via 2001:db8:1::10",
 	} {
@@ -615,7 +619,7 @@ func TestNetUserMappedIPv6(t *testing.T) {
 		}
 	}
 	l.serve(t, l.p, "tcp", "[64:ff9b::cb00:710a]:80", "public-nat64")
-	denied := []string{"http://[64:ff9b::a63:10a]/", "http://[64:ff9b::a9fe:a9fe]/", "http://[64:ff9b::cb00:714d]/", "http://[64:ff9b:1::a63:10a]/"}
+	denied := []string{"http://[64:ff9b::a63:10a]/", "http://[64:ff9b::a9fe:a9fe]/", "http://[64:ff9b::cb00:714d]/", "http://[64:ff9b:1::a63:10a]/", "http://[2002:a63:10a::1]/", "http://[::a63:10a]/"}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out, err := l.command(ctx, "", append([]string{env.probe, "http"}, denied...)...).CombinedOutput()
