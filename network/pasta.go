@@ -88,10 +88,12 @@ func StartStack(path string, userns, netns *os.File, timeout time.Duration) (*St
 		return nil, fmt.Errorf("start pasta: %w", err)
 	}
 	w.Close()
+	// Before anything waits for pasta: its pid is not reused meanwhile.
+	capErr := capFiles(s.cmd.Process.Pid)
 	go func() { s.cmd.Wait(); close(s.done) }()
-	if err := capFiles(s.cmd.Process.Pid); err != nil {
+	if capErr != nil {
 		s.Stop()
-		return nil, fmt.Errorf("pasta: limit its open files: %w", err)
+		return nil, fmt.Errorf("pasta: limit its open files: %w", capErr)
 	}
 	ready := make(chan error, 1)
 	go func() {

@@ -811,3 +811,53 @@ func TestNetUserUDPSourcePort(t *testing.T) {
 		t.Errorf("pasta bound the host's port 9999, the box's source port:\n%s", ss)
 	}
 }
+
+// TestNetUserResolvConfHostileDir: another local user made the caller's
+// directory name first ($TMPDIR/sandbox-UID): as a directory of its own
+// filled with resolv.conf files naming its DNS server, or as a symlink to a
+// directory of the caller's elsewhere. The box still gets its own
+// resolv.conf, naming pasta's forwarder, and nothing is written through
+// the other user's name.
+func TestNetUserResolvConfHostileDir(t *testing.T) {
+	l := newLab(t)
+	for _, hostile := range []string{"dir", "symlink"} {
+		tmp, err := os.MkdirTemp("", "netuser-tmp-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(tmp) })
+		os.Chmod(tmp, 0o1777)
+		name := filepath.Join(tmp, "sandbox-"+strconv.Itoa(env.uid))
+		var watched string
+		switch hostile {
+		case "dir": // root's, the other user here
+			os.Mkdir(name, 0o711)
+			os.Chmod(name, 0o711)
+			for _, f := range []string{"resolv.conf", "resolv-1.conf"} {
+				os.WriteFile(filepath.Join(name, f), []byte("nameserver 10.99.1.10\n"), 0o644)
+			}
+			watched = name
+		case "symlink": // to a directory of the caller's, mode 0711
+			watched = filepath.Join(tmp, "callers")
+			os.Mkdir(watched, 0o711)
+			os.Chmod(watched, 0o711)
+			os.Chown(watched, env.uid, env.gid)
+			os.Symlink(watched, name)
+		}
+		before, _ := os.ReadDir(watched)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cmd := l.command(ctx, env.bin, "exec", "--net", "user", "--", "cat", "/etc/resolv.conf")
+		cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil || !strings.Contains(string(out), "nameserver 169.254.1.1") || strings.Contains(string(out), "10.99.1.10") {
+			t.Errorf("%s: the box's resolv.conf: %v\n%s", hostile, err, out)
+		}
+		if after, _ := os.ReadDir(watched); len(after) != len(before) {
+			t.Errorf("%s: files written through the other user's name: %v -> %v", hostile, before, after)
+		}
+		if left, _ := filepath.Glob(filepath.Join(tmp, "sandbox-resolv-*")); len(left) > 0 {
+			t.Errorf("%s: left behind: %v", hostile, left)
+		}
+	}
+}
