@@ -62,7 +62,7 @@ func TestNewPolicy(t *testing.T) {
 	for _, want := range []string{
 		"allow 10.1.2.3/32:3128 (--allow-net)",
 		"deny 169.254.0.0/16", "deny 10.0.0.0/8", "deny 100.64.0.0/10", "deny 172.16.0.0/12", "deny 192.168.0.0/16",
-		"deny 0.0.0.0/8", "deny 224.0.0.0/4", "deny ::1/128", "deny fc00::/7", "deny fe80::/10", "deny ff00::/8",
+		"deny 0.0.0.0/8", "deny 224.0.0.0/4", "deny 168.63.129.16/32 (Azure", "deny 192.0.0.0/24", "deny 198.18.0.0/15", "deny 240.0.0.0/4", "deny ::1/128", "deny fc00::/7", "deny fe80::/10", "deny ff00::/8",
 		"deny 192.0.2.10/32 (this host's address)", "deny 192.0.2.0/24 (this host's network)",
 		"deny 2001:db8:5::7/128 (this host's address)", "deny 2001:db8:5::/64 (this host's network)",
 		"deny 198.51.100.9/32 (this host's address)",

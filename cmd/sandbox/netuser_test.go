@@ -861,3 +861,39 @@ func TestNetUserResolvConfHostileDir(t *testing.T) {
 		}
 	}
 }
+
+// TestNetUserCloudEndpoints: the cloud host endpoints that are not in the
+// private or link-local ranges. On Azure, 168.63.129.16 (WireServer, a
+// public address) is the host's agent endpoint: it hands a VM its goal
+// state and extension settings, and answers its DNS; the box is refused
+// it (its DNS still goes through pasta's forwarder, to the host's
+// nameserver, whatever that is). And the special-purpose IPv4 ranges
+// that are not public either: 192.0.0.0/24, 198.18.0.0/15 (inside
+// networks use them), 240.0.0.0/4.
+func TestNetUserCloudEndpoints(t *testing.T) {
+	l := newLab(t)
+	addrs := []string{"168.63.129.16", "192.0.0.192", "198.18.0.1", "240.0.0.1"}
+	var urls []string
+	for _, a := range addrs {
+		if out, err := exec.Command("ip", "-n", l.r, "addr", "add", a+"/32", "dev", "lo").CombinedOutput(); err != nil {
+			t.Fatalf("lab: %v\n%s", err, out)
+		}
+		urls = append(urls, "http://"+a+"/")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := l.command(ctx, "", append([]string{env.probe, "http"}, urls...)...).CombinedOutput()
+	got := outcomes(string(out))
+	for _, u := range urls {
+		if err != nil || got[u] != "ok router" {
+			t.Fatalf("outside the box, %s: %q (the lab is broken): %v\n%s", u, got[u], err, out)
+		}
+	}
+	r := l.run(t, append([]string{"exec", "--net", "user", "--ro-bind", env.probe + ":/probe", "--"}, probeArgs(urls...)...)...)
+	got = outcomes(r.stdout)
+	for _, u := range urls {
+		if !strings.HasPrefix(got[u], "error") || !strings.Contains(got[u], "connection refused") {
+			t.Errorf("--net user, %s: %q, want connection refused\n%s", u, got[u], r)
+		}
+	}
+}
