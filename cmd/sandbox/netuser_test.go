@@ -810,6 +810,25 @@ func TestNetUserUDPSourcePort(t *testing.T) {
 	if strings.Contains(string(ss), ":9999 ") {
 		t.Errorf("pasta bound the host's port 9999, the box's source port:\n%s", ss)
 	}
+	// The same over IPv6.
+	sink6 := l.udpSink(t, l.p, "udp", "[2001:db8:1::10]:9")
+	cmd = l.command(ctx, env.bin, "exec", "--net", "user", "--ro-bind", env.probe+":/probe", "--", "/probe", "udp-from", "9999", "[2001:db8:1::10]:9")
+	out, _ = cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := out.Read(buf); string(buf[:n]) != "udp-from: sent\n" {
+		t.Fatalf("the box did not send: %q", buf[:n])
+	}
+	if got := sink6(); len(got) != 1 || got[0] != "x" {
+		t.Errorf("IPv6: the public host got %q, want the box's datagram", got)
+	}
+	ss, _ = exec.Command("ip", "netns", "exec", l.h, "ss", "-uanp").CombinedOutput()
+	io.ReadAll(out)
+	cmd.Wait()
+	if strings.Contains(string(ss), ":9999 ") {
+		t.Errorf("IPv6: pasta bound the host's port 9999, the box's source port:\n%s", ss)
+	}
 }
 
 // TestNetUserResolvConfHostileDir: another local user made the caller's
