@@ -10,6 +10,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// UDPPortMin and UDPPortMax bound the source ports of the box's outgoing
+// UDP, which pasta binds on the host (Install).
+const (
+	UDPPortMin = 40000
+	UDPPortMax = 60999
+)
+
 // TableName is the nftables table (family inet) that holds a box's policy,
 // in the box's own network namespace.
 const TableName = "sandbox"
@@ -70,6 +77,32 @@ func Install(p Policy) error {
 			add(append(t, rst)...)
 			add(append(m, reject)...)
 		}
+	}
+	// pasta sends the box's UDP from a host socket bound to the box's
+	// source port, on every host address: a box that sent from port P held
+	// the host's UDP port P, and got what others sent there. Outgoing UDP
+	// gets a fully random source port of 40000-60999 (the top of the
+	// host's ephemeral range, where services do not listen), which the
+	// payload cannot choose.
+	nat := c.AddChain(&nftables.Chain{
+		Name: "udp-ports", Table: t, Type: nftables.ChainTypeNAT,
+		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource, Policy: &policy,
+	})
+	for _, fam := range []byte{unix.NFPROTO_IPV4, unix.NFPROTO_IPV6} {
+		c.AddRule(&nftables.Rule{Table: t, Chain: nat, Exprs: []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{fam}},
+			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_UDP}},
+			&expr.Meta{Key: expr.MetaKeyOIF, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binary.NativeEndian.AppendUint32(nil, 1)},
+			&expr.Immediate{Register: 1, Data: binary.BigEndian.AppendUint16(nil, UDPPortMin)},
+			&expr.Immediate{Register: 2, Data: binary.BigEndian.AppendUint16(nil, UDPPortMax)},
+			// The source port only (no address registers), from the
+			// range, at random every time.
+			&expr.NAT{Type: expr.NATTypeSourceNAT, Family: uint32(fam), RegProtoMin: 1, RegProtoMax: 2,
+				FullyRandom: true, Specified: true},
+		}})
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nftables: %w", err)

@@ -118,13 +118,49 @@ var defaultDeny = []struct{ cidr, why string }{
 	{"169.254.0.0/16", "link-local, cloud metadata"},
 	{"172.16.0.0/12", "private"},
 	{"192.168.0.0/16", "private"},
+	{"168.63.129.16/32", "Azure's host endpoint (WireServer: a VM's goal state, extension settings, DNS)"},
+	{"192.0.0.0/24", "IETF protocol assignments"},
+	{"198.18.0.0/15", "benchmarking, used inside networks"},
 	{"224.0.0.0/4", "multicast"},
+	{"240.0.0.0/4", "reserved"},
 	{"255.255.255.255/32", "broadcast"},
 	{"::1/128", "loopback"},
 	{"::/128", "unspecified"},
 	{"fc00::/7", "unique local"},
 	{"fe80::/10", "link-local"},
 	{"ff00::/8", "multicast"},
+	// IPv6 addresses that stand for IPv4 ones: an IPv4-mapped address is
+	// the IPv4 host to a host socket (pasta's, opened for the box), and
+	// the local-use NAT64 prefix (RFC 8215) translates to whatever its
+	// network chose. The well-known NAT64 prefix carries public IPv4
+	// hosts too: only the NAT64 forms of the denied IPv4 ranges are
+	// denied (NewPolicy).
+	{"::ffff:0:0/96", "IPv4-mapped"},
+	{"::/96", "IPv4-compatible (deprecated; a host's sit device tunnels it to the IPv4 host)"},
+	{"64:ff9b:1::/48", "local-use NAT64"},
+}
+
+// nat64 is the well-known NAT64 prefix (RFC 6052): where the host's network
+// has a NAT64 (an IPv6-only cloud subnet), 64:ff9b::a.b.c.d is the IPv4 host
+// a.b.c.d, the LAN's and the metadata endpoint's included.
+var nat64 = netip.MustParseAddr("64:ff9b::")
+
+// nat64Of is the NAT64 form of an IPv4 prefix.
+func nat64Of(p netip.Prefix) netip.Prefix {
+	b := nat64.As16()
+	a := p.Addr().As4()
+	copy(b[12:], a[:])
+	return netip.PrefixFrom(netip.AddrFrom16(b), 96+p.Bits())
+}
+
+// sixToFourOf is the 6to4 form (2002:V4ADDR::/16+N, RFC 3056) of an IPv4
+// prefix: a host with a 6to4 tunnel sends it, in IPv4, to that IPv4 host.
+func sixToFourOf(p netip.Prefix) netip.Prefix {
+	var b [16]byte
+	b[0], b[1] = 0x20, 0x02
+	a := p.Addr().As4()
+	copy(b[2:], a[:])
+	return netip.PrefixFrom(netip.AddrFrom16(b), 16+p.Bits())
 }
 
 // Policy is the egress policy of a box in user mode. The rules apply in this
@@ -183,6 +219,14 @@ func NewPolicy(allow, deny []Rule, h HostFacts) Policy {
 		}
 		p.Deny = append(p.Deny, d)
 	}
+	// Each denied IPv4 range, the host's own addresses and --deny-net's
+	// included, is denied in its NAT64 and 6to4 forms too.
+	for _, r := range p.Deny {
+		if r.Prefix.Addr().Is4() {
+			p.Deny = append(p.Deny, Rule{Prefix: nat64Of(r.Prefix), Port: r.Port, Why: "NAT64 of " + r.String() + ": " + r.Why},
+				Rule{Prefix: sixToFourOf(r.Prefix), Port: r.Port, Why: "6to4 of " + r.String() + ": " + r.Why})
+		}
+	}
 	for i := range p.Allow {
 		if p.Allow[i].Why == "" {
 			p.Allow[i].Why = "--allow-net"
@@ -203,7 +247,8 @@ func (p Policy) Lines() []string {
 	for _, r := range p.Deny {
 		l = append(l, fmt.Sprintf("deny %s (%s)", r, r.Why))
 	}
-	return append(l, "allow everything else (the internet)")
+	l = append(l, "allow everything else (the internet)")
+	return append(l, fmt.Sprintf("outgoing UDP from a random source port of %d-%d (pasta binds the box's source ports on the host)", UDPPortMin, UDPPortMax))
 }
 
 // ReadHostFacts reads this process's network namespace: its addresses (by

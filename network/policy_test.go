@@ -62,12 +62,21 @@ func TestNewPolicy(t *testing.T) {
 	for _, want := range []string{
 		"allow 10.1.2.3/32:3128 (--allow-net)",
 		"deny 169.254.0.0/16", "deny 10.0.0.0/8", "deny 100.64.0.0/10", "deny 172.16.0.0/12", "deny 192.168.0.0/16",
-		"deny 0.0.0.0/8", "deny 224.0.0.0/4", "deny ::1/128", "deny fc00::/7", "deny fe80::/10", "deny ff00::/8",
+		"deny 0.0.0.0/8", "deny 224.0.0.0/4", "deny 168.63.129.16/32 (Azure", "deny 192.0.0.0/24", "deny 198.18.0.0/15", "deny 240.0.0.0/4", "deny ::1/128", "deny fc00::/7", "deny fe80::/10", "deny ff00::/8",
 		"deny 192.0.2.10/32 (this host's address)", "deny 192.0.2.0/24 (this host's network)",
 		"deny 2001:db8:5::7/128 (this host's address)", "deny 2001:db8:5::/64 (this host's network)",
 		"deny 198.51.100.9/32 (this host's address)",
 		"deny 203.0.113.0/24 (--deny-net)",
 		"allow 169.254.1.1 port 53",
+		// IPv6 forms of IPv4 addresses: mapped, local-use NAT64, and the
+		// well-known NAT64 prefix's forms of every denied IPv4 range.
+		"deny ::ffff:0.0.0.0/96 (IPv4-mapped)", "deny 64:ff9b:1::/48 (local-use NAT64)",
+		"deny 64:ff9b::a9fe:0/112 (NAT64 of 169.254.0.0/16: link-local, cloud metadata)",
+		"deny 64:ff9b::a00:0/104 (NAT64 of 10.0.0.0/8: private)",
+		"deny 64:ff9b::c000:20a/128 (NAT64 of 192.0.2.10/32: this host's address)",
+		"deny 64:ff9b::cb00:7100/120 (NAT64 of 203.0.113.0/24: --deny-net)",
+		"deny ::/96 (IPv4-compatible", "deny 2002:a9fe::/32 (6to4 of 169.254.0.0/16: link-local, cloud metadata)",
+		"deny 2002:c000:20a::/48 (6to4 of 192.0.2.10/32: this host's address)",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("policy lacks %q:\n%s", want, text)

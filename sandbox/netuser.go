@@ -93,12 +93,18 @@ func resolvConfText() string {
 }
 
 // writeResolvConf returns the file bound over the box's /etc/resolv.conf:
-// one per caller, $TMPDIR/sandbox-UID/resolv.conf, in a directory of the
-// caller's own (mode 0711, not a symlink: checked, since another user may
-// have made the name first; others may pass through it, as a root
-// caller's box, whose init runs as nobody, must), written once and kept,
-// so that a SIGKILLed supervisor leaves nothing behind. Elsewhere (the directory is not the
-// caller's), a file of its own that the run removes (remove is non-nil).
+// one per box, $TMPDIR/sandbox-UID/resolv-PID.conf (PID: the supervisor's),
+// in a directory of the caller's own (mode 0711, not a symlink: checked,
+// since another user may have made the name first; others may pass through
+// it, as a root caller's box, whose init runs as nobody, must); the run
+// removes it (remove), and the next run removes what a SIGKILLed
+// supervisor left (sweepResolvConfs). Elsewhere (the directory is not the
+// caller's), a file of its own in $TMPDIR, which the run removes too.
+//
+// One file per box, not one per caller: the bind is read-only, but a
+// payload given --cap-add CAP_SYS_ADMIN and --seccomp off may remount it
+// read-write, and it would then rewrite the DNS server of every other
+// --net user box of the caller's (TestNetUserResolvConfPerBox).
 func writeResolvConf() (path string, remove func(), err error) {
 	text := resolvConfText()
 	dir := filepath.Join(os.TempDir(), "sandbox-"+strconv.Itoa(os.Geteuid()))
@@ -108,19 +114,19 @@ func writeResolvConf() (path string, remove func(), err error) {
 	}
 	if err == nil || errors.Is(err, fs.ErrExist) {
 		fi, err := os.Lstat(dir)
-		st, ok := fi.Sys().(*syscall.Stat_t)
-		if err == nil && fi.IsDir() && ok && int(st.Uid) == os.Geteuid() && fi.Mode().Perm() == 0o711 {
-			p := filepath.Join(dir, "resolv.conf")
-			if b, err := os.ReadFile(p); err == nil && string(b) == text {
-				return p, nil, nil
-			}
-			// A new file renamed into place: a box starting meanwhile
-			// binds the old one or the new one, never half of one.
-			if tmp, err := writeTemp(dir, text); err == nil {
-				if err := os.Rename(tmp, p); err == nil {
-					return p, nil, nil
+		if err == nil {
+			st, ok := fi.Sys().(*syscall.Stat_t)
+			if fi.IsDir() && ok && int(st.Uid) == os.Geteuid() && fi.Mode().Perm() == 0o711 {
+				sweepResolvConfs(dir)
+				p := filepath.Join(dir, "resolv-"+strconv.Itoa(os.Getpid())+".conf")
+				// A new file renamed into place: the name is never
+				// half written.
+				if tmp, err := writeTemp(dir, text); err == nil {
+					if err := os.Rename(tmp, p); err == nil {
+						return p, func() { os.Remove(p) }, nil
+					}
+					os.Remove(tmp)
 				}
-				os.Remove(tmp)
 			}
 		}
 	}
@@ -129,6 +135,37 @@ func writeResolvConf() (path string, remove func(), err error) {
 		return "", nil, err
 	}
 	return p, func() { os.Remove(p) }, nil
+}
+
+// sweepResolvConfs removes, from the caller's directory, the resolv.conf
+// files of supervisors that are gone (SIGKILLed: none removes its own
+// then), and the one file per caller that earlier versions kept. A box
+// that runs holds its file by its bind, not by its name.
+func sweepResolvConfs(dir string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if name == "resolv.conf" {
+			os.Remove(filepath.Join(dir, name))
+			continue
+		}
+		pid, ok := strings.CutPrefix(name, "resolv-")
+		if pid, ok = strings.CutSuffix(pid, ".conf"); !ok {
+			continue
+		}
+		n, err := strconv.Atoi(pid)
+		if err != nil || n <= 0 || n == os.Getpid() {
+			continue
+		}
+		// ESRCH: no such process; EPERM (another user's) cannot be, in
+		// a directory of the caller's, but is left alone.
+		if unix.Kill(n, 0) == unix.ESRCH {
+			os.Remove(filepath.Join(dir, name))
+		}
+	}
 }
 
 // writeTemp writes text to a new file (mode 0644) in dir.

@@ -215,6 +215,7 @@ func TestValidate(t *testing.T) {
 		{func(s *Spec) { s.AllowNet = []string{"10.0.0.0/8"} }, "--allow-net"},
 		{func(s *Spec) { s.Net, s.DenyNet = "user", []string{"10.0.0.0/33"} }, "--deny-net"},
 		{func(s *Spec) { s.Net, s.CapAdd = "user", []string{"net_admin"} }, "--cap-add"},
+		{func(s *Spec) { s.Net, s.CapAdd = "user", []string{"CAP_NET_RAW"} }, "--cap-add"},
 	} {
 		s := ok
 		tc.mod(&s)

@@ -224,10 +224,15 @@ func (s *Spec) Validate() error {
 	}
 	if s.Net == "user" {
 		// CAP_NET_ADMIN in the box's user namespace is what changing the
-		// nftables rules of its network namespace takes.
+		// nftables rules of its network namespace takes. CAP_NET_RAW
+		// opens packet sockets, whose frames go to pasta below the IP
+		// layer's hooks, where the rules never see them, and raw sockets
+		// that write any header.
 		for _, c := range s.CapAdd {
 			if n, err := capByName(c); err == nil && n == unix.CAP_NET_ADMIN {
 				return specErr("--cap-add", "%s with --net user: it would let the payload remove the egress policy", c)
+			} else if err == nil && n == unix.CAP_NET_RAW {
+				return specErr("--cap-add", "%s with --net user: its packet sockets would pass the egress policy by", c)
 			}
 		}
 	}

@@ -21,6 +21,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -503,5 +504,416 @@ func TestNetUserWithoutStack(t *testing.T) {
 	r := runWith(t, runOpts{env: []string{"PATH=/nonexistent"}}, "exec", "--net", "user", "--", "/bin/true")
 	if r.code != 125 || !strings.Contains(r.stderr, "apt-get install passt") {
 		t.Errorf("want exit 125 naming apt-get install passt\n%s", r)
+	}
+}
+
+// udpSink collects the datagrams that arrive on addr (UDP) in namespace ns.
+func (l *lab) udpSink(t *testing.T, ns, network, addr string) func() []string {
+	t.Helper()
+	got := make(chan string, 100)
+	inNetns(t, ns, func() error {
+		pc, err := net.ListenPacket(network, addr)
+		if err != nil {
+			return err
+		}
+		t.Cleanup(func() { pc.Close() })
+		go func() {
+			buf := make([]byte, 1500)
+			for {
+				n, _, err := pc.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				got <- string(buf[:n])
+			}
+		}()
+		return nil
+	})
+	return func() []string {
+		var out []string
+		deadline := time.After(500 * time.Millisecond)
+		for {
+			select {
+			case m := <-got:
+				out = append(out, m)
+			case <-deadline:
+				return out
+			}
+		}
+	}
+}
+
+// TestNetUserRawSockets: the policy is nftables rules on the IP layer's
+// output hook; a packet socket writes frames below it, straight to pasta,
+// which carries what they hold to the host's network. So CAP_NET_RAW,
+// which a packet socket (and a raw IPv6 socket) takes, is refused with
+// --net user, as CAP_NET_ADMIN is; and without it (the default) the
+// payload has no packet socket.
+func TestNetUserRawSockets(t *testing.T) {
+	l := newLab(t)
+	sink := l.udpSink(t, l.r, "udp", ":9999")
+	// Outside the box (as root, which may open a packet socket): the
+	// datagram arrives, so the test can fail.
+	l.asRoot = true
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := l.command(ctx, "", env.probe, "packet-udp", "10.99.1.10:9999", "outside").CombinedOutput()
+	l.asRoot = false
+	if err != nil || !strings.Contains(string(out), "packet-udp: ok") {
+		t.Fatalf("packet-udp outside the box: %v\n%s", err, out)
+	}
+	if got := sink(); len(got) == 0 || got[0] != "outside" {
+		t.Fatalf("outside the box, the LAN host got %q (the lab is broken)", got)
+	}
+	// With CAP_NET_RAW: a packet socket (the default filter refuses the
+	// family; --seccomp off does not), and a raw IPv6 socket (the default
+	// filter allows AF_INET6) to an IPv4-mapped address, which the box's
+	// kernel sends out as IPv6, and pasta's host socket to the IPv4 host.
+	for _, a := range [][]string{
+		{"--cap-add", "CAP_NET_RAW", "--seccomp", "off", "--", "/probe", "packet-udp", "10.99.1.10:9999", "packet"},
+		{"--cap-add", "net_raw", "--", "/probe", "udp6-raw", "[::ffff:10.99.1.10]:9999", "mapped"},
+	} {
+		r := l.run(t, append([]string{"exec", "--net", "user", "--ro-bind", env.probe + ":/probe"}, a...)...)
+		if got := sink(); len(got) > 0 {
+			t.Errorf("--net user %v: reached the LAN host (%q)\n%s", a, got, r)
+		}
+		if r.code != 125 || !strings.Contains(r.stderr, "egress policy") {
+			t.Errorf("--net user %v: want exit 125 naming the policy\n%s", a, r)
+		}
+	}
+	// Without it, no packet socket.
+	r := l.run(t, "exec", "--net", "user", "--ro-bind", env.probe+":/probe", "--", "/probe", "packet-udp", "10.99.1.10:9999", "default")
+	if !strings.Contains(r.stdout, "packet-udp: errno=") {
+		t.Errorf("a default --net user box opened a packet socket\n%s", r)
+	}
+	if got := sink(); len(got) > 0 {
+		t.Errorf("the LAN host got %q", got)
+	}
+}
+
+// TestNetUserMappedIPv6: IPv6 addresses that stand for IPv4 ones. Where
+// the host's network has a NAT64 (an IPv6-only cloud subnet, with DNS64),
+// 64:ff9b::a.b.c.d is the IPv4 host a.b.c.d: 64:ff9b::10.99.1.10 the LAN
+// host, 64:ff9b::169.254.169.254 the metadata endpoint, and the NAT64 of
+// the host's own address is the host. Each denied IPv4 range is denied in
+// its NAT64 form too (the well-known prefix, and all of the local-use
+// 64:ff9b:1::/48), and so is ::ffff:0:0/96 (IPv4-mapped, which a host
+// socket pasta opens for the box connects to as IPv4), and so are the
+// 6to4 forms (2002:a.b.c.d::/48, which a host's 6to4 tunnel sends to
+// a.b.c.d) and the deprecated IPv4-compatible ::/96. The lab has no
+// NAT64: the router holds those addresses itself, and the public host its
+// own NAT64 form, which stays reachable.
+func TestNetUserMappedIPv6(t *testing.T) {
+	l := newLab(t)
+	for _, c := range []string{
+		"ip -n " + l.r + " -6 addr add 64:ff9b::a63:10a/128 dev lo",   // 10.99.1.10, the LAN host
+		"ip -n " + l.r + " -6 addr add 64:ff9b::a9fe:a9fe/128 dev lo", // 169.254.169.254
+		"ip -n " + l.r + " -6 addr add 64:ff9b::cb00:714d/128 dev lo", // 203.0.113.77, the lab host's own
+		"ip -n " + l.r + " -6 addr add 64:ff9b:1::a63:10a/128 dev lo", // local-use prefix
+		"ip -n " + l.r + " -6 addr add 2002:a63:10a::1/128 dev lo",    // 6to4 of 10.99.1.10
+		"ip -n " + l.r + " -6 addr add ::a63:10a/128 dev lo",          // IPv4-compatible 10.99.1.10
+		"ip -n " + l.p + " -6 addr add 64:ff9b::cb00:710a/128 dev lo", // 203.0.113.10, the public host
+		"ip -n " + l.r + " -6 route add 64:ff9b::cb00:710a/128 via 2001:db8:1::10",
+	} {
+		if out, err := exec.Command("sh", "-c", c).CombinedOutput(); err != nil {
+			t.Fatalf("lab: %s: %v\n%s", c, err, out)
+		}
+	}
+	l.serve(t, l.p, "tcp", "[64:ff9b::cb00:710a]:80", "public-nat64")
+	denied := []string{"http://[64:ff9b::a63:10a]/", "http://[64:ff9b::a9fe:a9fe]/", "http://[64:ff9b::cb00:714d]/", "http://[64:ff9b:1::a63:10a]/", "http://[2002:a63:10a::1]/", "http://[::a63:10a]/"}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := l.command(ctx, "", append([]string{env.probe, "http"}, denied...)...).CombinedOutput()
+	got := outcomes(string(out))
+	for _, u := range denied {
+		if err != nil || got[u] != "ok router" {
+			t.Fatalf("outside the box, %s: %q (the lab is broken): %v\n%s", u, got[u], err, out)
+		}
+	}
+	r := l.run(t, append([]string{"exec", "--net", "user", "--ro-bind", env.probe + ":/probe", "--"}, probeArgs(append(denied, "http://[64:ff9b::cb00:710a]/")...)...)...)
+	got = outcomes(r.stdout)
+	for _, u := range denied {
+		if !strings.HasPrefix(got[u], "error") || !strings.Contains(got[u], "connection refused") {
+			t.Errorf("--net user, %s: %q, want connection refused\n%s", u, got[u], r)
+		}
+	}
+	if got["http://[64:ff9b::cb00:710a]/"] != "ok public-nat64" {
+		t.Errorf("--net user: the public host's NAT64 address: %q, want it reached\n%s", got["http://[64:ff9b::cb00:710a]/"], r)
+	}
+	r = l.run(t, "exec", "--net", "user", "--dry-run", "--", "true")
+	for _, want := range []string{"net: deny 64:ff9b::a00:0/104", "net: deny 64:ff9b::a9fe:0/112", "net: deny ::ffff:0.0.0.0/96", "net: deny 64:ff9b:1::/48"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("--dry-run lacks %q:\n%s", want, r)
+		}
+	}
+}
+
+// TestNetUserResolvConfPerBox: each box's resolv.conf is a file of its
+// own. The file is bound read-only, but a payload given --cap-add
+// CAP_SYS_ADMIN and --seccomp off may remount its binds read-write (a
+// documented consequence of those flags); had the boxes of one caller
+// shared one file, such a payload would rewrite the DNS server of every
+// other --net user box the caller has running. And nothing is left behind
+// in the caller's directory.
+func TestNetUserResolvConfPerBox(t *testing.T) {
+	l := newLab(t)
+	// A TMPDIR of the test's own, so that the caller's usual directory
+	// (and other runs' boxes) are not touched.
+	tmp, err := os.MkdirTemp("", "netuser-tmp-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	if err := os.Chmod(tmp, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Box B, a victim: started first, it reads its resolv.conf once box
+	// A has written.
+	victim := l.command(ctx, env.bin, "exec", "--net", "user", "--", "/bin/sh", "-c", "echo started; read x; cat /etc/resolv.conf")
+	victim.Env = append(victim.Env, "TMPDIR="+tmp)
+	in, _ := victim.StdinPipe()
+	out, _ := victim.StdoutPipe()
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 100)
+	if n, _ := out.Read(buf); string(buf[:n]) != "started\n" {
+		t.Fatalf("the victim box did not start: %q", buf[:n])
+	}
+	attacker := l.command(ctx, env.bin, "exec", "--net", "user", "--cap-add", "CAP_SYS_ADMIN", "--seccomp", "off", "--",
+		"/bin/sh", "-c", `mount -o remount,bind,rw /etc/resolv.conf && echo "nameserver 10.99.1.10" > /etc/resolv.conf; cat /etc/resolv.conf`)
+	attacker.Env = append(attacker.Env, "TMPDIR="+tmp)
+	a, _ := attacker.CombinedOutput()
+	if !strings.Contains(string(a), "nameserver 10.99.1.10") {
+		t.Logf("the attacker could not rewrite its own resolv.conf (then nothing to show): %s", a)
+	}
+	in.Write([]byte("go\n"))
+	in.Close()
+	rest, _ := io.ReadAll(out)
+	victim.Wait()
+	if strings.Contains(string(rest), "10.99.1.10") || !strings.Contains(string(rest), "nameserver 169.254.1.1") {
+		t.Errorf("another box rewrote the victim's resolv.conf:\n%s\n(the attacker: %s)", rest, a)
+	}
+	// A SIGKILLed supervisor leaves its file; the next run removes it.
+	killed := l.command(ctx, env.bin, "exec", "--net", "user", "--", "/bin/sh", "-c", "echo started; exec sleep 30")
+	killed.Env = append(killed.Env, "TMPDIR="+tmp)
+	out, _ = killed.StdoutPipe()
+	if err := killed.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := out.Read(buf); string(buf[:n]) != "started\n" {
+		t.Fatalf("the box did not start: %q", buf[:n])
+	}
+	killed.Process.Signal(syscall.SIGKILL)
+	killed.Wait()
+	next := l.command(ctx, env.bin, "exec", "--net", "user", "--", "true")
+	next.Env = append(next.Env, "TMPDIR="+tmp)
+	if b, err := next.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	left, _ := filepath.Glob(filepath.Join(tmp, "sandbox-*", "*"))
+	left2, _ := filepath.Glob(filepath.Join(tmp, "sandbox-resolv-*"))
+	if left = append(left, left2...); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
+
+// TestNetUserStackFiles: each connection of the box's is a host socket of
+// pasta's (kernel memory, an ephemeral port of the host's), outside every
+// limit of the box's; pasta's open files are capped, so a box that opens
+// connections without end holds at most about 4,000 of them (it held
+// 9,910, up to the caller's hard limit, before).
+func TestNetUserStackFiles(t *testing.T) {
+	l := newLab(t)
+	for _, root := range []bool{false, true} {
+		l.asRoot = root
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		cmd := l.command(ctx, env.bin, "exec", "--net", "user", "--ro-bind", env.probe+":/probe", "--", "/probe", "hold-conns", "203.0.113.10:80", "12000")
+		in, _ := cmd.StdinPipe()
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 200)
+		n, _ := out.Read(buf)
+		line := string(buf[:n])
+		// pasta: the supervisor's child.
+		var fds []string
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			stat, _ := os.ReadFile("/proc/" + e.Name() + "/stat")
+			end := strings.LastIndexByte(string(stat), ')')
+			if end < 0 || !strings.Contains(string(stat), "(pas") {
+				continue
+			}
+			if f := strings.Fields(string(stat[end+1:])); len(f) > 1 && f[1] == strconv.Itoa(cmd.Process.Pid) {
+				fds, _ = filepath.Glob("/proc/" + e.Name() + "/fd/*")
+			}
+		}
+		in.Close()
+		cmd.Wait()
+		cancel()
+		var conns int
+		fmt.Sscanf(line, "conns: %d", &conns)
+		if conns < 1000 {
+			t.Errorf("root %v: the box could not open 1000 connections: %q", root, line)
+		}
+		if len(fds) == 0 || len(fds) > 8192 {
+			t.Errorf("root %v: pasta held %d descriptors for the box's connections (%q), want at most 8192", root, len(fds), line)
+		}
+		t.Logf("root %v: %s; pasta: %d descriptors", root, strings.TrimSpace(line), len(fds))
+	}
+	l.asRoot = false
+}
+
+// TestNetUserUDPSourcePort: pasta sends a box's UDP datagrams from a host
+// socket bound to the box's source port, on every host address. So a box
+// that sent from port P held the host's UDP port P: what anyone then sent
+// to the host's port P (a LAN host here) went into the box, and a host
+// service started later could not bind it. The box's rules now give its
+// outgoing UDP a random source port in 40000-60999 (fully random: the
+// payload cannot choose one), so pasta binds a port of that range.
+func TestNetUserUDPSourcePort(t *testing.T) {
+	l := newLab(t)
+	sink := l.udpSink(t, l.p, "udp", "203.0.113.10:9")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := l.command(ctx, env.bin, "exec", "--net", "user", "--ro-bind", env.probe+":/probe", "--", "/probe", "udp-from", "9999", "203.0.113.10:9")
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 200)
+	if n, _ := out.Read(buf); string(buf[:n]) != "udp-from: sent\n" {
+		t.Fatalf("the box did not send: %q", buf[:n])
+	}
+	if got := sink(); len(got) != 1 || got[0] != "x" {
+		t.Errorf("the public host got %q, want the box's datagram", got)
+	}
+	ss, _ := exec.Command("ip", "netns", "exec", l.h, "ss", "-uanp").CombinedOutput()
+	// A LAN host sends to the lab host's port 9999.
+	inNetns(t, l.r, func() error {
+		c, err := net.Dial("udp", "10.99.0.2:9999")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("from-the-lan"))
+		return err
+	})
+	rest, _ := io.ReadAll(out)
+	cmd.Wait()
+	if strings.Contains(string(rest), "from-the-lan") {
+		t.Errorf("a datagram to the host's port 9999 reached the box:\n%s\nthe lab host's UDP sockets:\n%s", rest, ss)
+	}
+	if strings.Contains(string(ss), ":9999 ") {
+		t.Errorf("pasta bound the host's port 9999, the box's source port:\n%s", ss)
+	}
+	// The same over IPv6.
+	sink6 := l.udpSink(t, l.p, "udp", "[2001:db8:1::10]:9")
+	cmd = l.command(ctx, env.bin, "exec", "--net", "user", "--ro-bind", env.probe+":/probe", "--", "/probe", "udp-from", "9999", "[2001:db8:1::10]:9")
+	out, _ = cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := out.Read(buf); string(buf[:n]) != "udp-from: sent\n" {
+		t.Fatalf("the box did not send: %q", buf[:n])
+	}
+	if got := sink6(); len(got) != 1 || got[0] != "x" {
+		t.Errorf("IPv6: the public host got %q, want the box's datagram", got)
+	}
+	ss, _ = exec.Command("ip", "netns", "exec", l.h, "ss", "-uanp").CombinedOutput()
+	io.ReadAll(out)
+	cmd.Wait()
+	if strings.Contains(string(ss), ":9999 ") {
+		t.Errorf("IPv6: pasta bound the host's port 9999, the box's source port:\n%s", ss)
+	}
+}
+
+// TestNetUserResolvConfHostileDir: another local user made the caller's
+// directory name first ($TMPDIR/sandbox-UID): as a directory of its own
+// filled with resolv.conf files naming its DNS server, or as a symlink to a
+// directory of the caller's elsewhere. The box still gets its own
+// resolv.conf, naming pasta's forwarder, and nothing is written through
+// the other user's name.
+func TestNetUserResolvConfHostileDir(t *testing.T) {
+	l := newLab(t)
+	for _, hostile := range []string{"dir", "symlink"} {
+		tmp, err := os.MkdirTemp("", "netuser-tmp-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(tmp) })
+		os.Chmod(tmp, 0o1777)
+		name := filepath.Join(tmp, "sandbox-"+strconv.Itoa(env.uid))
+		var watched string
+		switch hostile {
+		case "dir": // root's, the other user here
+			os.Mkdir(name, 0o711)
+			os.Chmod(name, 0o711)
+			for _, f := range []string{"resolv.conf", "resolv-1.conf"} {
+				os.WriteFile(filepath.Join(name, f), []byte("nameserver 10.99.1.10\n"), 0o644)
+			}
+			watched = name
+		case "symlink": // to a directory of the caller's, mode 0711
+			watched = filepath.Join(tmp, "callers")
+			os.Mkdir(watched, 0o711)
+			os.Chmod(watched, 0o711)
+			os.Chown(watched, env.uid, env.gid)
+			os.Symlink(watched, name)
+		}
+		before, _ := os.ReadDir(watched)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cmd := l.command(ctx, env.bin, "exec", "--net", "user", "--", "cat", "/etc/resolv.conf")
+		cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil || !strings.Contains(string(out), "nameserver 169.254.1.1") || strings.Contains(string(out), "10.99.1.10") {
+			t.Errorf("%s: the box's resolv.conf: %v\n%s", hostile, err, out)
+		}
+		if after, _ := os.ReadDir(watched); len(after) != len(before) {
+			t.Errorf("%s: files written through the other user's name: %v -> %v", hostile, before, after)
+		}
+		if left, _ := filepath.Glob(filepath.Join(tmp, "sandbox-resolv-*")); len(left) > 0 {
+			t.Errorf("%s: left behind: %v", hostile, left)
+		}
+	}
+}
+
+// TestNetUserCloudEndpoints: the cloud host endpoints that are not in the
+// private or link-local ranges. On Azure, 168.63.129.16 (WireServer, a
+// public address) is the host's agent endpoint: it hands a VM its goal
+// state and extension settings, and answers its DNS; the box is refused
+// it (its DNS still goes through pasta's forwarder, to the host's
+// nameserver, whatever that is). And the special-purpose IPv4 ranges
+// that are not public either: 192.0.0.0/24, 198.18.0.0/15 (inside
+// networks use them), 240.0.0.0/4.
+func TestNetUserCloudEndpoints(t *testing.T) {
+	l := newLab(t)
+	addrs := []string{"168.63.129.16", "192.0.0.192", "198.18.0.1", "240.0.0.1"}
+	var urls []string
+	for _, a := range addrs {
+		if out, err := exec.Command("ip", "-n", l.r, "addr", "add", a+"/32", "dev", "lo").CombinedOutput(); err != nil {
+			t.Fatalf("lab: %v\n%s", err, out)
+		}
+		urls = append(urls, "http://"+a+"/")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := l.command(ctx, "", append([]string{env.probe, "http"}, urls...)...).CombinedOutput()
+	got := outcomes(string(out))
+	for _, u := range urls {
+		if err != nil || got[u] != "ok router" {
+			t.Fatalf("outside the box, %s: %q (the lab is broken): %v\n%s", u, got[u], err, out)
+		}
+	}
+	r := l.run(t, append([]string{"exec", "--net", "user", "--ro-bind", env.probe + ":/probe", "--"}, probeArgs(urls...)...)...)
+	got = outcomes(r.stdout)
+	for _, u := range urls {
+		if !strings.HasPrefix(got[u], "error") || !strings.Contains(got[u], "connection refused") {
+			t.Errorf("--net user, %s: %q, want connection refused\n%s", u, got[u], r)
+		}
 	}
 }
