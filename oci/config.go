@@ -324,7 +324,12 @@ func mapMounts(ms []specs.Mount, bundle string, sp *sandbox.Spec, note func(stri
 			m.Type == "tmpfs" && dest == "/dev",
 			m.Type == "devpts" && dest == "/dev/pts":
 			// The box makes its own: a procfs of its pid namespace, a
-			// minimal /dev, a devpts instance of its own.
+			// minimal /dev, a devpts instance of its own. Its own are
+			// writable where the kernel lets them be: "ro" would be
+			// dropped.
+			if slices.Contains(m.Options, "ro") {
+				return fieldErr(field+".options", "%s: a read-only %s is not supported yet", dest, m.Type)
+			}
 		case m.Type == "mqueue" || m.Type == "sysfs" || m.Type == "cgroup" || m.Type == "cgroup2":
 			// Left out: the box is stronger without them, and nothing of
 			// the host shows through their absence.
@@ -341,6 +346,10 @@ func mapMounts(ms []specs.Mount, bundle string, sp *sandbox.Spec, note func(stri
 					}
 					size = n
 				case k == "mode" || k == "nr_inodes" || k == "uid" || k == "gid":
+				case o == "ro":
+					// "ro" is in mountOpts for binds; the box's tmpfs
+					// mounts are writable, so it would be dropped.
+					return fieldErr(field+".options", "%s: a read-only tmpfs is not supported yet", dest)
 				case o == "noexec" && dest != "/dev/shm":
 					return fieldErr(field+".options", "%s: noexec on a tmpfs is not supported yet", dest)
 				case o == "noexec", o == "tmpcopyup", o == "notmpcopyup":

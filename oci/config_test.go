@@ -173,6 +173,10 @@ func TestToSpecRefuses(t *testing.T) {
 		{"mounts[4].options", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "tmpfs", Options: []string{"noexec"}})
 		}},
+		{"mounts[4].options", func(s *specs.Spec) { // a read-only tmpfs must not become a writable one
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "tmpfs", Options: []string{"nosuid", "ro"}})
+		}},
+		{"mounts[0].options", func(s *specs.Spec) { s.Mounts[0].Options = append(s.Mounts[0].Options, "ro") }},
 		{"mounts[4].destination", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "x", Type: "tmpfs"})
 		}},

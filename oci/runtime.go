@@ -77,6 +77,9 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("state root: %w", err)
 	}
+	if err := checkRoot(root); err != nil {
+		return nil, nil, err
+	}
 	dir := filepath.Join(root, id)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		if errors.Is(err, os.ErrExist) {

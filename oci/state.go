@@ -82,9 +82,39 @@ func checkID(id string) error {
 	return nil
 }
 
+// checkRoot refuses a state root that another user could change: one not
+// owned by this process's euid, or writable by its group or others, or not
+// a directory (followed through symlinks: a link to a directory of ours is
+// harmless, a link to someone else's is refused by its owner). Without
+// it, a user who made /tmp/sandbox-UID first (the default root when
+// $XDG_RUNTIME_DIR is unset), or any shared writable --root, could plant
+// ROOT/ID/state.json with a pid of the victim's own processes, which kill
+// and delete --force then signal, or a bundle and pid that exec joins.
+func checkRoot(root string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(root, &st); err != nil {
+		return fmt.Errorf("state root %s: %w", root, err)
+	}
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return fmt.Errorf("state root %s: not a directory", root)
+	case int(st.Uid) != os.Geteuid():
+		return fmt.Errorf("state root %s: owned by uid %d, not by this user (%d): another user could forge its state", root, st.Uid, os.Geteuid())
+	case st.Mode&0o022 != 0:
+		return fmt.Errorf("state root %s: writable by group or others (mode %o): another user could forge its state", root, st.Mode&0o7777)
+	}
+	return nil
+}
+
 // open locks and reads the container's state.
 func open(root, id string) (*container, error) {
 	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	if err := checkRoot(root); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil, fmt.Errorf("%s: %w", id, ErrNotExist)
+		}
 		return nil, err
 	}
 	dir := filepath.Join(root, id)

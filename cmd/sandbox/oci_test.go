@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,6 +95,13 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 func ociBundle(t *testing.T, c ociCaller, args ...string) (bundle, root string) {
 	t.Helper()
 	bundle, root = hostDir(t), hostDir(t)
+	if c.root {
+		// The state root is the caller's own: the runtime refuses one
+		// another user owns (TestOCIStateRootOfAnotherUser).
+		if err := os.Chown(root, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
 	r := c.oci(t, root, "spec", "--bundle", bundle)
 	if r.code != 0 {
 		t.Fatalf("spec:\n%s", r)
@@ -664,4 +672,65 @@ func TestOCIPodmanRootless(t *testing.T) {
 			t.Fatalf("podman rm:\n%s", r)
 		}
 	})
+}
+
+// A hostile local user pre-creates the state root (the default without
+// $XDG_RUNTIME_DIR is /tmp/sandbox-UID, a name anyone can take first) or
+// shares a writable one, and plants ROOT/ID/state.json naming a process of
+// the victim's: kill and delete --force must not signal it, and create
+// must not put the victim's containers there.
+func TestOCIStateRootOfAnotherUser(t *testing.T) {
+	needRoot(t)
+	c := ociCallers[0] // the test user is the victim
+	bundle, _ := ociBundle(t, c, "true")
+	for _, tc := range []struct {
+		name string
+		uid  int
+		mode os.FileMode
+	}{
+		{"another user's", 0, 0o755},       // the attacker (root here: any other uid) owns it
+		{"world-writable", env.uid, 0o777}, // the victim's, but anyone may plant entries
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			victim := exec.Command("sleep", "60")
+			victim.SysProcAttr = &syscall.SysProcAttr{Credential: env.cred}
+			if err := victim.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { victim.Process.Kill(); victim.Wait() }()
+			pid := victim.Process.Pid
+			stat := func() []string {
+				data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+				s := string(data)
+				return strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+			}
+			f := stat()
+			root := hostDir(t)
+			if err := os.Chown(root, tc.uid, 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(root, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			forged := filepath.Join(root, "forged")
+			os.Mkdir(forged, 0o755)
+			rec := fmt.Sprintf(`{"id":"forged","bundle":%q,"pid":%d,"pid_start":%s,"started":true}`, bundle, pid, f[19])
+			if err := os.WriteFile(filepath.Join(forged, "state.json"), []byte(rec), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, args := range [][]string{{"kill", "forged", "KILL"}, {"delete", "--force", "forged"}, {"state", "forged"}} {
+				if r := c.oci(t, root, args...); r.code == 0 || !strings.Contains(r.stderr, "state root") {
+					t.Errorf("%s in a state root %s:\n%s", args[0], tc.name, r)
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+			if f := stat(); len(f) < 1 || f[0] == "Z" {
+				t.Errorf("the victim's process %d was killed through a forged state.json", pid)
+			}
+			if r := c.oci(t, root, "create", "--bundle", bundle, "mine"); r.code == 0 || !strings.Contains(r.stderr, "state root") {
+				c.oci(t, root, "delete", "--force", "mine")
+				t.Errorf("create in a state root %s:\n%s", tc.name, r)
+			}
+		})
+	}
 }
