@@ -94,13 +94,19 @@ func LoadBundle(dir string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", dir, err)
 	}
-	data, err := os.ReadFile(filepath.Join(abs, "config.json"))
+	return loadConfig(abs, filepath.Join(abs, "config.json"))
+}
+
+// loadConfig reads a config.json (the bundle's, or create's copy of it in
+// the state directory) for the bundle directory abs.
+func loadConfig(abs, name string) (*Config, error) {
+	data, err := os.ReadFile(name)
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", abs, err)
 	}
 	var s specs.Spec
 	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("bundle %s: config.json: %w", abs, err)
+		return nil, fmt.Errorf("bundle %s: %s: %w", abs, name, err)
 	}
 	return &Config{Bundle: abs, Spec: &s}, nil
 }

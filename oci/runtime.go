@@ -109,6 +109,14 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 		c.close()
 		return nil, nil, err
 	}
+	// The config as create read it, for exec: the bundle may change (or
+	// go) after create, and whoever can write it (a payload it is bound
+	// into) must not choose a later exec's capabilities or filter.
+	if data, err := json.Marshal(cfg.Spec); err != nil {
+		return fail(err)
+	} else if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o600); err != nil {
+		return fail(err)
+	}
 	if res.Seccomp != nil {
 		p := filepath.Join(dir, "seccomp.json")
 		if err := os.WriteFile(p, res.Seccomp, 0o600); err != nil {
@@ -425,7 +433,7 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 	if st != specs.StateRunning && st != specs.StateCreated {
 		return 125, fmt.Errorf("container %s is %s", id, st)
 	}
-	cfg, err := LoadBundle(bundle)
+	cfg, err := loadConfig(bundle, filepath.Join(dir, "config.json"))
 	if err != nil {
 		return 125, err
 	}

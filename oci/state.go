@@ -23,6 +23,7 @@ import (
 //	ROOT/ID/state.json   the record below
 //	ROOT/ID/start.sock   the holder's socket; `start` connects to it
 //	ROOT/ID/seccomp.json the config's linux.seccomp, when it has one
+//	ROOT/ID/config.json  the bundle's config.json as create read it (exec's)
 //	ROOT/ID/end.json     how pid 1 ended, written by the holder
 
 // ErrNotExist is a container id with no state directory.

@@ -734,3 +734,46 @@ func TestOCIStateRootOfAnotherUser(t *testing.T) {
 		})
 	}
 }
+
+// exec runs with the config create read, not with whatever the bundle's
+// config.json says by then: a payload that can write the bundle (a bind
+// of it, or of a directory above it), or anyone else who can, must not
+// grant the next exec capabilities, or take away its filter.
+func TestOCIExecUsesCreatedConfig(t *testing.T) {
+	c := ociCallers[1]
+	c.gate(t)
+	bundle, root := ociBundle(t, c, "/bin/sleep", "100")
+	if r := c.oci(t, root, "create", "--bundle", bundle, "x"); r.code != 0 {
+		t.Fatalf("create:\n%s", r)
+	}
+	defer c.oci(t, root, "delete", "--force", "x")
+	if r := c.oci(t, root, "start", "x"); r.code != 0 {
+		t.Fatalf("start:\n%s", r)
+	}
+	capEff := func() string {
+		r := c.oci(t, root, "exec", "x", "/bin/sh", "-c", `grep -E "^(CapEff|Seccomp):" /proc/self/status`)
+		if r.code != 0 {
+			t.Fatalf("exec:\n%s", r)
+		}
+		return r.stdout
+	}
+	before := capEff()
+	p := filepath.Join(bundle, "config.json")
+	data, _ := os.ReadFile(p)
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	all := []string{"CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_NET_ADMIN", "CAP_DAC_OVERRIDE"}
+	s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all}
+	data, _ = json.Marshal(&s)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if after := capEff(); after != before {
+		t.Errorf("exec took the bundle's config.json as changed after create:\nbefore %safter  %s", before, after)
+	}
+	// The bundle gone (an engine may remove it): exec still works.
+	os.Remove(p)
+	capEff()
+}
