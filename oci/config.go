@@ -239,10 +239,13 @@ func mapProcess(p *specs.Process, h Host, sp *sandbox.Spec, note func(string, ..
 	if p.Capabilities != nil {
 		c := p.Capabilities
 		// The payload keeps exactly the capabilities it may use: those
-		// both effective and permitted. A capability only in the bounding,
+		// effective, permitted and bounding. A capability only in the bounding,
 		// inheritable or ambient set is dropped (stronger).
+		// The bounding set is the limit of what the process may ever
+		// hold: a capability outside it is not kept, whatever the other
+		// sets say.
 		for _, name := range c.Effective {
-			if slices.Contains(c.Permitted, name) && !slices.Contains(sp.CapAdd, name) {
+			if slices.Contains(c.Permitted, name) && slices.Contains(c.Bounding, name) && !slices.Contains(sp.CapAdd, name) {
 				sp.CapAdd = append(sp.CapAdd, name)
 			}
 		}

@@ -263,3 +263,22 @@ func TestCheckID(t *testing.T) {
 		}
 	}
 }
+
+// A capability effective and permitted but outside the bounding set (the
+// limit of what the process may ever hold) is not granted.
+func TestToSpecCapabilitiesWithinBounding(t *testing.T) {
+	c := bundle(t, func(s *specs.Spec) {
+		s.Process.Capabilities = &specs.LinuxCapabilities{
+			Bounding:  []string{"CAP_KILL"},
+			Effective: []string{"CAP_KILL", "CAP_SYS_ADMIN"},
+			Permitted: []string{"CAP_KILL", "CAP_SYS_ADMIN"},
+		}
+	})
+	r, err := ToSpec(c, testHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.Spec.CapAdd, []string{"CAP_KILL"}) {
+		t.Errorf("capabilities %v, want [CAP_KILL]", r.Spec.CapAdd)
+	}
+}
