@@ -234,8 +234,30 @@ func (c *container) waitGone(d time.Duration) bool {
 	return true
 }
 
+// signal sends sig to pid 1 through a pidfd taken before its start time
+// is checked again: a pid 1 that ended (and whose pid was reused) between
+// the caller's status check and the signal is not mistaken for the new
+// process with its number.
 func (c *container) signal(sig syscall.Signal) error {
-	if err := unix.Kill(c.rec.Pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+	fd, err := unix.PidfdOpen(c.rec.Pid, 0)
+	switch {
+	case errors.Is(err, unix.ESRCH):
+		return nil
+	case errors.Is(err, unix.ENOSYS):
+		// Before Linux 5.3: the check and the kill, as close as they go.
+		if _, start, ok := procStat(c.rec.Pid); !ok || start != c.rec.PidStart {
+			return nil
+		}
+		err = unix.Kill(c.rec.Pid, sig)
+	case err != nil:
+	default:
+		defer unix.Close(fd)
+		if _, start, ok := procStat(c.rec.Pid); !ok || start != c.rec.PidStart {
+			return nil // the pidfd is of another process, or of none
+		}
+		err = unix.PidfdSendSignal(fd, sig, nil, 0)
+	}
+	if err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("kill %d: %w", c.rec.Pid, err)
 	}
 	return nil
