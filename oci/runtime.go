@@ -159,11 +159,18 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 			return fail(err)
 		}
 		defer lf.Close()
+		// The directory for end.json, opened anew (an flock belongs to
+		// the open file: c.fd's stays this process's).
+		df, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+		if err != nil {
+			return fail(err)
+		}
+		defer df.Close()
 		h := &exec.Cmd{
 			Path:        "/proc/self/exe",
 			Args:        []string{"sandbox-oci", "--root", root, holderName, id},
 			Env:         []string{"PATH=/usr/bin:/bin"},
-			ExtraFiles:  []*os.File{d.Sync, lf},
+			ExtraFiles:  []*os.File{d.Sync, lf, df},
 			SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 		}
 		if err := h.Start(); err != nil {
@@ -183,8 +190,8 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 	return c, d, nil
 }
 
-// Hold is the holder's life (see above): fds 3 and 4 are the box's sync
-// socket and the start socket's listener.
+// Hold is the holder's life (see above): fds 3, 4 and 5 are the box's
+// sync socket, the start socket's listener and the state directory.
 func Hold(root, id string) error {
 	sync := os.NewFile(3, "sandbox-sync")
 	lf := os.NewFile(4, "start.sock")
@@ -193,7 +200,11 @@ func Hold(root, id string) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(root, id)
+	// The directory as it is now: a delete and a new create of the same
+	// id make another one, which this holder's end.json must not reach
+	// (a file cannot be made in a directory removed since).
+	dfd := 5 // opened by create: the holder may first run after a delete
+	defer unix.Close(dfd)
 	ended := make(chan sandbox.DetachedEnd, 1)
 	started := make(chan struct{})
 	go func() {
@@ -255,9 +266,7 @@ func Hold(root, id string) error {
 		out.Error = fmt.Sprintf("payload setup step %d: %v", e.Op, e.Errno)
 	}
 	data, _ := json.Marshal(out)
-	if _, err := os.Stat(dir); err == nil {
-		writeAtomic(filepath.Join(dir, "end.json"), data)
-	}
+	writeAtomic("/proc/self/fd/"+strconv.Itoa(dfd)+"/end.json", data)
 	return nil
 }
 

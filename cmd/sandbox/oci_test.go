@@ -777,3 +777,44 @@ func TestOCIExecUsesCreatedConfig(t *testing.T) {
 	os.Remove(p)
 	capEff()
 }
+
+// A holder late to write end.json (here stopped until after its box was
+// deleted and a new container made with the same id) must not write it
+// into the new container's directory.
+func TestOCILateHolderAfterRecreate(t *testing.T) {
+	needRoot(t) // to stop and continue the holder
+	c := ociCallers[0]
+	bundle, root := ociBundle(t, c, "/bin/sleep", "100")
+	if r := c.oci(t, root, "create", "--bundle", bundle, "x"); r.code != 0 {
+		t.Fatalf("create:\n%s", r)
+	}
+	var rec struct {
+		Holder int `json:"holder_pid"`
+	}
+	data, _ := os.ReadFile(filepath.Join(root, "x", "state.json"))
+	if err := json.Unmarshal(data, &rec); err != nil || rec.Holder <= 0 {
+		t.Fatalf("state.json %q: %v", data, err)
+	}
+	syscall.Kill(rec.Holder, syscall.SIGSTOP)
+	defer syscall.Kill(rec.Holder, syscall.SIGCONT)
+	if r := c.oci(t, root, "delete", "--force", "x"); r.code != 0 {
+		t.Fatalf("delete:\n%s", r)
+	}
+	if r := c.oci(t, root, "create", "--bundle", bundle, "x"); r.code != 0 {
+		t.Fatalf("create again:\n%s", r)
+	}
+	defer c.oci(t, root, "delete", "--force", "x")
+	syscall.Kill(rec.Holder, syscall.SIGCONT)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", rec.Holder)); err != nil || strings.Contains(string(st), ") Z ") {
+			break
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	if data, err := os.ReadFile(filepath.Join(root, "x", "end.json")); err == nil {
+		t.Errorf("the old holder wrote the new container's end.json: %s", data)
+	}
+	if st := ociState(t, c, root, "x"); st.Status != specs.StateCreated {
+		t.Errorf("the new container: %s", st.Status)
+	}
+}
