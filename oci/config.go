@@ -291,6 +291,9 @@ func mapMounts(ms []specs.Mount, bundle string, sp *sandbox.Spec, note func(stri
 		if !path.IsAbs(m.Destination) {
 			return fieldErr(field+".destination", "%q: must be an absolute path", m.Destination)
 		}
+		if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
+			return fieldErr(field+".uidMappings", "%s: idmapped mounts are not supported", dest)
+		}
 		bind := m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
 		switch {
 		case bind:
@@ -338,6 +341,13 @@ func mapMounts(ms []specs.Mount, bundle string, sp *sandbox.Spec, note func(stri
 			// dropped.
 			if slices.Contains(m.Options, "ro") {
 				return fieldErr(field+".options", "%s: a read-only %s is not supported yet", dest, m.Type)
+			}
+			for _, o := range m.Options {
+				// procfs options restrict it (hidepid=, subset=pid):
+				// dropping one would show the payload more.
+				if m.Type == "proc" && o != "noexec" && !mountOpts[o] {
+					return fieldErr(field+".options", "%s: proc option %q not supported", dest, o)
+				}
 			}
 		case m.Type == "mqueue" || m.Type == "sysfs" || m.Type == "cgroup" || m.Type == "cgroup2":
 			// Left out: the box is stronger without them, and nothing of

@@ -177,6 +177,11 @@ func TestToSpecRefuses(t *testing.T) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "tmpfs", Options: []string{"nosuid", "ro"}})
 		}},
 		{"mounts[0].options", func(s *specs.Spec) { s.Mounts[0].Options = append(s.Mounts[0].Options, "ro") }},
+		{"mounts[0].options", func(s *specs.Spec) { s.Mounts[0].Options = []string{"nosuid", "hidepid=2"} }},
+		{"mounts[4].uidMappings", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/x", Options: []string{"rbind"},
+				UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}})
+		}},
 		{"mounts[4].destination", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "x", Type: "tmpfs"})
 		}},
