@@ -104,7 +104,34 @@ func checkRoot(root string) error {
 	case st.Mode&0o022 != 0:
 		return fmt.Errorf("state root %s: writable by group or others (mode %o): another user could forge its state", root, st.Mode&0o7777)
 	}
-	return nil
+	// Nor may another user rename it, or a directory above it, away and
+	// put one of theirs in its place: every directory above is writable
+	// by its owner alone (or sticky, as /tmp), and owned by this user, by
+	// root, or by the overflow id (root, seen from a user namespace).
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return fmt.Errorf("state root %s: %w", root, err)
+	}
+	overflow := 65534
+	if b, err := os.ReadFile("/proc/sys/kernel/overflowuid"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			overflow = n
+		}
+	}
+	for d := filepath.Dir(abs); ; d = filepath.Dir(d) {
+		if err := unix.Stat(d, &st); err != nil {
+			return fmt.Errorf("state root %s: %s: %w", root, d, err)
+		}
+		if uid := int(st.Uid); uid != os.Geteuid() && uid != 0 && uid != overflow {
+			return fmt.Errorf("state root %s: %s is owned by uid %d: another user could replace the root", root, d, st.Uid)
+		}
+		if st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0 {
+			return fmt.Errorf("state root %s: %s is writable by group or others and not sticky (mode %o): another user could replace the root", root, d, st.Mode&0o7777)
+		}
+		if d == "/" {
+			return nil
+		}
+	}
 }
 
 // open locks and reads the container's state.

@@ -688,8 +688,9 @@ func TestOCIStateRootOfAnotherUser(t *testing.T) {
 		uid  int
 		mode os.FileMode
 	}{
-		{"another user's", 0, 0o755},       // the attacker (root here: any other uid) owns it
-		{"world-writable", env.uid, 0o777}, // the victim's, but anyone may plant entries
+		{"another user's", 0, 0o755},                // the attacker (root here: any other uid) owns it
+		{"world-writable", env.uid, 0o777},          // the victim's, but anyone may plant entries
+		{"under a writable parent", env.uid, 0o700}, // the victim's, but its parent is anyone's
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			victim := exec.Command("sleep", "60")
@@ -706,6 +707,17 @@ func TestOCIStateRootOfAnotherUser(t *testing.T) {
 			}
 			f := stat()
 			root := hostDir(t)
+			if tc.mode == 0o700 {
+				// Anyone could rename the victim's root away and put a
+				// directory of theirs with a forged state in its place.
+				if err := os.Chmod(root, 0o777); err != nil {
+					t.Fatal(err)
+				}
+				root = filepath.Join(root, "state")
+				if err := os.Mkdir(root, 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if err := os.Chown(root, tc.uid, 0); err != nil {
 				t.Fatal(err)
 			}
