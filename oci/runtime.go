@@ -436,11 +436,23 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 		}
 		return 125, err
 	}
+	// pid 1 is named to Join by its number, which the joining init stage
+	// opens as /proc/PID/ns/*. A pidfd taken now, with the start time
+	// checked after it, tells afterwards whether pid 1 lived all along:
+	// while it lives its number cannot be another process's, so what
+	// was joined was the box.
+	pidfd, perr := unix.PidfdOpen(c.rec.Pid, 0)
+	if perr == nil {
+		defer unix.Close(pidfd)
+	}
 	st := c.status()
 	pid1, dir, bundle := c.rec.Pid, c.dir, c.rec.Bundle
 	c.close()
 	if st != specs.StateRunning && st != specs.StateCreated {
 		return 125, fmt.Errorf("container %s is %s", id, st)
+	}
+	if perr != nil && !errors.Is(perr, unix.ENOSYS) {
+		return 125, fmt.Errorf("container %s: pid 1 (%d): %w", id, pid1, perr)
 	}
 	cfg, err := loadConfig(bundle, filepath.Join(dir, "config.json"))
 	if err != nil {
@@ -483,6 +495,15 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 	j, err := sandbox.Join(res.Spec, pid1, sandbox.JoinOptions{
 		Stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, Mapping: res.Mapping})
 	pid := j.Pid
+	if err == nil && perr == nil {
+		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+		if n, _ := unix.Poll(fds, 0); n != 0 {
+			// pid 1 ended during the join: its number may have been
+			// another process's by the time it was opened.
+			unix.Kill(pid, unix.SIGKILL)
+			err = fmt.Errorf("container %s: pid 1 ended during exec", id)
+		}
+	}
 	if err == nil && j.Console != nil {
 		err = sendConsole(o.ConsoleSocket, j.Console, cfg.Spec.Process.ConsoleSize)
 		j.Console.Close()
