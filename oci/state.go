@@ -189,12 +189,26 @@ func (c *container) save() error {
 }
 
 // writeAtomic writes a file whole or not at all (a reader never sees half).
+// The temporary file is a new one of a random name (O_EXCL): in a
+// directory another user may write (an engine's --pid-file), a symlink
+// planted at a fixed name would be followed, and a root runtime would
+// write the file it names.
 func writeAtomic(name string, data []byte) error {
-	tmp := name + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, name)
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), name)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // status tells the container's OCI status from pid 1: gone (or a zombie,

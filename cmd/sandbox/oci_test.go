@@ -830,3 +830,37 @@ func TestOCILateHolderAfterRecreate(t *testing.T) {
 		t.Errorf("the new container: %s", st.Status)
 	}
 }
+
+// --pid-file in a directory another user may write: a symlink planted
+// where the runtime writes its temporary file must not be followed (a
+// root runtime would overwrite the file it names).
+func TestOCIPidFilePlantedSymlink(t *testing.T) {
+	c := ociCallers[1]
+	c.gate(t)
+	bundle, root := ociBundle(t, c, "/bin/true")
+	shared := hostDir(t)
+	if err := os.Chmod(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(root, "victim")
+	if err := os.WriteFile(victim, []byte("root's\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(shared, "pid")
+	for _, planted := range []string{pidFile + ".tmp"} {
+		if err := os.Symlink(victim, planted); err != nil {
+			t.Fatal(err)
+		}
+		os.Lchown(planted, env.uid, env.gid)
+	}
+	r := c.oci(t, root, "create", "--bundle", bundle, "--pid-file", pidFile, "x")
+	defer c.oci(t, root, "delete", "--force", "x")
+	if data, _ := os.ReadFile(victim); string(data) != "root's\n" {
+		t.Errorf("the file a planted symlink names was written: %q\n%s", data, r)
+	}
+	if r.code == 0 {
+		if pid, err := os.ReadFile(pidFile); err != nil || len(pid) == 0 {
+			t.Errorf("pid file: %q %v", pid, err)
+		}
+	}
+}
