@@ -864,3 +864,31 @@ func TestOCIPidFilePlantedSymlink(t *testing.T) {
 		}
 	}
 }
+
+// spec in a directory another user may write: a dangling symlink planted
+// as config.json must not be followed (a root runtime would create the
+// file it names, anywhere).
+func TestOCISpecPlantedSymlink(t *testing.T) {
+	c := ociCallers[1]
+	c.gate(t)
+	shared, private := hostDir(t), hostDir(t)
+	if err := os.Chmod(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(private, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(private, "made-by-root")
+	planted := filepath.Join(shared, "config.json")
+	if err := os.Symlink(target, planted); err != nil {
+		t.Fatal(err)
+	}
+	os.Lchown(planted, env.uid, env.gid)
+	r := c.oci(t, private, "spec", "--bundle", shared)
+	if _, err := os.Lstat(target); err == nil {
+		t.Errorf("spec followed a planted symlink and made %s:\n%s", target, r)
+	}
+	if r.code == 0 {
+		t.Errorf("spec over a planted symlink succeeded:\n%s", r)
+	}
+}
