@@ -94,13 +94,19 @@ func LoadBundle(dir string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", dir, err)
 	}
-	data, err := os.ReadFile(filepath.Join(abs, "config.json"))
+	return loadConfig(abs, filepath.Join(abs, "config.json"))
+}
+
+// loadConfig reads a config.json (the bundle's, or create's copy of it in
+// the state directory) for the bundle directory abs.
+func loadConfig(abs, name string) (*Config, error) {
+	data, err := os.ReadFile(name)
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", abs, err)
 	}
 	var s specs.Spec
 	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("bundle %s: config.json: %w", abs, err)
+		return nil, fmt.Errorf("bundle %s: %s: %w", abs, name, err)
 	}
 	return &Config{Bundle: abs, Spec: &s}, nil
 }
@@ -233,10 +239,13 @@ func mapProcess(p *specs.Process, h Host, sp *sandbox.Spec, note func(string, ..
 	if p.Capabilities != nil {
 		c := p.Capabilities
 		// The payload keeps exactly the capabilities it may use: those
-		// both effective and permitted. A capability only in the bounding,
+		// effective, permitted and bounding. A capability only in the bounding,
 		// inheritable or ambient set is dropped (stronger).
+		// The bounding set is the limit of what the process may ever
+		// hold: a capability outside it is not kept, whatever the other
+		// sets say.
 		for _, name := range c.Effective {
-			if slices.Contains(c.Permitted, name) && !slices.Contains(sp.CapAdd, name) {
+			if slices.Contains(c.Permitted, name) && slices.Contains(c.Bounding, name) && !slices.Contains(sp.CapAdd, name) {
 				sp.CapAdd = append(sp.CapAdd, name)
 			}
 		}
@@ -282,6 +291,9 @@ func mapMounts(ms []specs.Mount, bundle string, sp *sandbox.Spec, note func(stri
 		if !path.IsAbs(m.Destination) {
 			return fieldErr(field+".destination", "%q: must be an absolute path", m.Destination)
 		}
+		if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
+			return fieldErr(field+".uidMappings", "%s: idmapped mounts are not supported", dest)
+		}
 		bind := m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
 		switch {
 		case bind:
@@ -324,7 +336,19 @@ func mapMounts(ms []specs.Mount, bundle string, sp *sandbox.Spec, note func(stri
 			m.Type == "tmpfs" && dest == "/dev",
 			m.Type == "devpts" && dest == "/dev/pts":
 			// The box makes its own: a procfs of its pid namespace, a
-			// minimal /dev, a devpts instance of its own.
+			// minimal /dev, a devpts instance of its own. Its own are
+			// writable where the kernel lets them be: "ro" would be
+			// dropped.
+			if slices.Contains(m.Options, "ro") {
+				return fieldErr(field+".options", "%s: a read-only %s is not supported yet", dest, m.Type)
+			}
+			for _, o := range m.Options {
+				// procfs options restrict it (hidepid=, subset=pid):
+				// dropping one would show the payload more.
+				if m.Type == "proc" && o != "noexec" && !mountOpts[o] {
+					return fieldErr(field+".options", "%s: proc option %q not supported", dest, o)
+				}
+			}
 		case m.Type == "mqueue" || m.Type == "sysfs" || m.Type == "cgroup" || m.Type == "cgroup2":
 			// Left out: the box is stronger without them, and nothing of
 			// the host shows through their absence.
@@ -341,6 +365,10 @@ func mapMounts(ms []specs.Mount, bundle string, sp *sandbox.Spec, note func(stri
 					}
 					size = n
 				case k == "mode" || k == "nr_inodes" || k == "uid" || k == "gid":
+				case o == "ro":
+					// "ro" is in mountOpts for binds; the box's tmpfs
+					// mounts are writable, so it would be dropped.
+					return fieldErr(field+".options", "%s: a read-only tmpfs is not supported yet", dest)
 				case o == "noexec" && dest != "/dev/shm":
 					return fieldErr(field+".options", "%s: noexec on a tmpfs is not supported yet", dest)
 				case o == "noexec", o == "tmpcopyup", o == "notmpcopyup":

@@ -173,6 +173,15 @@ func TestToSpecRefuses(t *testing.T) {
 		{"mounts[4].options", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "tmpfs", Options: []string{"noexec"}})
 		}},
+		{"mounts[4].options", func(s *specs.Spec) { // a read-only tmpfs must not become a writable one
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "tmpfs", Options: []string{"nosuid", "ro"}})
+		}},
+		{"mounts[0].options", func(s *specs.Spec) { s.Mounts[0].Options = append(s.Mounts[0].Options, "ro") }},
+		{"mounts[0].options", func(s *specs.Spec) { s.Mounts[0].Options = []string{"nosuid", "hidepid=2"} }},
+		{"mounts[4].uidMappings", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/x", Options: []string{"rbind"},
+				UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}})
+		}},
 		{"mounts[4].destination", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "x", Type: "tmpfs"})
 		}},
@@ -257,5 +266,24 @@ func TestCheckID(t *testing.T) {
 		if err := checkID(id); err == nil {
 			t.Errorf("%q accepted", id)
 		}
+	}
+}
+
+// A capability effective and permitted but outside the bounding set (the
+// limit of what the process may ever hold) is not granted.
+func TestToSpecCapabilitiesWithinBounding(t *testing.T) {
+	c := bundle(t, func(s *specs.Spec) {
+		s.Process.Capabilities = &specs.LinuxCapabilities{
+			Bounding:  []string{"CAP_KILL"},
+			Effective: []string{"CAP_KILL", "CAP_SYS_ADMIN"},
+			Permitted: []string{"CAP_KILL", "CAP_SYS_ADMIN"},
+		}
+	})
+	r, err := ToSpec(c, testHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.Spec.CapAdd, []string{"CAP_KILL"}) {
+		t.Errorf("capabilities %v, want [CAP_KILL]", r.Spec.CapAdd)
 	}
 }

@@ -77,6 +77,9 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("state root: %w", err)
 	}
+	if err := checkRoot(root); err != nil {
+		return nil, nil, err
+	}
 	dir := filepath.Join(root, id)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		if errors.Is(err, os.ErrExist) {
@@ -105,6 +108,14 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 		os.RemoveAll(dir)
 		c.close()
 		return nil, nil, err
+	}
+	// The config as create read it, for exec: the bundle may change (or
+	// go) after create, and whoever can write it (a payload it is bound
+	// into) must not choose a later exec's capabilities or filter.
+	if data, err := json.Marshal(cfg.Spec); err != nil {
+		return fail(err)
+	} else if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o600); err != nil {
+		return fail(err)
 	}
 	if res.Seccomp != nil {
 		p := filepath.Join(dir, "seccomp.json")
@@ -148,11 +159,18 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 			return fail(err)
 		}
 		defer lf.Close()
+		// The directory for end.json, opened anew (an flock belongs to
+		// the open file: c.fd's stays this process's).
+		df, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+		if err != nil {
+			return fail(err)
+		}
+		defer df.Close()
 		h := &exec.Cmd{
 			Path:        "/proc/self/exe",
 			Args:        []string{"sandbox-oci", "--root", root, holderName, id},
 			Env:         []string{"PATH=/usr/bin:/bin"},
-			ExtraFiles:  []*os.File{d.Sync, lf},
+			ExtraFiles:  []*os.File{d.Sync, lf, df},
 			SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 		}
 		if err := h.Start(); err != nil {
@@ -172,8 +190,8 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 	return c, d, nil
 }
 
-// Hold is the holder's life (see above): fds 3 and 4 are the box's sync
-// socket and the start socket's listener.
+// Hold is the holder's life (see above): fds 3, 4 and 5 are the box's
+// sync socket, the start socket's listener and the state directory.
 func Hold(root, id string) error {
 	sync := os.NewFile(3, "sandbox-sync")
 	lf := os.NewFile(4, "start.sock")
@@ -182,7 +200,11 @@ func Hold(root, id string) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(root, id)
+	// The directory as it is now: a delete and a new create of the same
+	// id make another one, which this holder's end.json must not reach
+	// (a file cannot be made in a directory removed since).
+	dfd := 5 // opened by create: the holder may first run after a delete
+	defer unix.Close(dfd)
 	ended := make(chan sandbox.DetachedEnd, 1)
 	started := make(chan struct{})
 	go func() {
@@ -244,9 +266,7 @@ func Hold(root, id string) error {
 		out.Error = fmt.Sprintf("payload setup step %d: %v", e.Op, e.Errno)
 	}
 	data, _ := json.Marshal(out)
-	if _, err := os.Stat(dir); err == nil {
-		writeAtomic(filepath.Join(dir, "end.json"), data)
-	}
+	writeAtomic("/proc/self/fd/"+strconv.Itoa(dfd)+"/end.json", data)
 	return nil
 }
 
@@ -416,13 +436,25 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 		}
 		return 125, err
 	}
+	// pid 1 is named to Join by its number, which the joining init stage
+	// opens as /proc/PID/ns/*. A pidfd taken now, with the start time
+	// checked after it, tells afterwards whether pid 1 lived all along:
+	// while it lives its number cannot be another process's, so what
+	// was joined was the box.
+	pidfd, perr := unix.PidfdOpen(c.rec.Pid, 0)
+	if perr == nil {
+		defer unix.Close(pidfd)
+	}
 	st := c.status()
 	pid1, dir, bundle := c.rec.Pid, c.dir, c.rec.Bundle
 	c.close()
 	if st != specs.StateRunning && st != specs.StateCreated {
 		return 125, fmt.Errorf("container %s is %s", id, st)
 	}
-	cfg, err := LoadBundle(bundle)
+	if perr != nil && !errors.Is(perr, unix.ENOSYS) {
+		return 125, fmt.Errorf("container %s: pid 1 (%d): %w", id, pid1, perr)
+	}
+	cfg, err := loadConfig(bundle, filepath.Join(dir, "config.json"))
 	if err != nil {
 		return 125, err
 	}
@@ -463,6 +495,15 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 	j, err := sandbox.Join(res.Spec, pid1, sandbox.JoinOptions{
 		Stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, Mapping: res.Mapping})
 	pid := j.Pid
+	if err == nil && perr == nil {
+		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+		if n, _ := unix.Poll(fds, 0); n != 0 {
+			// pid 1 ended during the join: its number may have been
+			// another process's by the time it was opened.
+			unix.Kill(pid, unix.SIGKILL)
+			err = fmt.Errorf("container %s: pid 1 ended during exec", id)
+		}
+	}
 	if err == nil && j.Console != nil {
 		err = sendConsole(o.ConsoleSocket, j.Console, cfg.Spec.Process.ConsoleSize)
 		j.Console.Close()

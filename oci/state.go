@@ -23,6 +23,7 @@ import (
 //	ROOT/ID/state.json   the record below
 //	ROOT/ID/start.sock   the holder's socket; `start` connects to it
 //	ROOT/ID/seccomp.json the config's linux.seccomp, when it has one
+//	ROOT/ID/config.json  the bundle's config.json as create read it (exec's)
 //	ROOT/ID/end.json     how pid 1 ended, written by the holder
 
 // ErrNotExist is a container id with no state directory.
@@ -82,9 +83,66 @@ func checkID(id string) error {
 	return nil
 }
 
+// checkRoot refuses a state root that another user could change: one not
+// owned by this process's euid, or writable by its group or others, or not
+// a directory (followed through symlinks: a link to a directory of ours is
+// harmless, a link to someone else's is refused by its owner). Without
+// it, a user who made /tmp/sandbox-UID first (the default root when
+// $XDG_RUNTIME_DIR is unset), or any shared writable --root, could plant
+// ROOT/ID/state.json with a pid of the victim's own processes, which kill
+// and delete --force then signal, or a bundle and pid that exec joins.
+func checkRoot(root string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(root, &st); err != nil {
+		return fmt.Errorf("state root %s: %w", root, err)
+	}
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return fmt.Errorf("state root %s: not a directory", root)
+	case int(st.Uid) != os.Geteuid():
+		return fmt.Errorf("state root %s: owned by uid %d, not by this user (%d): another user could forge its state", root, st.Uid, os.Geteuid())
+	case st.Mode&0o022 != 0:
+		return fmt.Errorf("state root %s: writable by group or others (mode %o): another user could forge its state", root, st.Mode&0o7777)
+	}
+	// Nor may another user rename it, or a directory above it, away and
+	// put one of theirs in its place: every directory above is writable
+	// by its owner alone (or sticky, as /tmp), and owned by this user, by
+	// root, or by the overflow id (root, seen from a user namespace).
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return fmt.Errorf("state root %s: %w", root, err)
+	}
+	overflow := 65534
+	if b, err := os.ReadFile("/proc/sys/kernel/overflowuid"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			overflow = n
+		}
+	}
+	for d := filepath.Dir(abs); ; d = filepath.Dir(d) {
+		if err := unix.Stat(d, &st); err != nil {
+			return fmt.Errorf("state root %s: %s: %w", root, d, err)
+		}
+		if uid := int(st.Uid); uid != os.Geteuid() && uid != 0 && uid != overflow {
+			return fmt.Errorf("state root %s: %s is owned by uid %d: another user could replace the root", root, d, st.Uid)
+		}
+		if st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0 {
+			return fmt.Errorf("state root %s: %s is writable by group or others and not sticky (mode %o): another user could replace the root", root, d, st.Mode&0o7777)
+		}
+		if d == "/" {
+			return nil
+		}
+	}
+}
+
 // open locks and reads the container's state.
 func open(root, id string) (*container, error) {
 	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	if err := checkRoot(root); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil, fmt.Errorf("%s: %w", id, ErrNotExist)
+		}
 		return nil, err
 	}
 	dir := filepath.Join(root, id)
@@ -131,12 +189,26 @@ func (c *container) save() error {
 }
 
 // writeAtomic writes a file whole or not at all (a reader never sees half).
+// The temporary file is a new one of a random name (O_EXCL): in a
+// directory another user may write (an engine's --pid-file), a symlink
+// planted at a fixed name would be followed, and a root runtime would
+// write the file it names.
 func writeAtomic(name string, data []byte) error {
-	tmp := name + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, name)
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), name)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // status tells the container's OCI status from pid 1: gone (or a zombie,
@@ -203,8 +275,30 @@ func (c *container) waitGone(d time.Duration) bool {
 	return true
 }
 
+// signal sends sig to pid 1 through a pidfd taken before its start time
+// is checked again: a pid 1 that ended (and whose pid was reused) between
+// the caller's status check and the signal is not mistaken for the new
+// process with its number.
 func (c *container) signal(sig syscall.Signal) error {
-	if err := unix.Kill(c.rec.Pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+	fd, err := unix.PidfdOpen(c.rec.Pid, 0)
+	switch {
+	case errors.Is(err, unix.ESRCH):
+		return nil
+	case errors.Is(err, unix.ENOSYS):
+		// Before Linux 5.3: the check and the kill, as close as they go.
+		if _, start, ok := procStat(c.rec.Pid); !ok || start != c.rec.PidStart {
+			return nil
+		}
+		err = unix.Kill(c.rec.Pid, sig)
+	case err != nil:
+	default:
+		defer unix.Close(fd)
+		if _, start, ok := procStat(c.rec.Pid); !ok || start != c.rec.PidStart {
+			return nil // the pidfd is of another process, or of none
+		}
+		err = unix.PidfdSendSignal(fd, sig, nil, 0)
+	}
+	if err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("kill %d: %w", c.rec.Pid, err)
 	}
 	return nil

@@ -214,14 +214,25 @@ func runOCI(cmd string, c *ociCLI, g ociGlobals) (int, error) {
 		return 0, oci.Delete(root, c.Delete.ID, c.Delete.Force)
 	case "spec":
 		p := filepath.Join(c.Spec.Bundle, "config.json")
-		if _, err := os.Stat(p); err == nil {
-			return 1, fmt.Errorf("%s exists: remove it first", p)
-		}
 		data, err := json.MarshalIndent(oci.DefaultSpec(), "", "\t")
 		if err != nil {
 			return 1, err
 		}
-		return 0, os.WriteFile(p, append(data, '\n'), 0o644)
+		// O_EXCL: never over an existing file, nor through a symlink (a
+		// dangling one planted in a directory others may write would
+		// make the file it names).
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, os.ErrExist) {
+			return 1, fmt.Errorf("%s exists: remove it first", p)
+		}
+		if err != nil {
+			return 1, err
+		}
+		_, err = f.Write(append(data, '\n'))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return 0, err
 	case "features":
 		return 0, printJSON(oci.Features())
 	case "sandbox-hold <id>":

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,6 +95,13 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 func ociBundle(t *testing.T, c ociCaller, args ...string) (bundle, root string) {
 	t.Helper()
 	bundle, root = hostDir(t), hostDir(t)
+	if c.root {
+		// The state root is the caller's own: the runtime refuses one
+		// another user owns (TestOCIStateRootOfAnotherUser).
+		if err := os.Chown(root, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
 	r := c.oci(t, root, "spec", "--bundle", bundle)
 	if r.code != 0 {
 		t.Fatalf("spec:\n%s", r)
@@ -664,4 +672,223 @@ func TestOCIPodmanRootless(t *testing.T) {
 			t.Fatalf("podman rm:\n%s", r)
 		}
 	})
+}
+
+// A hostile local user pre-creates the state root (the default without
+// $XDG_RUNTIME_DIR is /tmp/sandbox-UID, a name anyone can take first) or
+// shares a writable one, and plants ROOT/ID/state.json naming a process of
+// the victim's: kill and delete --force must not signal it, and create
+// must not put the victim's containers there.
+func TestOCIStateRootOfAnotherUser(t *testing.T) {
+	needRoot(t)
+	c := ociCallers[0] // the test user is the victim
+	bundle, _ := ociBundle(t, c, "true")
+	for _, tc := range []struct {
+		name string
+		uid  int
+		mode os.FileMode
+	}{
+		{"another user's", 0, 0o755},                // the attacker (root here: any other uid) owns it
+		{"world-writable", env.uid, 0o777},          // the victim's, but anyone may plant entries
+		{"under a writable parent", env.uid, 0o700}, // the victim's, but its parent is anyone's
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			victim := exec.Command("sleep", "60")
+			victim.SysProcAttr = &syscall.SysProcAttr{Credential: env.cred}
+			if err := victim.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { victim.Process.Kill(); victim.Wait() }()
+			pid := victim.Process.Pid
+			stat := func() []string {
+				data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+				s := string(data)
+				return strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+			}
+			f := stat()
+			root := hostDir(t)
+			if tc.mode == 0o700 {
+				// Anyone could rename the victim's root away and put a
+				// directory of theirs with a forged state in its place.
+				if err := os.Chmod(root, 0o777); err != nil {
+					t.Fatal(err)
+				}
+				root = filepath.Join(root, "state")
+				if err := os.Mkdir(root, 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Chown(root, tc.uid, 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(root, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			forged := filepath.Join(root, "forged")
+			os.Mkdir(forged, 0o755)
+			rec := fmt.Sprintf(`{"id":"forged","bundle":%q,"pid":%d,"pid_start":%s,"started":true}`, bundle, pid, f[19])
+			if err := os.WriteFile(filepath.Join(forged, "state.json"), []byte(rec), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, args := range [][]string{{"kill", "forged", "KILL"}, {"delete", "--force", "forged"}, {"state", "forged"}} {
+				if r := c.oci(t, root, args...); r.code == 0 || !strings.Contains(r.stderr, "state root") {
+					t.Errorf("%s in a state root %s:\n%s", args[0], tc.name, r)
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+			if f := stat(); len(f) < 1 || f[0] == "Z" {
+				t.Errorf("the victim's process %d was killed through a forged state.json", pid)
+			}
+			if r := c.oci(t, root, "create", "--bundle", bundle, "mine"); r.code == 0 || !strings.Contains(r.stderr, "state root") {
+				c.oci(t, root, "delete", "--force", "mine")
+				t.Errorf("create in a state root %s:\n%s", tc.name, r)
+			}
+		})
+	}
+}
+
+// exec runs with the config create read, not with whatever the bundle's
+// config.json says by then: a payload that can write the bundle (a bind
+// of it, or of a directory above it), or anyone else who can, must not
+// grant the next exec capabilities, or take away its filter.
+func TestOCIExecUsesCreatedConfig(t *testing.T) {
+	c := ociCallers[1]
+	c.gate(t)
+	bundle, root := ociBundle(t, c, "/bin/sleep", "100")
+	if r := c.oci(t, root, "create", "--bundle", bundle, "x"); r.code != 0 {
+		t.Fatalf("create:\n%s", r)
+	}
+	defer c.oci(t, root, "delete", "--force", "x")
+	if r := c.oci(t, root, "start", "x"); r.code != 0 {
+		t.Fatalf("start:\n%s", r)
+	}
+	capEff := func() string {
+		r := c.oci(t, root, "exec", "x", "/bin/sh", "-c", `grep -E "^(CapEff|Seccomp):" /proc/self/status`)
+		if r.code != 0 {
+			t.Fatalf("exec:\n%s", r)
+		}
+		return r.stdout
+	}
+	before := capEff()
+	p := filepath.Join(bundle, "config.json")
+	data, _ := os.ReadFile(p)
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	all := []string{"CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_NET_ADMIN", "CAP_DAC_OVERRIDE"}
+	s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all}
+	data, _ = json.Marshal(&s)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if after := capEff(); after != before {
+		t.Errorf("exec took the bundle's config.json as changed after create:\nbefore %safter  %s", before, after)
+	}
+	// The bundle gone (an engine may remove it): exec still works.
+	os.Remove(p)
+	capEff()
+}
+
+// A holder late to write end.json (here stopped until after its box was
+// deleted and a new container made with the same id) must not write it
+// into the new container's directory.
+func TestOCILateHolderAfterRecreate(t *testing.T) {
+	needRoot(t) // to stop and continue the holder
+	c := ociCallers[0]
+	bundle, root := ociBundle(t, c, "/bin/sleep", "100")
+	if r := c.oci(t, root, "create", "--bundle", bundle, "x"); r.code != 0 {
+		t.Fatalf("create:\n%s", r)
+	}
+	var rec struct {
+		Holder int `json:"holder_pid"`
+	}
+	data, _ := os.ReadFile(filepath.Join(root, "x", "state.json"))
+	if err := json.Unmarshal(data, &rec); err != nil || rec.Holder <= 0 {
+		t.Fatalf("state.json %q: %v", data, err)
+	}
+	syscall.Kill(rec.Holder, syscall.SIGSTOP)
+	defer syscall.Kill(rec.Holder, syscall.SIGCONT)
+	if r := c.oci(t, root, "delete", "--force", "x"); r.code != 0 {
+		t.Fatalf("delete:\n%s", r)
+	}
+	if r := c.oci(t, root, "create", "--bundle", bundle, "x"); r.code != 0 {
+		t.Fatalf("create again:\n%s", r)
+	}
+	defer c.oci(t, root, "delete", "--force", "x")
+	syscall.Kill(rec.Holder, syscall.SIGCONT)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", rec.Holder)); err != nil || strings.Contains(string(st), ") Z ") {
+			break
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	if data, err := os.ReadFile(filepath.Join(root, "x", "end.json")); err == nil {
+		t.Errorf("the old holder wrote the new container's end.json: %s", data)
+	}
+	if st := ociState(t, c, root, "x"); st.Status != specs.StateCreated {
+		t.Errorf("the new container: %s", st.Status)
+	}
+}
+
+// --pid-file in a directory another user may write: a symlink planted
+// where the runtime writes its temporary file must not be followed (a
+// root runtime would overwrite the file it names).
+func TestOCIPidFilePlantedSymlink(t *testing.T) {
+	c := ociCallers[1]
+	c.gate(t)
+	bundle, root := ociBundle(t, c, "/bin/true")
+	shared := hostDir(t)
+	if err := os.Chmod(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(root, "victim")
+	if err := os.WriteFile(victim, []byte("root's\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(shared, "pid")
+	for _, planted := range []string{pidFile + ".tmp"} {
+		if err := os.Symlink(victim, planted); err != nil {
+			t.Fatal(err)
+		}
+		os.Lchown(planted, env.uid, env.gid)
+	}
+	r := c.oci(t, root, "create", "--bundle", bundle, "--pid-file", pidFile, "x")
+	defer c.oci(t, root, "delete", "--force", "x")
+	if data, _ := os.ReadFile(victim); string(data) != "root's\n" {
+		t.Errorf("the file a planted symlink names was written: %q\n%s", data, r)
+	}
+	if r.code == 0 {
+		if pid, err := os.ReadFile(pidFile); err != nil || len(pid) == 0 {
+			t.Errorf("pid file: %q %v", pid, err)
+		}
+	}
+}
+
+// spec in a directory another user may write: a dangling symlink planted
+// as config.json must not be followed (a root runtime would create the
+// file it names, anywhere).
+func TestOCISpecPlantedSymlink(t *testing.T) {
+	c := ociCallers[1]
+	c.gate(t)
+	shared, private := hostDir(t), hostDir(t)
+	if err := os.Chmod(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(private, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(private, "made-by-root")
+	planted := filepath.Join(shared, "config.json")
+	if err := os.Symlink(target, planted); err != nil {
+		t.Fatal(err)
+	}
+	os.Lchown(planted, env.uid, env.gid)
+	r := c.oci(t, private, "spec", "--bundle", shared)
+	if _, err := os.Lstat(target); err == nil {
+		t.Errorf("spec followed a planted symlink and made %s:\n%s", target, r)
+	}
+	if r.code == 0 {
+		t.Errorf("spec over a planted symlink succeeded:\n%s", r)
+	}
 }
