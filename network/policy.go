@@ -287,33 +287,36 @@ func ReadHostFacts() (HostFacts, error) {
 
 // gateways4 reads the gateways of /proc/net/route's default routes.
 func gateways4(path string) []netip.Addr {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []netip.Addr
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fl := strings.Fields(sc.Text())
+	return defaultRoutes(path, func(fl []string) []byte {
 		if len(fl) < 3 || fl[1] != "00000000" {
-			continue
+			return nil
 		}
 		b, err := hex.DecodeString(fl[2])
 		if err != nil || len(b) != 4 {
-			continue
+			return nil
 		}
 		// Little endian on the hosts this runs on (x86-64).
-		a := netip.AddrFrom4([4]byte{b[3], b[2], b[1], b[0]})
-		if !a.IsUnspecified() {
-			out = append(out, a)
-		}
-	}
-	return out
+		return []byte{b[3], b[2], b[1], b[0]}
+	})
 }
 
 // gateways6 reads the next hops of /proc/net/ipv6_route's default routes.
 func gateways6(path string) []netip.Addr {
+	return defaultRoutes(path, func(fl []string) []byte {
+		if len(fl) < 5 || fl[0] != strings.Repeat("0", 32) || fl[1] != "00" {
+			return nil
+		}
+		b, err := hex.DecodeString(fl[4])
+		if err != nil || len(b) != 16 {
+			return nil
+		}
+		return b
+	})
+}
+
+// defaultRoutes reads a /proc/net route table: hop gives the next hop of a
+// line's fields if it is a default route (4 or 16 bytes), else nil.
+func defaultRoutes(path string, hop func(fields []string) []byte) []netip.Addr {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil
@@ -322,16 +325,8 @@ func gateways6(path string) []netip.Addr {
 	var out []netip.Addr
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		fl := strings.Fields(sc.Text())
-		if len(fl) < 5 || fl[0] != strings.Repeat("0", 32) || fl[1] != "00" {
-			continue
-		}
-		b, err := hex.DecodeString(fl[4])
-		if err != nil || len(b) != 16 {
-			continue
-		}
-		a := netip.AddrFrom16([16]byte(b))
-		if !a.IsUnspecified() {
+		a, ok := netip.AddrFromSlice(hop(strings.Fields(sc.Text())))
+		if ok && !a.IsUnspecified() {
 			out = append(out, a)
 		}
 	}

@@ -272,11 +272,8 @@ func Hold(root, id string) error {
 
 // Start starts a created container's payload.
 func Start(root, id string) error {
-	c, err := open(root, id)
+	c, err := openState(root, id)
 	if err != nil {
-		if c != nil {
-			c.close()
-		}
 		return err
 	}
 	defer c.close()
@@ -305,11 +302,8 @@ func Start(root, id string) error {
 
 // State returns the OCI state of a container.
 func State(root, id string) (specs.State, error) {
-	c, err := open(root, id)
+	c, err := openState(root, id)
 	if err != nil {
-		if c != nil {
-			c.close()
-		}
 		return specs.State{}, err
 	}
 	defer c.close()
@@ -320,11 +314,8 @@ func State(root, id string) (specs.State, error) {
 // SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the payload; SIGKILL ends the
 // whole box (its pid namespace).
 func Kill(root, id string, sig syscall.Signal) error {
-	c, err := open(root, id)
+	c, err := openState(root, id)
 	if err != nil {
-		if c != nil {
-			c.close()
-		}
 		return err
 	}
 	defer c.close()
@@ -429,11 +420,8 @@ type ExecOptions struct {
 // the process has execed (re-parented to the engine's subreaper);
 // otherwise it waits for it and returns its exit code.
 func Exec(root, id string, o ExecOptions) (int, error) {
-	c, err := open(root, id)
+	c, err := openState(root, id)
 	if err != nil {
-		if c != nil {
-			c.close()
-		}
 		return 125, err
 	}
 	// pid 1 is named to Join by its number, which the joining init stage

@@ -171,6 +171,17 @@ func open(root, id string) (*container, error) {
 	return c, nil
 }
 
+// openState is open for a command that needs the container's state: on any
+// error nothing stays open or locked.
+func openState(root, id string) (*container, error) {
+	c, err := open(root, id)
+	if err != nil && c != nil {
+		c.close()
+		c = nil
+	}
+	return c, err
+}
+
 func (c *container) close() { unix.Close(c.fd) }
 
 // sockPath names the start socket through the directory's descriptor: a

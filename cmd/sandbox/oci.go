@@ -97,7 +97,7 @@ type ociCLI struct {
 	Run      ociRunCmd    `cmd:"" help:"Create, start and wait for a container, then delete it."`
 	Spec     ociSpecCmd   `cmd:"" help:"Write a rootless config.json."`
 	Features struct{}     `cmd:"" help:"Print what this runtime implements (JSON)."`
-	Exec     ociExecCmd   `cmd:"" help:"Run a process in a container (not supported yet)."`
+	Exec     ociExecCmd   `cmd:"" help:"Run a process in a running container."`
 	Ps       ociIDCmd     `cmd:"" help:"List a container's processes (not supported yet)."`
 	Hold     ociIDCmd     `cmd:"" name:"sandbox-hold" hidden:""`
 }
