@@ -986,6 +986,19 @@ func TestOCIPodmanRoot(t *testing.T) {
 			t.Fatalf("podman run --cap-add SYS_ADMIN with the default filter:\n%s", r)
 		}
 	})
+	// podman's default network as root: a bridge in a network namespace
+	// podman made (netavark or CNI), which the box joins, and podman's
+	// /etc/resolv.conf bound.
+	t.Run("default network", func(t *testing.T) {
+		r := run("run", "--rm", "--name", name("net"), "--pids-limit", "0", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096",
+			"--rootfs", rootfs, "/bin/sh", "-c", "ip -o -4 addr show eth0; grep -q nameserver /etc/resolv.conf && echo RESOLV")
+		if r.code != 0 && (strings.Contains(r.stderr, "netavark") || strings.Contains(r.stderr, "CNI") || strings.Contains(r.stderr, "iptables")) {
+			testenv.Skip(t, "podman's root network cannot be set up here: %s", r.stderr)
+		}
+		if r.code != 0 || !strings.Contains(r.stdout, "inet ") || !strings.Contains(r.stdout, "RESOLV") {
+			t.Fatalf("podman run with its default network:\n%s", r)
+		}
+	})
 	t.Run("detach stop rm", func(t *testing.T) {
 		r := run(append(runArgs("detach", "-d"), "/bin/sh", "-c",
 			`trap "echo got TERM; exit 3" TERM; echo up; while :; do sleep 0.05; done`)...)
