@@ -135,7 +135,12 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 		defer ln.Close()
 	}
 	d, err = sandbox.Create(res.Spec, sandbox.CreateOptions{
-		Stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, NetNS: res.NetNS, Mapping: res.Mapping})
+		Stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, NetNS: res.NetNS, Mapping: res.Mapping,
+		// Host root (a root engine): the box runs as nobody or root's
+		// range, which cannot reach the engine's per-container files
+		// or make mount points in its rootfs; the binds are opened as
+		// root before the box's user namespace (docs/oci.md).
+		CallerMounts: os.Geteuid() == 0 && !inUserNS()})
 	if err != nil {
 		return fail(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path"
+	"strings"
 	"syscall"
 	"time"
 
@@ -71,6 +72,18 @@ type CreateOptions struct {
 	// plan (an OCI runtime run as root in an engine's user namespace
 	// maps that namespace's ids as they are: see oci.ToSpec).
 	Mapping *idmap.Mapping
+	// CallerMounts opens every bind's source (the root's included) in the
+	// init stage's first process, as the caller, before the box's user
+	// namespace exists (OpOpenTree), and makes the binds' missing mount
+	// points in the rootfs as the caller; pid 1 attaches the trees. For
+	// an OCI runtime run as host root: the box runs as ids root maps
+	// (nobody, or root's subordinate range), which can neither enter the
+	// engine's per-container directories (mode 0700, root's) to bind
+	// their files nor make mount points in a rootfs root owns. What the
+	// payload may do with the files is unchanged: it is checked against
+	// the box's ids, and the bind's flags are set as for any bind. See
+	// callerMounts for what differs.
+	CallerMounts bool
 }
 
 // Create builds the box of s and returns once its pid 1 is ready to start
@@ -105,6 +118,19 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 	}
 	if o.NetNS != "" {
 		plan.Ops = append([]Op{SetnsOp([]string{o.NetNS}, []uint64{unix.CLONE_NEWNET})}, plan.Ops...)
+	}
+	if o.CallerMounts {
+		// The trees' host flags are not locked (callerMounts): a payload
+		// that may call mount_setattr could clear them. The default
+		// filter refuses the whole mount family; any other filter with
+		// CAP_SYS_ADMIN kept is refused until the trees are locked.
+		if keepsCap(s.CapAdd, "sys_admin") && s.Seccomp != "" && s.Seccomp != "default" {
+			return nil, specErr("cap-add", "CAP_SYS_ADMIN with a seccomp profile other than the default is not supported "+
+				"for a root caller's binds yet: the host's own mount flags below a bind would not be locked")
+		}
+		if err := callerMounts(plan, s.Rootfs); err != nil {
+			return nil, &SetupError{Step: "plan", Err: err}
+		}
 	}
 	if err := detachPlan(plan); err != nil {
 		return nil, &SetupError{Step: "plan", Err: err}
@@ -192,6 +218,79 @@ func detachPlan(p *Plan) error {
 	}
 	p.Ops[spawn].Flags |= FlagDetach
 	p.Ops = append(p.Ops[:fork], append([]Op{{Code: OpReady}}, p.Ops[fork:]...)...)
+	return nil
+}
+
+// keepsCap tells whether caps (Spec.CapAdd) holds the capability name
+// (lower case, without cap_).
+func keepsCap(caps []string, name string) bool {
+	for _, c := range caps {
+		if strings.TrimPrefix(strings.ToLower(c), "cap_") == name {
+			return true
+		}
+	}
+	return false
+}
+
+// maxTrees is the most binds callerMounts opens (the C side's MAX_TREES).
+const maxTrees = 256
+
+// callerMounts makes the Plan's binds attach trees the first process opens
+// as the caller (CreateOptions.CallerMounts): an OpOpenTree per bind, at the
+// start of the Plan (before OpUserns), and FlagTree on the bind. The device
+// nodes of the box's /dev (DeviceNodes) stay plain binds: every id may reach
+// them. A bind's mount point is made in the rootfs by the caller when it is
+// not below an earlier mount of the Plan (/proc, /dev, /tmp, a tmpfs or
+// another bind): there pid 1 makes it, in a mount of the box's.
+//
+// What differs from a plain bind (SECURITY.md): the copy is made in the
+// caller's user namespace, so the kernel does not lock the flags the
+// host's own mounts under the source have (MNT_LOCK_*, set when a mount
+// namespace is copied into a less privileged user namespace). The payload
+// cannot change mount flags without CAP_SYS_ADMIN and the filter's mount
+// calls; given both, it could clear a host mount's own read-only or
+// noexec flag below a bind. The flags the Plan sets (read-only, nosuid,
+// nodev) are set the same way either way, unlocked in both.
+func callerMounts(p *Plan, rootfs string) error {
+	dev := map[string]bool{}
+	for _, d := range DeviceNodes() {
+		dev[d] = true
+	}
+	var opens []Op
+	var targets []string // the box paths of earlier mounts
+	under := func(d string) bool {
+		for _, t := range targets {
+			if t != "/" && (d == t || strings.HasPrefix(d, t+"/")) {
+				return true
+			}
+		}
+		return false
+	}
+	for i := range p.Ops {
+		op := &p.Ops[i]
+		switch op.Code {
+		case OpTmpfs, OpProc, OpDevpts:
+			targets = append(targets, path.Clean(op.Str[0]))
+		case OpBind:
+			src, dst := op.Str[0], path.Clean(op.Str[1])
+			if dev[src] && src == dst {
+				targets = append(targets, dst)
+				continue
+			}
+			if len(opens) == maxTrees {
+				return fmt.Errorf("more than %d binds", maxTrees)
+			}
+			open := Op{Code: OpOpenTree, Flags: op.Flags & FlagTry, Arg: uint64(len(opens)), Str: []string{src}}
+			if rootfs != "" && dst != "/" && !under(dst) {
+				open.Str = append(open.Str, rootfs, dst)
+			}
+			op.Flags |= FlagTree
+			op.Arg = uint64(len(opens))
+			opens = append(opens, open)
+			targets = append(targets, dst)
+		}
+	}
+	p.Ops = append(opens, p.Ops...)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"slices"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -72,5 +73,46 @@ func TestCreateRefusesSupervision(t *testing.T) {
 		if _, err := Create(s, o); err == nil {
 			t.Errorf("%+v: no error", s)
 		}
+	}
+}
+
+// CreateOptions.CallerMounts: every bind but the device nodes attaches a
+// tree the first process opens (before OpUserns); mount points are made in
+// the rootfs only where no earlier mount of the box covers them.
+func TestCallerMountsPlan(t *testing.T) {
+	p := &Plan{Ops: []Op{
+		{Code: OpUserns},
+		{Code: OpSpawn},
+		{Code: OpBind, Flags: FlagReadOnly, Str: []string{"/r", "/"}},
+		{Code: OpProc, Str: []string{"/proc"}},
+		{Code: OpTmpfs, Str: []string{"/dev", ""}},
+		{Code: OpBind, Flags: FlagNoSuid, Str: []string{"/dev/null", "/dev/null"}},
+		{Code: OpTmpfs, Str: []string{"/run", ""}},
+		{Code: OpBind, Flags: FlagTry, Str: []string{"/u/hosts", "/etc/hosts"}},
+		{Code: OpBind, Str: []string{"/u/env", "/run/.containerenv"}},
+	}}
+	if err := callerMounts(p, "/r"); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"/r"}, {"/u/hosts", "/r", "/etc/hosts"}, {"/u/env"}}
+	for i, w := range want {
+		op := p.Ops[i]
+		if op.Code != OpOpenTree || op.Arg != uint64(i) || !slices.Equal(op.Str, w) {
+			t.Errorf("op %d: %v %v, want open tree %d %v", i, op, op.Str, i, w)
+		}
+	}
+	if p.Ops[1].Flags&FlagTry == 0 || p.Ops[0].Flags&FlagTry != 0 {
+		t.Errorf("FlagTry not carried over: %#x %#x", p.Ops[0].Flags, p.Ops[1].Flags)
+	}
+	if p.Ops[3].Code != OpUserns {
+		t.Errorf("the trees are not opened before OpUserns: %v", p.Ops[3])
+	}
+	for _, i := range []int{5, 10, 11} {
+		if op := p.Ops[i]; op.Code != OpBind || op.Flags&FlagTree == 0 || op.Arg != uint64(map[int]int{5: 0, 10: 1, 11: 2}[i]) {
+			t.Errorf("op %d: %v flags %#x arg %d", i, op, op.Flags, op.Arg)
+		}
+	}
+	if op := p.Ops[8]; op.Flags&FlagTree != 0 {
+		t.Errorf("a device node's bind attaches a tree: %v", op)
 	}
 }

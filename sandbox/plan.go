@@ -123,6 +123,16 @@ const (
 	// Str[1] their CLONE_NEW* types in decimal, each list NUL-separated
 	// (see SetnsOp). All are opened before the first is joined.
 	OpSetns OpCode = 28
+	// OpOpenTree (in the first process, before OpUserns: the caller's
+	// credentials and mount namespace) opens host path Str[0] as a
+	// detached, private copy of its mount tree (open_tree(2) with
+	// OPEN_TREE_CLONE and AT_RECURSIVE) for the OpBind with FlagTree
+	// and slot Arg, which attaches it (move_mount(2)) instead of opening
+	// the source itself. With Str[1] and Str[2] (a --rootfs and a box
+	// path) a missing mount point is also made in the rootfs, resolved
+	// inside it, as the caller. FlagTry: a missing source is skipped.
+	// See CreateOptions.CallerMounts.
+	OpOpenTree OpCode = 29
 )
 
 // SetnsOp is the OpSetns joining paths (types: CLONE_NEW* flags) in order.
@@ -154,6 +164,8 @@ const (
 	// FlagDetach (spawn): pid 1 gets no death signal from the supervisor,
 	// which exits after an OCI create (sandbox.Create).
 	FlagDetach uint64 = 1 << 10
+	// FlagTree (bind): attach the tree OpOpenTree opened in slot Arg.
+	FlagTree uint64 = 1 << 11
 )
 
 var opNames = map[OpCode]string{
@@ -167,7 +179,7 @@ var opNames = map[OpCode]string{
 	OpSysctl:   "sysctl",
 	OpUserns:   "userns", OpUnshare: "unshare", OpSpawn: "spawn pid 1",
 	OpNetHold: "net hold",
-	OpReady:   "ready", OpSetns: "setns",
+	OpReady:   "ready", OpSetns: "setns", OpOpenTree: "open tree",
 }
 
 func (c OpCode) String() string {
@@ -198,6 +210,14 @@ func (o Op) String() string {
 		fmt.Fprintf(&b, " %s -> %s", o.Str[0], o.Str[1])
 		if o.Flags&FlagReadOnly != 0 {
 			b.WriteString(" (read-only)")
+		}
+		if o.Flags&FlagTree != 0 {
+			b.WriteString(" (the tree opened by the caller)")
+		}
+	case OpOpenTree:
+		fmt.Fprintf(&b, " %s", o.Str[0])
+		if len(o.Str) == 3 && o.Str[2] != "" {
+			fmt.Fprintf(&b, ", mount point %s made in %s", o.Str[2], o.Str[1])
 		}
 	case OpSymlink:
 		fmt.Fprintf(&b, " %s -> %s", o.Str[1], o.Str[0])

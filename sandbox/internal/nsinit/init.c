@@ -82,7 +82,7 @@ enum {
 	OP_LANDLOCK = 40,
 	OP_SYSCTL = 35,
 	OP_USERNS = 23, OP_UNSHARE = 24, OP_SPAWN = 25, OP_NETHOLD = 26,
-	OP_READY = 27, OP_SETNS = 28,
+	OP_READY = 27, OP_SETNS = 28, OP_OPEN_TREE = 29,
 };
 #define F_READONLY (1u << 0)
 #define F_NODEV (1u << 1)
@@ -96,6 +96,7 @@ enum {
 #define F_SWITCHID (1u << 15)
 #define F_TOP_WRITABLE (1u << 9)
 #define F_DETACH (1u << 10)
+#define F_TREE (1u << 11)
 
 // glibc's <unistd.h> has it, musl's not (close_range(2)).
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -136,6 +137,11 @@ struct op {
 void sandbox_sanitizer_log(int reopen) __attribute__((weak));
 
 static int sync_fd = -1;
+// OP_OPEN_TREE's detached mount trees, by slot, for OP_BIND with F_TREE:
+// opened by the first process as the caller, inherited by pid 1 (cloned
+// without CLONE_FILES), each closed once attached and all at OP_PIVOT.
+#define MAX_TREES 256
+static int trees[MAX_TREES];
 static int hold; // the Plan header asks OP_USERNS to wait for the release byte
 static int tty_slave = -1; // --tty: the payload's terminal, from the box's own devpts
 static volatile pid_t payload_pid;
@@ -428,11 +434,98 @@ static int setattr(const char *path, uint64_t set, int recursive)
 	return r;
 }
 
+// do_open_tree (OP_OPEN_TREE, in the first process, before OP_USERNS:
+// still the caller's credentials and mount namespace) opens host path
+// str[0] as a detached copy of its mount tree for the OP_BIND of slot arg,
+// so that pid 1, which runs as ids the box maps (a root caller's: nobody,
+// or root's range), need not reach the source itself: an OCI root engine's
+// per-container files are in directories only host root may enter. The
+// path is resolved as OP_BIND resolves it (in the host's root, no magic
+// links). The copy is made private at once: a clone of a shared mount is
+// in its peer group, and the box's mounts must neither reach the host nor
+// receive the host's. With str[1] and str[2] (a --rootfs and a box path in
+// it), a missing mount point is made there too, resolved inside the rootfs
+// (RESOLVE_IN_ROOT), as the caller: pid 1 could not make it in a rootfs
+// the caller owns.
+static int do_open_tree(const struct op *o)
+{
+	if (o->arg >= MAX_TREES) {
+		errno = E2BIG;
+		return -1;
+	}
+	int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -1;
+	const char *p = o->str[0];
+	while (*p == '/')
+		p++;
+	int fd = xopenat2(root, *p ? p : ".", O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+	int e = errno;
+	close(root);
+	if (fd < 0) {
+		errno = e;
+		return (o->flags & F_TRY) && e == ENOENT ? 0 : -1;
+	}
+	int t = (int)syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+	e = errno;
+	close(fd);
+	if (t < 0) {
+		errno = e;
+		return -1;
+	}
+	struct mount_attr a = {.propagation = MS_PRIVATE};
+	struct stat st;
+	int r = (int)syscall(SYS_mount_setattr, t, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a);
+	if (r == 0)
+		r = fstat(t, &st);
+	if (r == 0 && o->nstr >= 3 && *o->str[1] && *o->str[2]) {
+		r = make_in(o->str[1], o->str[2], !S_ISDIR(st.st_mode));
+		// make_in cached the rootfs's descriptor in a slot pid 1 and
+		// the payload use later (OP_CHDIR's "/"): drop it.
+		e = errno;
+		for (int i = 0; i < 3; i++) {
+			if (root_fds[i] >= 0)
+				close(root_fds[i]);
+			root_fds[i] = -1;
+		}
+		errno = e;
+	}
+	if (r < 0) {
+		e = errno;
+		close(t);
+		errno = e;
+		return -1;
+	}
+	if (trees[o->arg] >= 0)
+		close(trees[o->arg]);
+	trees[o->arg] = t;
+	return 0;
+}
+
 static int do_bind(const struct op *o)
 {
-	int src = open_in(OLDROOT, o->str[0], 0);
-	if (src < 0)
-		return (o->flags & F_TRY) && errno == ENOENT ? 0 : -1;
+	int tree = (o->flags & F_TREE) != 0;
+	int src;
+	if (tree) {
+		// The source was opened by the first process as the caller
+		// (OP_OPEN_TREE): a detached copy of its mounts, attached here.
+		if (o->arg >= MAX_TREES) {
+			errno = EINVAL;
+			return -1;
+		}
+		src = trees[o->arg];
+		trees[o->arg] = -1;
+		if (src < 0) {
+			if (o->flags & F_TRY)
+				return 0; // the source did not exist (ENOENT there)
+			errno = EBADF;
+			return -1;
+		}
+	} else {
+		src = open_in(OLDROOT, o->str[0], 0);
+		if (src < 0)
+			return (o->flags & F_TRY) && errno == ENOENT ? 0 : -1;
+	}
 	struct stat st;
 	if (fstat(src, &st) < 0)
 		goto fail;
@@ -443,7 +536,8 @@ static int do_bind(const struct op *o)
 	fdpath(s, sizeof s, src);
 	fdpath(d, sizeof d, dst);
 	int covered = covers_root(dst);
-	int r = mount(s, d, NULL, MS_BIND | MS_REC, NULL);
+	int r = tree ? (int)syscall(SYS_move_mount, src, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+		     : mount(s, d, NULL, MS_BIND | MS_REC, NULL);
 	int e = errno;
 	close(dst);
 	close(src);
@@ -628,6 +722,13 @@ static int do_pivot(void)
 		if (root_fds[i] >= 0)
 			close(root_fds[i]);
 		root_fds[i] = -1;
+	}
+	// A tree not attached (its bind skipped) is a piece of the host's
+	// mounts: none crosses the pivot.
+	for (int i = 0; i < MAX_TREES; i++) {
+		if (trees[i] >= 0)
+			close(trees[i]);
+		trees[i] = -1;
 	}
 	if (chdir(NEWROOT) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
 		return -1;
@@ -1031,6 +1132,8 @@ static int run_op(const struct op *o)
 		return do_exec(o);
 	case OP_SETNS:
 		return do_setns(o);
+	case OP_OPEN_TREE:
+		return do_open_tree(o);
 	case OP_READY:
 		// Setup is done: the supervisor may hand the box over (OCI
 		// create) while pid 1 waits at OP_FORK for its byte.
@@ -1135,6 +1238,8 @@ static void reset_signals(void)
 static void run_init(int fd)
 {
 	sync_fd = fd;
+	for (int i = 0; i < MAX_TREES; i++)
+		trees[i] = -1;
 	reset_signals();
 	// Nothing but the sync socket and stdio crosses into the box. The
 	// caller's other descriptors are closed, not only marked close-on-exec:
