@@ -612,34 +612,7 @@ func TestOCIPodmanRootless(t *testing.T) {
 		}
 	})
 	t.Run("detach stop rm", func(t *testing.T) {
-		r := run(append(append([]string{"run", "-d"}, limits...), "--rootfs", rootfs, "/bin/sh", "-c",
-			`trap "echo got TERM; exit 3" TERM; echo up; while :; do sleep 0.05; done`)...)
-		if r.code != 0 {
-			t.Fatalf("podman run -d:\n%s", r)
-		}
-		id := strings.TrimSpace(r.stdout)
-		deadline := time.Now().Add(10 * time.Second)
-		for !strings.Contains(run("logs", id).stdout, "up") {
-			if time.Now().After(deadline) {
-				t.Fatalf("no output from %s", id)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		if r := run("inspect", "--format", "{{.State.Status}}", id); strings.TrimSpace(r.stdout) != "running" {
-			t.Fatalf("inspect:\n%s", r)
-		}
-		if r := run("stop", "-t", "10", id); r.code != 0 {
-			t.Fatalf("podman stop:\n%s", r)
-		}
-		if r := run("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", id); strings.TrimSpace(r.stdout) != "exited 3" {
-			t.Errorf("after stop:\n%s", r)
-		}
-		if r := run("logs", id); !strings.Contains(r.stdout, "got TERM") {
-			t.Errorf("logs:\n%s", r)
-		}
-		if r := run("rm", id); r.code != 0 {
-			t.Fatalf("podman rm:\n%s", r)
-		}
+		podmanDetachStopRm(t, run, append(append([]string{"run", "-d"}, limits...), "--rootfs", rootfs))
 	})
 	t.Run("exec", func(t *testing.T) {
 		r := run(append(append([]string{"run", "-d"}, limits...), "--rootfs", rootfs, "/bin/sleep", "100")...)
@@ -1000,34 +973,7 @@ func TestOCIPodmanRoot(t *testing.T) {
 		}
 	})
 	t.Run("detach stop rm", func(t *testing.T) {
-		r := run(append(runArgs("detach", "-d"), "/bin/sh", "-c",
-			`trap "echo got TERM; exit 3" TERM; echo up; while :; do sleep 0.05; done`)...)
-		if r.code != 0 {
-			t.Fatalf("podman run -d:\n%s", r)
-		}
-		id := strings.TrimSpace(r.stdout)
-		deadline := time.Now().Add(10 * time.Second)
-		for !strings.Contains(run("logs", id).stdout, "up") {
-			if time.Now().After(deadline) {
-				t.Fatalf("no output from %s", id)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		if r := run("inspect", "--format", "{{.State.Status}}", id); strings.TrimSpace(r.stdout) != "running" {
-			t.Fatalf("inspect:\n%s", r)
-		}
-		if r := run("stop", "-t", "10", id); r.code != 0 {
-			t.Fatalf("podman stop:\n%s", r)
-		}
-		if r := run("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", id); strings.TrimSpace(r.stdout) != "exited 3" {
-			t.Errorf("after stop:\n%s", r)
-		}
-		if r := run("logs", id); !strings.Contains(r.stdout, "got TERM") {
-			t.Errorf("logs:\n%s", r)
-		}
-		if r := run("rm", id); r.code != 0 {
-			t.Fatalf("podman rm:\n%s", r)
-		}
+		podmanDetachStopRm(t, run, runArgs("detach", "-d"))
 	})
 	t.Run("exec", func(t *testing.T) {
 		r := run(append(runArgs("exec", "-d"), "/bin/sleep", "100")...)
@@ -1065,4 +1011,37 @@ func TestOCIPodmanRoot(t *testing.T) {
 			t.Fatalf("podman rm:\n%s", r)
 		}
 	})
+}
+
+// podmanDetachStopRm: podman run -d (runD, then the command), logs, inspect,
+// stop (the payload's TERM trap, exit 3), rm.
+func podmanDetachStopRm(t *testing.T, run func(...string) result, runD []string) {
+	r := run(append(runD, "/bin/sh", "-c",
+		`trap "echo got TERM; exit 3" TERM; echo up; while :; do sleep 0.05; done`)...)
+	if r.code != 0 {
+		t.Fatalf("podman run -d:\n%s", r)
+	}
+	id := strings.TrimSpace(r.stdout)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(run("logs", id).stdout, "up") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no output from %s", id)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r := run("inspect", "--format", "{{.State.Status}}", id); strings.TrimSpace(r.stdout) != "running" {
+		t.Fatalf("inspect:\n%s", r)
+	}
+	if r := run("stop", "-t", "10", id); r.code != 0 {
+		t.Fatalf("podman stop:\n%s", r)
+	}
+	if r := run("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", id); strings.TrimSpace(r.stdout) != "exited 3" {
+		t.Errorf("after stop:\n%s", r)
+	}
+	if r := run("logs", id); !strings.Contains(r.stdout, "got TERM") {
+		t.Errorf("logs:\n%s", r)
+	}
+	if r := run("rm", id); r.code != 0 {
+		t.Fatalf("podman rm:\n%s", r)
+	}
 }
