@@ -85,11 +85,18 @@ testuser:
 		useradd -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 --shell /bin/sh $(TESTUSER)-nosub; \
 	fi
 
+# The tests of the cgroup v2 paths (a systemd user manager's scope, the v2
+# cgroup-setup) need a v2-only host: on any other host they are left out here
+# by name, and `make vmtest` runs them in its v2 guest. Left out, not skipped:
+# in CI (CI=true) a skip fails, so that none hides a missing feature.
+V2ONLY   := ^(TestSystemdUser|TestCgroupV2)
+HOSTSKIP := $(if $(wildcard /sys/fs/cgroup/cgroup.controllers),,$(V2ONLY))
+
 # The library soak (TestSoak: 5,000 runs, about a minute) has its own line,
 # without the race detector, which would make it take many minutes.
 test: deps testuser $(INITBIN)
 	$(GO) vet ./...
-	SANDBOX_TEST_USER=$(TESTUSER) $(GO) test -race -count=1 ./...
+	SANDBOX_TEST_USER=$(TESTUSER) $(GO) test -race -count=1 -skip '^TestSoak$$$(if $(HOSTSKIP),|$(HOSTSKIP))' ./...
 	SANDBOX_TEST_USER=$(TESTUSER) $(GO) test -count=1 -run '^TestSoak$$' ./sandbox/
 	$(MAKE) fuzz
 
@@ -109,10 +116,14 @@ sanitize: deps testuser
 		$(GO) build -tags sanitize,osusergo,netgo -o $(SANITIZE_BIN) ./cmd/sandbox
 	rm -f $(SANITIZE_LOG) && install -m 0666 /dev/null $(SANITIZE_LOG)
 	SANDBOX_TEST_BIN=$(CURDIR)/$(SANITIZE_BIN) SANDBOX_SANITIZER_LOG=$(SANITIZE_LOG) SANDBOX_TEST_USER=$(TESTUSER) \
-		$(GO) test -count=1 -run '$(SANITIZE_RUN)' ./cmd/sandbox/
+		$(GO) test -count=1 -run '$(SANITIZE_RUN)' $(if $(HOSTSKIP),-skip '$(HOSTSKIP)') ./cmd/sandbox/
 	@if [ -s $(SANITIZE_LOG) ]; then cat $(SANITIZE_LOG); echo "sanitizer reports in $(SANITIZE_LOG)" >&2; exit 1; fi
 
 # A short run of every fuzz target (go test -fuzz takes one target at a time).
+# A run that ends in a bare "context deadline exceeded" with no failing input
+# is Go's own fuzzing coordinator racing -fuzztime's deadline (golang/go#75804,
+# fixed in Go 1.27; this is Go 1.26): it is run once more, any other failure
+# fails.
 FUZZTIME ?= 10s
 fuzz:
 	@for f in $$(grep -l '^func Fuzz' $$(git ls-files '*_test.go' 2>/dev/null || find . -name '*_test.go')); do \

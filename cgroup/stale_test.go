@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sandbox-dev/sandbox/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -171,7 +172,7 @@ func TestStaleV2Removed(t *testing.T) {
 		}
 	}
 	if mount == "" {
-		t.Skip("no cgroup2 mount on this host") // a v1-only host: nothing to test
+		testenv.Skip(t, "no cgroup2 mount on this host (a v1-only host)")
 	}
 	parent := filepath.Join(mount, randName(t, "sandbox-stale-test-"))
 	leaf := filepath.Join(parent, "t-0123456789abcdef")

@@ -227,7 +227,9 @@ func soakMounts(t *testing.T) map[string]bool {
 func TestSoak(t *testing.T) {
 	testenv.NeedRoot(t, "v1 memory cgroups for the oom runs; a box as root maps to nobody")
 	if soakRace {
-		t.Skip("the soak runs without the race detector: make test runs it on its own line (go test -run TestSoak ./sandbox)")
+		// make test leaves it out of its -race run (-skip) and runs it on
+		// a line of its own.
+		testenv.Skip(t, "the soak runs without the race detector: go test -run TestSoak ./sandbox")
 	}
 	total := soakRuns()
 	// The soak's own cgroup prefix: its leaves are told from other tests'

@@ -166,7 +166,17 @@ type result struct {
 }
 
 func (r result) String() string {
-	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, clip(r.stdout), clip(r.stderr))
+}
+
+// clip keeps a failure's message readable (and the VM stage's serial
+// console fast) when a payload wrote megabytes.
+func clip(s string) string {
+	const max = 8 << 10
+	if len(s) <= max {
+		return s
+	}
+	return fmt.Sprintf("%s\n... (%d bytes in all)", s[:max], len(s))
 }
 
 // runOpts tunes one run of the binary.
