@@ -3,6 +3,7 @@ package network
 import (
 	"encoding/binary"
 	"fmt"
+	"net"
 	"net/netip"
 
 	"github.com/google/nftables"
@@ -69,14 +70,18 @@ func Install(p Policy) error {
 		&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: []byte{133}, ToData: []byte{136}},
 		accept)
 	for _, r := range p.Deny {
-		for _, m := range match(r) {
-			// TCP gets a reset, so that connect fails with
-			// ECONNREFUSED at once: an ICMP error is a soft error to a
-			// SYN, retried for a second or more.
-			t := append(m[:len(m):len(m)], tcp...)
-			add(append(t, rst)...)
-			add(append(m, reject)...)
+		// TCP gets a reset, so that connect fails with ECONNREFUSED at
+		// once: an ICMP error is a soft error to a SYN, retried for a
+		// second or more. With a port, match gives the TCP rule first.
+		ms := match(r)
+		if r.Port != 0 {
+			add(append(ms[0], rst)...)
+			add(append(ms[1], reject)...)
+			continue
 		}
+		m := ms[0]
+		add(append(append(m[:len(m):len(m)], tcp...), rst)...)
+		add(append(m, reject)...)
 	}
 	// pasta sends the box's UDP from a host socket bound to the box's
 	// source port, on every host address: a box that sent from port P held
@@ -118,10 +123,7 @@ func match(r Rule) [][]expr.Any {
 	if a.Is6() {
 		proto, off, n = unix.NFPROTO_IPV6, 24, 16 // IPv6 daddr
 	}
-	mask := make([]byte, n)
-	for i := 0; i < r.Prefix.Bits(); i++ {
-		mask[i/8] |= 0x80 >> (i % 8)
-	}
+	mask := net.CIDRMask(r.Prefix.Bits(), int(n)*8)
 	base := []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},

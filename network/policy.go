@@ -14,6 +14,7 @@ package network
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -275,9 +276,6 @@ func ReadHostFacts() (HostFacts, error) {
 			}
 			ones, _ := n.Mask.Size()
 			ip = ip.Unmap()
-			if ip.Is4() && ones > 32 {
-				ones -= 96
-			}
 			h.Addrs = append(h.Addrs, netip.PrefixFrom(ip, ones))
 		}
 	}
@@ -291,12 +289,13 @@ func gateways4(path string) []netip.Addr {
 		if len(fl) < 3 || fl[1] != "00000000" {
 			return nil
 		}
-		b, err := hex.DecodeString(fl[2])
-		if err != nil || len(b) != 4 {
+		// The kernel prints the address (network order in memory) as a
+		// host-order integer.
+		v, err := strconv.ParseUint(fl[2], 16, 32)
+		if err != nil {
 			return nil
 		}
-		// Little endian on the hosts this runs on (x86-64).
-		return []byte{b[3], b[2], b[1], b[0]}
+		return binary.NativeEndian.AppendUint32(nil, uint32(v))
 	})
 }
 

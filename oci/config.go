@@ -126,14 +126,6 @@ type Result struct {
 	Notes []string
 }
 
-var rlimitNames = map[string]string{
-	"RLIMIT_AS": "as", "RLIMIT_CORE": "core", "RLIMIT_CPU": "cpu", "RLIMIT_DATA": "data",
-	"RLIMIT_FSIZE": "fsize", "RLIMIT_LOCKS": "locks", "RLIMIT_MEMLOCK": "memlock",
-	"RLIMIT_MSGQUEUE": "msgqueue", "RLIMIT_NICE": "nice", "RLIMIT_NOFILE": "nofile",
-	"RLIMIT_NPROC": "nproc", "RLIMIT_RSS": "rss", "RLIMIT_RTPRIO": "rtprio",
-	"RLIMIT_RTTIME": "rttime", "RLIMIT_SIGPENDING": "sigpending", "RLIMIT_STACK": "stack",
-}
-
 // ToSpec maps a config onto a Spec. Each check is named by the field it
 // checks; the first failure is returned.
 func ToSpec(c *Config, h Host) (*Result, error) {
@@ -227,8 +219,8 @@ func mapProcess(p *specs.Process, h Host, sp *sandbox.Spec, note func(string, ..
 		return fieldErr("process.user.username", "Windows only")
 	}
 	for i, rl := range p.Rlimits {
-		n, ok := rlimitNames[rl.Type]
-		if !ok {
+		n := strings.ToLower(strings.TrimPrefix(rl.Type, "RLIMIT_"))
+		if !strings.HasPrefix(rl.Type, "RLIMIT_") || !sandbox.IsRlimit(n) {
 			return fieldErr(fmt.Sprintf("process.rlimits[%d].type", i), "unknown resource %q", rl.Type)
 		}
 		sp.Rlimits = append(sp.Rlimits, sandbox.Rlimit{Name: n, Soft: rl.Soft, Hard: rl.Hard})

@@ -3,7 +3,6 @@ package oci
 import (
 	"os"
 	"sort"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
@@ -58,16 +57,7 @@ func DefaultSpec() *specs.Spec {
 // Features is `features`: what this runtime implements.
 func Features() features.Features {
 	yes := true
-	var caps []string
-	for _, c := range []string{"chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill",
-		"setgid", "setuid", "setpcap", "linux_immutable", "net_bind_service", "net_broadcast",
-		"net_admin", "net_raw", "ipc_lock", "ipc_owner", "sys_module", "sys_rawio", "sys_chroot",
-		"sys_ptrace", "sys_pacct", "sys_admin", "sys_boot", "sys_nice", "sys_resource", "sys_time",
-		"sys_tty_config", "mknod", "lease", "audit_write", "audit_control", "setfcap", "mac_override",
-		"mac_admin", "syslog", "wake_alarm", "block_suspend", "audit_read", "perfmon", "bpf",
-		"checkpoint_restore"} {
-		caps = append(caps, "CAP_"+strings.ToUpper(c))
-	}
+	caps := sandbox.Capabilities()
 	var opts []string
 	for o := range mountOpts {
 		opts = append(opts, o)

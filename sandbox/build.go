@@ -148,7 +148,12 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 		// over the host's (or the rootfs's) resolv.conf; a caller's own
 		// bind below still wins. A --rootfs without one gets none: the
 		// mount point would have to be made in the caller's tree.
-		if _, err := h.lstat(path.Join(s.Rootfs, "etc/resolv.conf")); s.Rootfs != "" && err != nil {
+		noResolv := false
+		if s.Rootfs != "" {
+			_, err := h.lstat(path.Join(s.Rootfs, "etc/resolv.conf"))
+			noResolv = err != nil
+		}
+		if noResolv {
 			p.Notes = append(p.Notes, fmt.Sprintf("net: --rootfs %s has no etc/resolv.conf, so the box gets no DNS configuration "+
 				"(create the file, any content, and the box's will name pasta's forwarder, %s)", s.Rootfs, network.DNSForward))
 		} else {

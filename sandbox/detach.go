@@ -1,10 +1,8 @@
 package sandbox
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path"
@@ -124,7 +122,7 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 		// that may call mount_setattr could clear them. The default
 		// filter refuses the whole mount family; any other filter with
 		// CAP_SYS_ADMIN kept is refused until the trees are locked.
-		if keepsCap(s.CapAdd, "sys_admin") && s.Seccomp != "" && s.Seccomp != "default" {
+		if keepsCap(s.CapAdd, unix.CAP_SYS_ADMIN) && s.Seccomp != "" && s.Seccomp != "default" {
 			return nil, specErr("cap-add", "CAP_SYS_ADMIN with a seccomp profile other than the default is not supported "+
 				"for a root caller's binds yet: the host's own mount flags below a bind would not be locked")
 		}
@@ -221,11 +219,10 @@ func detachPlan(p *Plan) error {
 	return nil
 }
 
-// keepsCap tells whether caps (Spec.CapAdd) holds the capability name
-// (lower case, without cap_).
-func keepsCap(caps []string, name string) bool {
-	for _, c := range caps {
-		if strings.TrimPrefix(strings.ToLower(c), "cap_") == name {
+// keepsCap tells whether caps (Spec.CapAdd) holds capability c.
+func keepsCap(caps []string, c int) bool {
+	for _, name := range caps {
+		if n, err := capByName(name); err == nil && n == c {
 			return true
 		}
 	}
@@ -348,21 +345,25 @@ func (d *Detached) Wait() DetachedEnd {
 // over by the process that created it, until pid 1 is gone.
 func WaitDetached(sync *os.File) DetachedEnd {
 	var end DetachedEnd
-	buf := make([]byte, msgSize)
+	rc, err := sync.SyscallConn()
+	if err != nil {
+		return end
+	}
 	for {
-		if _, err := io.ReadFull(sync, buf); err != nil {
+		m, _, err := recvMsg(pollRecv(rc))
+		if err != nil {
 			return end
 		}
-		typ := binary.LittleEndian.Uint32(buf)
-		switch typ {
+		if m.fd >= 0 {
+			unix.Close(m.fd)
+		}
+		switch m.typ {
 		case msgOpError:
 			if end.Errno == 0 {
-				end.Op = int(int32(binary.LittleEndian.Uint32(buf[4:])))
-				end.Errno = syscall.Errno(binary.LittleEndian.Uint32(buf[8:]))
+				end.Op, end.Errno = int(m.index), syscall.Errno(m.errno)
 			}
 		case msgExit:
-			end.Status = syscall.WaitStatus(binary.LittleEndian.Uint32(buf[12:]))
-			end.Known = true
+			end.Status, end.Known = syscall.WaitStatus(m.status), true
 		}
 	}
 }

@@ -179,43 +179,31 @@ func startJoin(plan *Plan, stdio [3]*os.File, command string) (Joined, error) {
 	child.Close()
 	var j Joined
 	index, errno := -1, syscall.Errno(0)
-	buf := make([]byte, msgSize)
-	oob := make([]byte, unix.CmsgSpace(4))
 	for {
-		got := 0
-		for got < msgSize {
-			n, oobn, _, _, err := unix.Recvmsg(fds[0], buf[got:], oob, unix.MSG_CMSG_CLOEXEC)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil || n == 0 {
-				break
-			}
-			got += n
-			if oobn > 0 {
-				cms, _ := unix.ParseSocketControlMessage(oob[:oobn])
-				for i := range cms {
-					rights, _ := unix.ParseUnixRights(&cms[i])
-					for _, fd := range rights {
-						if j.Console == nil {
-							j.Console = os.NewFile(uintptr(fd), "sandbox-console")
-						} else {
-							unix.Close(fd)
-						}
-					}
+		m, _, err := recvMsg(func(buf, oob []byte) (n, oobn int, err error) {
+			for {
+				n, oobn, _, _, err = unix.Recvmsg(fds[0], buf, oob, unix.MSG_CMSG_CLOEXEC)
+				if err != unix.EINTR {
+					return n, oobn, err
 				}
 			}
-		}
-		if got < msgSize {
+		})
+		if err != nil {
 			break
 		}
-		switch binary.LittleEndian.Uint32(buf) {
+		if m.fd >= 0 {
+			if j.Console == nil {
+				j.Console = os.NewFile(uintptr(m.fd), "sandbox-console")
+			} else {
+				unix.Close(m.fd)
+			}
+		}
+		switch m.typ {
 		case msgPid:
-			j.Pid = int(int32(binary.LittleEndian.Uint32(buf[12:])))
+			j.Pid = int(m.status)
 		case msgOpError:
 			if errno == 0 {
-				index = int(int32(binary.LittleEndian.Uint32(buf[4:])))
-				errno = syscall.Errno(binary.LittleEndian.Uint32(buf[8:]))
+				index, errno = int(m.index), syscall.Errno(m.errno)
 			}
 		}
 	}

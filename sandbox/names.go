@@ -48,6 +48,23 @@ var capNames = []string{
 	"block_suspend", "audit_read", "perfmon", "bpf", "checkpoint_restore",
 }
 
+// Capabilities are the capability names the box knows, as CAP_X (the OCI
+// runtime's features).
+func Capabilities() []string {
+	out := make([]string, len(capNames))
+	for i, c := range capNames {
+		out[i] = "CAP_" + strings.ToUpper(c)
+	}
+	return out
+}
+
+// IsRlimit tells whether name (as --rlimit takes it: "nofile") is a
+// resource the box can limit.
+func IsRlimit(name string) bool {
+	_, ok := rlimitByName[name]
+	return ok
+}
+
 // capByName accepts "CAP_NET_RAW", "net_raw" or "NET_RAW".
 func capByName(name string) (int, error) {
 	n := strings.TrimPrefix(strings.ToLower(name), "cap_")

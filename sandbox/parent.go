@@ -264,12 +264,11 @@ type supervisor struct {
 	cpu cpuSampler
 
 	// --net user: pasta's path; the running stack; the result of the
-	// network's setup (netSetup), pending while netBusy.
+	// network's setup (netSetup), non-nil while it is pending.
 	pasta      string
 	netProcDir *os.File // the first process's /proc/PID, opened at its start
 	stack      *network.Stack
 	netDone    chan netResult
-	netBusy    bool
 	planErr    error
 	planRead   bool
 }
@@ -516,46 +515,10 @@ func (sv *supervisor) readMsgs() {
 	if err != nil {
 		return
 	}
-	buf := make([]byte, msgSize)
-	oob := make([]byte, unix.CmsgSpace(4)+unix.CmsgSpace(unix.SizeofUcred))
 	for {
-		// Fixed-size messages on a stream; the terminal's master (--tty)
-		// rides on its message as SCM_RIGHTS, and each carries its
-		// sender's credentials (SO_PASSCRED).
-		fd, got, sender := -1, 0, 0
-		for got < msgSize {
-			var n, oobn int
-			var rerr error
-			if err := rc.Read(func(s uintptr) bool {
-				n, oobn, _, _, rerr = unix.Recvmsg(int(s), buf[got:], oob, unix.MSG_CMSG_CLOEXEC)
-				return rerr != unix.EAGAIN
-			}); err != nil || rerr != nil || n == 0 {
-				return
-			}
-			got += n
-			if oobn > 0 {
-				cms, _ := unix.ParseSocketControlMessage(oob[:oobn])
-				for i := range cms {
-					if fds, err := unix.ParseUnixRights(&cms[i]); err == nil {
-						for _, f := range fds {
-							if fd < 0 {
-								fd = f
-							} else {
-								unix.Close(f)
-							}
-						}
-					} else if uc, err := unix.ParseUnixCredentials(&cms[i]); err == nil {
-						sender = int(uc.Pid)
-					}
-				}
-			}
-		}
-		m := initMsg{
-			typ:    int32(binary.LittleEndian.Uint32(buf)),
-			index:  int32(binary.LittleEndian.Uint32(buf[4:])),
-			errno:  int32(binary.LittleEndian.Uint32(buf[8:])),
-			status: int32(binary.LittleEndian.Uint32(buf[12:])),
-			fd:     fd,
+		m, sender, err := recvMsg(pollRecv(rc))
+		if err != nil {
+			return
 		}
 		if m.typ == msgPid {
 			// Here, not in wait's loop: waitAll needs pid 1 as soon as
@@ -575,6 +538,64 @@ func (sv *supervisor) readMsgs() {
 			continue
 		}
 		sv.msgs <- m
+	}
+}
+
+// recvMsg reads one message of the init stage, fixed-size on a stream: recv
+// is one recvmsg(2) on the sync socket. A descriptor may ride on a message
+// as SCM_RIGHTS (the first is kept in m.fd, any other closed), and each
+// carries its sender's credentials where SO_PASSCRED is on (sender: its
+// pid, else 0). EOF is io.EOF.
+func recvMsg(recv func(buf, oob []byte) (n, oobn int, err error)) (m initMsg, sender int, err error) {
+	buf := make([]byte, msgSize)
+	oob := make([]byte, unix.CmsgSpace(4)+unix.CmsgSpace(unix.SizeofUcred))
+	fd := -1
+	for got := 0; got < msgSize; {
+		n, oobn, err := recv(buf[got:], oob)
+		if err == nil && n == 0 {
+			err = io.EOF
+		}
+		if err != nil {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+			return initMsg{}, 0, err
+		}
+		got += n
+		cms, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		for i := range cms {
+			if fds, err := unix.ParseUnixRights(&cms[i]); err == nil {
+				for _, f := range fds {
+					if fd < 0 {
+						fd = f
+					} else {
+						unix.Close(f)
+					}
+				}
+			} else if uc, err := unix.ParseUnixCredentials(&cms[i]); err == nil {
+				sender = int(uc.Pid)
+			}
+		}
+	}
+	return initMsg{
+		typ:    int32(binary.LittleEndian.Uint32(buf)),
+		index:  int32(binary.LittleEndian.Uint32(buf[4:])),
+		errno:  int32(binary.LittleEndian.Uint32(buf[8:])),
+		status: int32(binary.LittleEndian.Uint32(buf[12:])),
+		fd:     fd,
+	}, sender, nil
+}
+
+// pollRecv is recvMsg's recv on a socket the Go runtime's poller holds.
+func pollRecv(rc syscall.RawConn) func(buf, oob []byte) (int, int, error) {
+	return func(buf, oob []byte) (n, oobn int, err error) {
+		if cerr := rc.Read(func(s uintptr) bool {
+			n, oobn, _, _, err = unix.Recvmsg(int(s), buf, oob, unix.MSG_CMSG_CLOEXEC)
+			return err != unix.EAGAIN
+		}); cerr != nil {
+			err = cerr
+		}
+		return n, oobn, err
 	}
 }
 
@@ -748,12 +769,11 @@ loop:
 				continue
 			}
 			if m.typ == msgNet {
-				if killed || toFirst || sv.netBusy {
+				if killed || toFirst || sv.netDone != nil {
 					continue
 				}
 				// In its own goroutine: pasta takes a while, and
 				// limits and signals are watched meanwhile.
-				sv.netBusy = true
 				done := make(chan netResult, 1)
 				sv.netDone = done
 				proc, pasta, policy := sv.netProcDir, sv.pasta, plan.Net
@@ -775,7 +795,7 @@ loop:
 			}
 			sv.note(m)
 		case r := <-sv.netDone:
-			sv.netBusy, sv.netDone = false, nil
+			sv.netDone = nil
 			sv.stack = r.stack
 			err := r.err
 			if err != nil {
@@ -828,7 +848,7 @@ loop:
 	}
 	// The box is gone; so goes its network stack (once its setup, bounded
 	// by stackTimeout, has given up on the gone namespace).
-	if sv.netBusy {
+	if sv.netDone != nil {
 		r := <-sv.netDone
 		sv.stack = r.stack
 	}

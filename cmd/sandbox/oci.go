@@ -186,6 +186,11 @@ func ociMain() {
 
 func runOCI(cmd string, c *ociCLI, g ociGlobals) (int, error) {
 	root := g.root
+	// Descriptors an engine passes on (socket activation) are not handed
+	// to the box yet: refused, not dropped.
+	if c.Create.PreserveFds > 0 || c.Run.PreserveFds > 0 {
+		return 1, errors.New("--preserve-fds: not supported yet")
+	}
 	switch cmd {
 	case "create <id>":
 		cr := c.Create
@@ -292,7 +297,7 @@ func (l *ociLog) open(path, format string) {
 	if path == "" {
 		return
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
 	if err == nil {
 		l.w = f
 	}

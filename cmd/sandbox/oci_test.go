@@ -553,7 +553,9 @@ func TestOCIPodmanRootless(t *testing.T) {
 	})
 	// --network none: podman's default network (slirp4netns) needs
 	// /dev/net/tun, which "default network" below checks on its own.
-	limits := []string{"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", "--network", "none"}
+	// --pids-limit 0: podman's default pids limit (a linux.resources
+	// entry, where cgroups allow one) is not supported yet.
+	limits := []string{"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", "--pids-limit", "0", "--network", "none"}
 
 	t.Run("run", func(t *testing.T) {
 		r := run(append(append([]string{"run", "--rm"}, limits...), "--rootfs", rootfs, "/bin/sh", "-c", "id; cat /proc/self/uid_map; exit 7")...)
@@ -574,7 +576,7 @@ func TestOCIPodmanRootless(t *testing.T) {
 		if probe.code != 0 {
 			testenv.Skip(t, "the test user cannot open /dev/net/tun, which slirp4netns needs: %s", probe.stderr)
 		}
-		r := run(append(append([]string{"run", "-d"}, limits[:4]...), "--rootfs", rootfs, "/bin/sh", "-c", "ip link show tap0 >/dev/null && echo tap0")...)
+		r := run(append(append([]string{"run", "-d"}, limits[:6]...), "--rootfs", rootfs, "/bin/sh", "-c", "ip link show tap0 >/dev/null && echo tap0")...)
 		if r.code != 0 {
 			t.Fatalf("podman run -d with slirp4netns:\n%s", r)
 		}
@@ -703,7 +705,7 @@ func TestOCIStateRootOfAnotherUser(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(forged, "state.json"), []byte(rec), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			for _, args := range [][]string{{"kill", "forged", "KILL"}, {"delete", "--force", "forged"}, {"state", "forged"}} {
+			for _, args := range [][]string{{"kill", "forged", "KILL"}, {"delete", "--force", "forged"}, {"state", "forged"}, {"exec", "forged", "/bin/true"}} {
 				if r := c.oci(t, root, args...); r.code == 0 || !strings.Contains(r.stderr, "state root") {
 					t.Errorf("%s in a state root %s:\n%s", args[0], tc.name, r)
 				}

@@ -1021,6 +1021,10 @@ static int do_setns(const struct op *o)
 		p += strlen(p) + 1;
 		t += strlen(t) + 1;
 	}
+	if (r == 0 && p < pend) { // more than MAX_JOIN: never join only some
+		errno = E2BIG;
+		r = -1;
+	}
 	for (int i = 0; r == 0 && i < n; i++)
 		r = setns(fds[i], types[i]);
 	int e = errno;
