@@ -236,8 +236,9 @@ const maxTrees = 256
 // as the caller (CreateOptions.CallerMounts): an OpOpenTree per bind, at the
 // start of the Plan (before OpUserns), and FlagTree on the bind. The device
 // nodes of the box's /dev (DeviceNodes) stay plain binds: every id may reach
-// them. A bind's mount point is made in the rootfs by the caller when it is
-// not below an earlier mount of the Plan (/proc, /dev, /tmp, a tmpfs or
+// them. A bind's mount point, or a tmpfs's, proc's or devpts's (an
+// OpOpenTree without a source), is made in the rootfs by the caller when it
+// is not below an earlier mount of the Plan (/proc, /dev, /tmp, a tmpfs or
 // another bind): there pid 1 makes it, in a mount of the box's.
 //
 // What differs from a plain bind (SECURITY.md): the copy is made in the
@@ -253,7 +254,7 @@ func callerMounts(p *Plan, rootfs string) error {
 	for _, d := range DeviceNodes() {
 		dev[d] = true
 	}
-	var opens []Op
+	var opens, points []Op
 	var targets []string // the box paths of earlier mounts
 	under := func(d string) bool {
 		for _, t := range targets {
@@ -267,7 +268,14 @@ func callerMounts(p *Plan, rootfs string) error {
 		op := &p.Ops[i]
 		switch op.Code {
 		case OpTmpfs, OpProc, OpDevpts:
-			targets = append(targets, path.Clean(op.Str[0]))
+			// The box's own mount, but its mount point too may be
+			// missing from a rootfs the caller owns (containerd's
+			// /run tmpfs in a busybox image): made as the caller.
+			dst := path.Clean(op.Str[0])
+			if rootfs != "" && dst != "/" && !under(dst) {
+				points = append(points, Op{Code: OpOpenTree, Str: []string{"", rootfs, dst}})
+			}
+			targets = append(targets, dst)
 		case OpBind:
 			src, dst := op.Str[0], path.Clean(op.Str[1])
 			if dev[src] && src == dst {
@@ -287,7 +295,7 @@ func callerMounts(p *Plan, rootfs string) error {
 			targets = append(targets, dst)
 		}
 	}
-	p.Ops = append(opens, p.Ops...)
+	p.Ops = append(append(opens, points...), p.Ops...)
 	return nil
 }
 
