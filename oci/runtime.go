@@ -135,7 +135,7 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 		defer ln.Close()
 	}
 	d, err = sandbox.Create(res.Spec, sandbox.CreateOptions{
-		Stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, NetNS: res.NetNS, Mapping: res.Mapping,
+		Stdio: engineStdio(res.Spec.TTY), NetNS: res.NetNS, Mapping: res.Mapping,
 		// Host root (a root engine): the box runs as nobody or root's
 		// range, which cannot reach the engine's per-container files
 		// or make mount points in its rootfs; the binds are opened as
@@ -394,6 +394,18 @@ func Run(root, id string, o CreateOptions) (int, error) {
 	}
 }
 
+// engineStdio are the stdio the box is given: the engine's (create's), or,
+// with a terminal, none (/dev/null): the payload's are the terminal's, and
+// the box must not hold the engine's pipes open. containerd's runc shim
+// reads create's and exec's output until EOF, which a box that kept them
+// would never give (runc's init drops them once it has the terminal).
+func engineStdio(tty bool) [3]*os.File {
+	if tty {
+		return [3]*os.File{}
+	}
+	return [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
+}
+
 // sendConsole passes the terminal's master to the engine's socket
 // (SCM_RIGHTS), as runc does: conmon relays it from there.
 func sendConsole(path string, master *os.File, size *specs.Box) error {
@@ -486,7 +498,7 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 		}
 	}
 	j, err := sandbox.Join(res.Spec, pid1, sandbox.JoinOptions{
-		Stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, Mapping: res.Mapping})
+		Stdio: engineStdio(res.Spec.TTY), Mapping: res.Mapping})
 	pid := j.Pid
 	if err == nil && perr == nil {
 		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}

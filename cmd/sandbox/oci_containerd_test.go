@@ -101,8 +101,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
 
 // TestOCIContainerd: `ctr run --runc-binary bin/sandbox-oci` prints the
 // payload's output and exits with its code; the box is in a user namespace
-// that does not map host root; run -d, task kill, task delete and container
-// delete work; and nothing is left: no box, no holder, no state directory
+// that does not map host root; run -d, task exec, task kill, task delete and
+// container delete work; and nothing is left: no box, no holder, no state directory
 // under the runtime root the shim gives (--runc-root/<namespace>), no
 // cgroup. The rootfs is root's and has no /run, where containerd's default
 // spec mounts a tmpfs (a busybox image has none either): the runtime makes
@@ -150,7 +150,7 @@ func TestOCIContainerd(t *testing.T) {
 	// runtime refuses until it supports linux.resources.
 	runFlags := []string{"--runc-binary", oci, "--runc-root", runcRoot, "--fifo-dir", filepath.Join(dir, "fifo"), "--cpu-shares", "0", "--rootfs", rootfs}
 	t.Cleanup(func() {
-		for _, id := range []string{"run", "detach"} {
+		for _, id := range []string{"run", "tty", "detach"} {
 			run("task", "delete", "--force", id)
 			run("container", "delete", id)
 		}
@@ -209,6 +209,28 @@ func TestOCIContainerd(t *testing.T) {
 		nothingLeft(t, "run", nil)
 	})
 
+	// runTTY is run in a terminal (script(1)), which ctr -t needs.
+	runTTY := func(args ...string) result {
+		t.Helper()
+		if _, err := exec.LookPath("script"); err != nil {
+			testenv.Skip(t, "script(1) is not installed (apt-get install bsdutils)")
+		}
+		cmd := shellQuote(ctr) + " --address " + shellQuote(sock) + " --namespace " + ns
+		for _, a := range args {
+			cmd += " " + shellQuote(a)
+		}
+		return runWith(t, runOpts{root: true, wrap: "script -qec " + shellQuote(cmd) + " /dev/null </dev/null"})
+	}
+	// ctr run -t: the shim's --console-socket, which gets the master of a
+	// terminal of the box's own devpts. ctr needs a terminal: script(1).
+	t.Run("tty", func(t *testing.T) {
+		r := runTTY(append(append([]string{"run", "--rm", "-t"}, runFlags...), "tty", "/bin/sh", "-c", "tty; exit 5")...)
+		if r.code != 5 || !strings.Contains(r.stdout, "/dev/pts/0") {
+			t.Fatalf("ctr run -t: want a terminal and exit 5\n%s", r)
+		}
+		nothingLeft(t, "tty", nil)
+	})
+
 	t.Run("detach kill delete", func(t *testing.T) {
 		r := run(append(append([]string{"run", "-d"}, runFlags...), "detach", "/bin/sh", "-c",
 			`: `+marker+`; trap "exit 3" TERM; while :; do sleep 0.05; done`)...)
@@ -245,6 +267,18 @@ func TestOCIContainerd(t *testing.T) {
 				}
 				cgroups = append(cgroups, filepath.Join("/sys/fs/cgroup", ctrl, parts[2]))
 			}
+		}
+		// ctr task exec: the shim's exec --process --detach --pid-file;
+		// it waits for the process itself (its subreaper).
+		r = run("task", "exec", "--exec-id", "e1", "detach", "/bin/sh", "-c", `echo in-box; ps -o pid,args; exit 4`)
+		if r.code != 4 || !strings.Contains(r.stdout, "in-box") || !strings.Contains(r.stdout, "2 /bin/sh -c : "+marker) {
+			t.Errorf("ctr task exec: want its output and exit 4\n%s", r)
+		}
+		// ctr task exec -t: a terminal of the box's devpts, the shim
+		// reading the exec's output until EOF as create's.
+		r = runTTY("task", "exec", "-t", "--exec-id", "e2", "detach", "/bin/sh", "-c", "tty; exit 6")
+		if r.code != 6 || !strings.Contains(r.stdout, "/dev/pts/") {
+			t.Errorf("ctr task exec -t: want a terminal and exit 6\n%s", r)
 		}
 		if r := run("task", "kill", "detach"); r.code != 0 {
 			t.Fatalf("ctr task kill:\n%s", r)
