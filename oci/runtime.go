@@ -271,6 +271,13 @@ func Hold(root, id string) error {
 		out.Error = fmt.Sprintf("payload setup step %d: %v", e.Op, e.Errno)
 	}
 	data, _ := json.Marshal(out)
+	// Under the directory's lock, as every command changes it: a delete
+	// that saw pid 1 gone (an engine deletes as soon as it has reaped
+	// it) may be removing the directory right now, and a file made
+	// after its RemoveAll read the directory would fail its rmdir
+	// (ENOTEMPTY). Once delete is done the directory is gone, and
+	// nothing can be made in it.
+	unix.Flock(dfd, unix.LOCK_EX)
 	writeAtomic("/proc/self/fd/"+strconv.Itoa(dfd)+"/end.json", data)
 	return nil
 }

@@ -806,6 +806,63 @@ func TestOCILateHolderAfterRecreate(t *testing.T) {
 	}
 }
 
+// The holder writes end.json under the state directory's lock, as every
+// command changes the directory: an engine deletes a container as soon as
+// it has reaped pid 1 (containerd's shim), and a file the holder made after
+// delete's RemoveAll read the directory failed the delete (ENOTEMPTY).
+// While the lock is held, the holder writes nothing; once it is released,
+// end.json appears.
+func TestOCIHolderWritesEndUnderLock(t *testing.T) {
+	needRoot(t) // to lock the test user's state directory
+	c := ociCallers[0]
+	bundle, root := ociBundle(t, c, "/bin/sleep", "1")
+	if r := c.oci(t, root, "create", "--bundle", bundle, "x"); r.code != 0 {
+		t.Fatalf("create:\n%s", r)
+	}
+	defer c.oci(t, root, "delete", "--force", "x")
+	if r := c.oci(t, root, "start", "x"); r.code != 0 {
+		t.Fatalf("start:\n%s", r)
+	}
+	dir := filepath.Join(root, "x")
+	lock, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Pid int `json:"pid"`
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "state.json"))
+	if err := json.Unmarshal(data, &rec); err != nil || rec.Pid <= 0 {
+		t.Fatalf("state.json %q: %v", data, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		// Gone, or a zombie nobody reaps (this machine's pid 1 may not).
+		if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", rec.Pid)); err != nil || strings.Contains(string(st), ") Z ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid 1 (%d) did not end", rec.Pid)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if data, err := os.ReadFile(filepath.Join(dir, "end.json")); err == nil {
+		t.Fatalf("the holder wrote end.json while the directory was locked: %s", data)
+	}
+	syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(dir, "end.json")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no end.json once the lock was released")
+		}
+	}
+}
+
 // --pid-file in a directory another user may write: a symlink planted
 // where the runtime writes its temporary file must not be followed (a
 // root runtime would overwrite the file it names).
