@@ -5,6 +5,7 @@ package main
 // calls bin/sandbox-oci through `ctr run --runc-binary`.
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"os/exec"
@@ -23,10 +24,9 @@ import (
 // snapshotters it needs no storage for off (ctr --rootfs uses none). It never
 // touches a system containerd. Its shims (daemons, re-parented away from
 // it), their boxes and holders are killed and containerd stopped at the
-// end, whether the test passed or not. It returns the grpc socket.
-func privateContainerd(t *testing.T, containerd, dir string) string {
+// end, whether the test passed or not. sock is its grpc socket, in dir.
+func privateContainerd(t *testing.T, containerd, dir, sock string) {
 	t.Helper()
-	sock := filepath.Join(dir, "containerd.sock")
 	config := fmt.Sprintf(`version = 2
 root = %q
 state = %q
@@ -84,7 +84,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if _, err := os.Stat(sock); err == nil {
-			return sock
+			return
 		}
 		select {
 		case <-done:
@@ -136,8 +136,18 @@ func TestOCIContainerd(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(rootfs, "run")); !os.IsNotExist(err) {
 		t.Fatalf("the rootfs has /run (%v): the test would not show its mount point is made", err)
 	}
-	sock := privateContainerd(t, containerd, dir)
+	sock := filepath.Join(dir, "containerd.sock")
 	ns := fmt.Sprintf("sandbox-test-%d", os.Getpid())
+	ids := []string{"run", "tty", "detach"}
+	t.Cleanup(func() {
+		// A shim killed at the end leaves its socket where containerd
+		// 1.6 puts them all, named after the address, the namespace and
+		// the id (its shim.SocketAddress); one that exited removed it.
+		for _, id := range ids {
+			os.Remove(fmt.Sprintf("/run/containerd/s/%x", sha256.Sum256([]byte(filepath.Join(sock, ns, id)))))
+		}
+	})
+	privateContainerd(t, containerd, dir, sock)
 	runcRoot := filepath.Join(dir, "runc")
 	stateRoot := filepath.Join(runcRoot, ns) // the shim passes --root RUNCROOT/NAMESPACE
 	run := func(args ...string) result {
@@ -150,7 +160,7 @@ func TestOCIContainerd(t *testing.T) {
 	// runtime refuses until it supports linux.resources.
 	runFlags := []string{"--runc-binary", oci, "--runc-root", runcRoot, "--fifo-dir", filepath.Join(dir, "fifo"), "--cpu-shares", "0", "--rootfs", rootfs}
 	t.Cleanup(func() {
-		for _, id := range []string{"run", "tty", "detach"} {
+		for _, id := range ids {
 			run("task", "delete", "--force", id)
 			run("container", "delete", id)
 		}
