@@ -124,6 +124,21 @@ func ociBundle(t *testing.T, c ociCaller, args ...string) (bundle, root string) 
 	return bundle, root
 }
 
+// ociStarted makes a bundle (ociBundle), creates and starts container x
+// from it, and deletes it at the end of the test.
+func ociStarted(t *testing.T, c ociCaller, args ...string) (bundle, root string) {
+	t.Helper()
+	bundle, root = ociBundle(t, c, args...)
+	if r := c.oci(t, root, "create", "--bundle", bundle, "x"); r.code != 0 {
+		t.Fatalf("create:\n%s", r)
+	}
+	t.Cleanup(func() { c.oci(t, root, "delete", "--force", "x") })
+	if r := c.oci(t, root, "start", "x"); r.code != 0 {
+		t.Fatalf("start:\n%s", r)
+	}
+	return bundle, root
+}
+
 func ociState(t *testing.T, c ociCaller, root, id string) specs.State {
 	t.Helper()
 	r := c.oci(t, root, "state", id)
@@ -259,14 +274,7 @@ func TestOCIExec(t *testing.T) {
 	for _, c := range ociCallers {
 		t.Run(c.name, func(t *testing.T) {
 			c.gate(t)
-			bundle, root := ociBundle(t, c, "/bin/sleep", "100")
-			if r := c.oci(t, root, "create", "--bundle", bundle, "x"); r.code != 0 {
-				t.Fatalf("create:\n%s", r)
-			}
-			defer c.oci(t, root, "delete", "--force", "x")
-			if r := c.oci(t, root, "start", "x"); r.code != 0 {
-				t.Fatalf("start:\n%s", r)
-			}
+			_, root := ociStarted(t, c, "/bin/sleep", "100")
 			if !c.root {
 				// pid 1 is not dumpable: only a caller with
 				// CAP_SYS_PTRACE where it was started may open its
@@ -729,14 +737,7 @@ func TestOCIStateRootOfAnotherUser(t *testing.T) {
 func TestOCIExecUsesCreatedConfig(t *testing.T) {
 	c := ociCallers[1]
 	c.gate(t)
-	bundle, root := ociBundle(t, c, "/bin/sleep", "100")
-	if r := c.oci(t, root, "create", "--bundle", bundle, "x"); r.code != 0 {
-		t.Fatalf("create:\n%s", r)
-	}
-	defer c.oci(t, root, "delete", "--force", "x")
-	if r := c.oci(t, root, "start", "x"); r.code != 0 {
-		t.Fatalf("start:\n%s", r)
-	}
+	bundle, root := ociStarted(t, c, "/bin/sleep", "100")
 	capEff := func() string {
 		r := c.oci(t, root, "exec", "x", "/bin/sh", "-c", `grep -E "^(CapEff|Seccomp):" /proc/self/status`)
 		if r.code != 0 {
@@ -815,14 +816,7 @@ func TestOCILateHolderAfterRecreate(t *testing.T) {
 func TestOCIHolderWritesEndUnderLock(t *testing.T) {
 	needRoot(t) // to lock the test user's state directory
 	c := ociCallers[0]
-	bundle, root := ociBundle(t, c, "/bin/sleep", "1")
-	if r := c.oci(t, root, "create", "--bundle", bundle, "x"); r.code != 0 {
-		t.Fatalf("create:\n%s", r)
-	}
-	defer c.oci(t, root, "delete", "--force", "x")
-	if r := c.oci(t, root, "start", "x"); r.code != 0 {
-		t.Fatalf("start:\n%s", r)
-	}
+	_, root := ociStarted(t, c, "/bin/sleep", "1")
 	dir := filepath.Join(root, "x")
 	lock, err := os.Open(dir)
 	if err != nil {
