@@ -101,10 +101,10 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
 
 // TestOCIContainerd: `ctr run --runc-binary bin/sandbox-oci` prints the
 // payload's output and exits with its code; the box is in a user namespace
-// that does not map host root; run -d, task exec, task kill, task delete and
-// container delete work; and nothing is left: no box, no holder, no state directory
-// under the runtime root the shim gives (--runc-root/<namespace>), no
-// cgroup. The rootfs is root's and has no /run, where containerd's default
+// that does not map host root; run -t, run -d, task exec (-t), task kill,
+// task delete and container delete work; and nothing is left: no box, no
+// holder, no state directory under the runtime root the shim gives
+// (--runc-root/<namespace>), no cgroup. The rootfs is root's and has no /run, where containerd's default
 // spec mounts a tmpfs (a busybox image has none either): the runtime makes
 // that mount point as root, as it does a bind's (CallerMounts).
 func TestOCIContainerd(t *testing.T) {
@@ -234,7 +234,7 @@ func TestOCIContainerd(t *testing.T) {
 	// ctr run -t: the shim's --console-socket, which gets the master of a
 	// terminal of the box's own devpts. ctr needs a terminal: script(1).
 	t.Run("tty", func(t *testing.T) {
-		r := runTTY(append(append([]string{"run", "--rm", "-t"}, runFlags...), "tty", "/bin/sh", "-c", "tty; exit 5")...)
+		r := runTTY(append(append([]string{"run", "--rm", "-t"}, runFlags...), "tty", "/bin/sh", "-c", ": "+marker+"; tty; exit 5")...)
 		if r.code != 5 || !strings.Contains(r.stdout, "/dev/pts/0") {
 			t.Fatalf("ctr run -t: want a terminal and exit 5\n%s", r)
 		}
