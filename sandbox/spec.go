@@ -68,6 +68,10 @@ type Spec struct {
 	Map idmap.Mode `json:"map,omitempty"`
 	// Limits are the cgroup limits (memory, cpu quota, pids).
 	Limits cgroup.Limits `json:"limits"`
+	// Sysctls are set in the box (an OCI config's linux.sysctl), after
+	// its /proc is mounted and before the payload starts: only those of
+	// the box's own namespaces (sysctl.go); net.* needs Net none.
+	Sysctls map[string]string `json:"sysctls,omitempty"`
 	// Rlimits are set on the payload before it execs. Without an entry for
 	// sigpending or msgqueue the box gets a small default of each (see
 	// DefaultSigpending, DefaultMsgqueue): the kernel charges both to the
@@ -208,6 +212,11 @@ func (s *Spec) Validate() error {
 	case "", "none", "host", "user":
 	default:
 		return specErr("--net", "%q: must be none, host or user", s.Net)
+	}
+	for k, v := range s.Sysctls {
+		if err := CheckSysctl(k, v, s.Net == "" || s.Net == "none"); err != nil {
+			return specErr("sysctl", "%v", err)
+		}
 	}
 	for _, f := range []struct {
 		flag string
