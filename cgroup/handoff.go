@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -133,4 +134,20 @@ func Pids(dirs []string, prefix string) ([]int, error) {
 	}
 	slices.Sort(pids)
 	return slices.Compact(pids), nil
+}
+
+// AddToLeaves moves process pid into the leaves' inner child (Dirs of a box
+// named with prefix), where the box's processes are: a process joining a
+// box whose Box is gone (an OCI exec) is then under its limits.
+func AddToLeaves(dirs []string, prefix string, pid int) error {
+	for _, dir := range dirs {
+		if err := checkLeaf(dir, prefix); err != nil {
+			return err
+		}
+		procs := filepath.Join(dir, innerLeaf, "cgroup.procs")
+		if err := os.WriteFile(procs, []byte(strconv.Itoa(pid)), 0); err != nil {
+			return fmt.Errorf("cgroup: add pid %d to %s: %w", pid, procs, err)
+		}
+	}
+	return nil
 }

@@ -485,7 +485,7 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 		defer unix.Close(pidfd)
 	}
 	st := c.status()
-	pid1, dir, bundle := c.rec.Pid, c.dir, c.rec.Bundle
+	pid1, dir, bundle, cgroups := c.rec.Pid, c.dir, c.rec.Bundle, c.rec.Cgroups
 	c.close()
 	if st != specs.StateRunning && st != specs.StateCreated {
 		return 125, fmt.Errorf("container %s is %s", id, st)
@@ -524,6 +524,13 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 	if res.Seccomp != nil {
 		res.Spec.Seccomp = filepath.Join(dir, "seccomp.json")
 	}
+	// The container's limits are its cgroup's, which the process joins
+	// (as runc's exec does); it makes none of its own.
+	res.Spec.Limits = cgroup.Limits{}
+	var toCgroup func(int) error
+	if len(cgroups) > 0 {
+		toCgroup = func(pid int) error { return cgroup.AddToLeaves(cgroups, sandbox.CgroupPrefix(), pid) }
+	}
 	if !o.Detach {
 		// The process is the joining init stage's child, which exits at
 		// once: as a subreaper this process gets it, and waits for it.
@@ -532,7 +539,7 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 		}
 	}
 	j, err := sandbox.Join(res.Spec, pid1, sandbox.JoinOptions{
-		Stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, Mapping: res.Mapping})
+		Stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, Mapping: res.Mapping, Cgroup: toCgroup})
 	pid := j.Pid
 	if err == nil && perr == nil {
 		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}

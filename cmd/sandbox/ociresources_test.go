@@ -105,6 +105,27 @@ func userLeaves(t *testing.T) []string {
 	return slices.DeleteFunc(m, func(p string) bool { return filepath.Base(p) == "sandbox-supervisor" })
 }
 
+// leftLeaves are the leaves in after but not in before that no process
+// locks: those a box of another run (the machine may be shared) keeps are
+// locked by their supervisors (cgroup/stale.go), one left behind is not.
+func leftLeaves(before, after []string) []string {
+	var left []string
+	for _, d := range after {
+		if slices.Contains(before, d) {
+			continue
+		}
+		fd, err := syscall.Open(d, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			left = append(left, d)
+		}
+		syscall.Close(fd)
+	}
+	return left
+}
+
 // linux.resources as the test user: the limits are on the box's cgroup
 // (read from the host) and in force (a 400 MB allocation under 64 MiB is
 // OOM-killed: 137, from end.json after create/start and from run); the
@@ -157,14 +178,43 @@ func TestOCIResources(t *testing.T) {
 		}
 		limAssertGone(t, dirs)
 	})
+	// A create that fails after its cgroup was made (a mount fails in
+	// the box) leaves no cgroup; a field the cgroup cannot honour fails
+	// naming it.
+	t.Run("failed create leaves nothing", func(t *testing.T) {
+		b, root := ociBundle(t, c, "/bin/true")
+		before := userLeaves(t)
+		ociEdit(t, b, func(s *specs.Spec) {
+			s.Linux.Resources = resources(64<<20, 16, 50000)
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/nonexistent-source", Options: []string{"rbind"}})
+		})
+		r := c.oci(t, root, "create", "--bundle", b, "bad")
+		if r.code == 0 || !strings.Contains(r.stderr, "/nonexistent-source") {
+			t.Fatalf("create: want an error naming the mount\n%s", r)
+		}
+		if left := leftLeaves(before, userLeaves(t)); len(left) > 0 {
+			t.Errorf("cgroups left by a failed create: %v", left)
+		}
+		ociEdit(t, b, func(s *specs.Spec) { s.Mounts = s.Mounts[:len(s.Mounts)-1]; s.Linux.Resources.CPU.Cpus = "0" })
+		r = c.oci(t, root, "create", "--bundle", b, "bad")
+		if r.code == 0 || !strings.Contains(r.stderr, "linux.resources.cpu.cpus") {
+			t.Fatalf("create with cpus: want an error naming linux.resources.cpu.cpus\n%s", r)
+		}
+		if ents, _ := os.ReadDir(root); len(ents) != 0 {
+			t.Errorf("state left: %v", ents)
+		}
+		if procs := pgrep("sandbox-hold bad"); len(procs) > 0 {
+			t.Errorf("holder left: %v", procs)
+		}
+	})
 	t.Run("run oom", func(t *testing.T) {
 		before := userLeaves(t)
 		r := c.oci(t, root, "run", "--bundle", bundle, "runoom")
 		if r.code != 137 {
 			t.Fatalf("run: exit %d, want 137 (OOM-killed)\n%s", r.code, r)
 		}
-		if after := userLeaves(t); len(after) > len(before) {
-			t.Errorf("cgroups left by run: %v (before: %v)", after, before)
+		if left := leftLeaves(before, userLeaves(t)); len(left) > 0 {
+			t.Errorf("cgroups left by run: %v", left)
 		}
 	})
 	t.Run("fork loop capped", func(t *testing.T) {
