@@ -90,32 +90,26 @@ func v1Resources(l Limits, memsw bool) *specs.LinuxResources {
 		r.Memory = &specs.LinuxMemory{}
 	}
 	if l.Memory > 0 {
-		mem := l.Memory
-		r.Memory.Limit = &mem
+		r.Memory.Limit = ptr(l.Memory)
 		if memsw {
 			// memory+swap equal to memory: the box can use no swap at all.
-			sw := l.Memory
-			r.Memory.Swap = &sw
+			r.Memory.Swap = ptr(l.Memory)
 		}
 	}
 	if l.MemoryReservation > 0 {
-		res := l.MemoryReservation
-		r.Memory.Reservation = &res
+		r.Memory.Reservation = ptr(l.MemoryReservation)
 	}
 	if l.cpu() {
 		r.CPU = &specs.LinuxCPU{}
 	}
 	if l.CPUs > 0 {
-		q, p := l.quota(), l.period()
-		r.CPU.Quota, r.CPU.Period = &q, &p
+		r.CPU.Quota, r.CPU.Period = ptr(l.quota()), ptr(l.period())
 	}
 	if l.CPUShares > 0 {
-		sh := l.CPUShares
-		r.CPU.Shares = &sh
+		r.CPU.Shares = ptr(l.CPUShares)
 	}
 	if l.Pids > 0 {
-		n := l.Pids
-		r.Pids = &specs.LinuxPids{Limit: &n}
+		r.Pids = &specs.LinuxPids{Limit: ptr(l.Pids)}
 	}
 	return r
 }
@@ -130,29 +124,27 @@ func v2Resources(l Limits, accountMemory bool) *cgroup2.Resources {
 		r.Memory = &cgroup2.Memory{}
 	}
 	if l.Memory > 0 {
-		mem := l.Memory
-		r.Memory.Max = &mem
+		r.Memory.Max = ptr(l.Memory)
 	}
 	if l.MemoryReservation > 0 {
-		low := l.MemoryReservation
-		r.Memory.Low = &low
+		r.Memory.Low = ptr(l.MemoryReservation)
 	}
 	if l.cpu() {
 		r.CPU = &cgroup2.CPU{}
 	}
 	if l.CPUs > 0 {
-		q, p := l.quota(), l.period()
-		r.CPU.Max = cgroup2.NewCPUMax(&q, &p)
+		r.CPU.Max = cgroup2.NewCPUMax(ptr(l.quota()), ptr(l.period()))
 	}
 	if l.CPUShares > 0 {
-		w := cpuWeight(l.CPUShares)
-		r.CPU.Weight = &w
+		r.CPU.Weight = ptr(cpuWeight(l.CPUShares))
 	}
 	if l.Pids > 0 {
 		r.Pids = &cgroup2.Pids{Max: l.Pids}
 	}
 	return r
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // v2SwapOff is the update that turns swap off for a v2 box.
 func v2SwapOff() *cgroup2.Resources {
