@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -325,6 +326,43 @@ func TestOCISysctl(t *testing.T) {
 		}
 		if ents, _ := os.ReadDir(root); len(ents) != 0 {
 			t.Errorf("%s: state left: %v", k, ents)
+		}
+	}
+}
+
+// ps without a cgroup (no linux.resources): pid 1 and its descendants,
+// found by walking /proc, as the test user.
+func TestOCIPsWithoutCgroup(t *testing.T) {
+	c := ociCallers[0]
+	bundle, root := ociBundle(t, c, "/bin/sh", "-c", "sleep 100 & sleep 100 & wait")
+	if r := c.oci(t, root, "create", "--bundle", bundle, "ps"); r.code != 0 {
+		t.Fatalf("create:\n%s", r)
+	}
+	defer c.oci(t, root, "delete", "--force", "ps")
+	if got := ociCgroups(t, root, "ps"); len(got) != 0 {
+		t.Fatalf("a cgroup without linux.resources: %v", got)
+	}
+	if r := c.oci(t, root, "start", "ps"); r.code != 0 {
+		t.Fatalf("start:\n%s", r)
+	}
+	st := waitStatus(t, c, root, "ps", specs.StateRunning)
+	var pids []int
+	for range 100 {
+		r := c.oci(t, root, "ps", "--format", "json", "ps")
+		if err := json.Unmarshal([]byte(r.stdout), &pids); err != nil || r.code != 0 {
+			t.Fatalf("ps --format json: %v\n%s", err, r)
+		}
+		if len(pids) == 4 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(pids) != 4 || pids[0] != st.Pid {
+		t.Errorf("ps --format json: %v, want pid 1 (%d), the shell and its two sleeps", pids, st.Pid)
+	}
+	for _, p := range pids[1:] {
+		if cmd, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline"); !strings.HasPrefix(string(cmd), "/bin/sh") && !strings.HasPrefix(string(cmd), "sleep") {
+			t.Errorf("pid %d is not the box's: %q", p, cmd)
 		}
 	}
 }
