@@ -122,6 +122,9 @@ func RemoveLeaves(dirs []string, prefix string) error {
 func Pids(dirs []string, prefix string) ([]int, error) {
 	var pids []int
 	for _, dir := range dirs {
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			continue // removed with the box (a stale leaf's sweep)
+		}
 		if err := checkLeaf(dir, prefix); err != nil {
 			return nil, err
 		}

@@ -652,6 +652,9 @@ func mapCPU(c *specs.LinuxCPU, sp *sandbox.Spec) error {
 		}
 		sp.Limits.CPUPeriod = period
 		sp.Limits.CPUs = float64(*c.Quota) / float64(period)
+		if sp.Limits.CPUs > sandbox.MaxCPUs {
+			return fieldErr("linux.resources.cpu.quota", "%d: more than %d CPUs' worth of period %d", *c.Quota, sandbox.MaxCPUs, period)
+		}
 	}
 	return nil
 }

@@ -145,9 +145,9 @@ type Rlimit struct {
 	Hard uint64 `json:"hard"`
 }
 
-// maxCPUs bounds --cpus: far above any machine, far below a CFS quota the
-// kernel refuses.
-const maxCPUs = 1 << 20
+// MaxCPUs bounds --cpus and an OCI config's CPU quota: far above any
+// machine, far below a CFS quota the kernel refuses.
+const MaxCPUs = 1 << 20
 
 // SpecError is a Spec that cannot run; Field names the flag to fix.
 type SpecError struct {
@@ -278,8 +278,8 @@ func (s *Spec) Validate() error {
 	// A quota past int64 microseconds overflowed to the smallest one (a
 	// box asking for 1e308 CPUs ran at 1% of one); NaN passes the test
 	// above. The kernel takes at most 2^44 µs of quota a period.
-	if !(s.Limits.CPUs <= maxCPUs) {
-		return specErr("--cpus", "%v: must be a number of CPUs up to %d", s.Limits.CPUs, maxCPUs)
+	if !(s.Limits.CPUs <= MaxCPUs) {
+		return specErr("--cpus", "%v: must be a number of CPUs up to %d", s.Limits.CPUs, MaxCPUs)
 	}
 	for _, c := range s.CapAdd {
 		if _, err := capByName(c); err != nil {
