@@ -96,8 +96,9 @@ func Join(s Spec, pid1 int, o JoinOptions) (Joined, error) {
 	// process, or open its /proc/PID files, before its exec.
 	ops := []Op{{Code: OpNotDumpable}}
 	if o.Cgroup != nil {
-		// The first process says it is there and waits (the op --net
-		// user waits at for its network stack), until o.Cgroup moved it.
+		// The first process says it is there and waits (at OpNetHold,
+		// where --net user's waits for its network stack) until
+		// o.Cgroup has moved it.
 		ops = append(ops, Op{Code: OpNetHold})
 	}
 	var paths []string
