@@ -16,6 +16,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/sandbox-dev/sandbox/cgroup"
 	"github.com/sandbox-dev/sandbox/sandbox"
 )
 
@@ -104,6 +105,10 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 		if d != nil {
 			unix.Kill(d.Pid, unix.SIGKILL)
 			d.Sync.Close()
+			if d.Cgroup != nil {
+				// Handed off or not, the leaves go (and what is in them).
+				cgroup.RemoveLeaves(d.Cgroup.Dirs(), sandbox.CgroupPrefix())
+			}
 		}
 		os.RemoveAll(dir)
 		c.close()
@@ -153,6 +158,9 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 	}
 	c.rec.Pid = d.Pid
 	c.rec.Notes = append(c.rec.Notes, d.Notes...)
+	if d.Cgroup != nil {
+		c.rec.Cgroups = d.Cgroup.Dirs()
+	}
 	if _, start, ok := procStat(d.Pid); ok {
 		c.rec.PidStart = start
 	} else {
@@ -171,11 +179,25 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 			return fail(err)
 		}
 		defer df.Close()
+		extra := []*os.File{d.Sync, lf, df}
+		if d.Cgroup != nil {
+			// The holder lives as long as the box and keeps the leaves'
+			// locks (fds 6 on, untouched): no sweep of a later box takes
+			// the container's cgroup for a dead supervisor's.
+			locks, err := d.Cgroup.HandOff()
+			if err != nil {
+				return fail(err)
+			}
+			for _, f := range locks {
+				defer f.Close()
+			}
+			extra = append(extra, locks...)
+		}
 		h := &exec.Cmd{
 			Path:        "/proc/self/exe",
 			Args:        []string{"sandbox-oci", "--root", root, holderName, id},
 			Env:         []string{"PATH=/usr/bin:/bin"},
-			ExtraFiles:  []*os.File{d.Sync, lf, df},
+			ExtraFiles:  extra,
 			SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 		}
 		if err := h.Start(); err != nil {
@@ -196,7 +218,9 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 }
 
 // Hold is the holder's life (see above): fds 3, 4 and 5 are the box's
-// sync socket, the start socket's listener and the state directory.
+// sync socket, the start socket's listener and the state directory; fds 6
+// on, when there are any, hold the locks of the box's cgroup leaves, kept
+// open until the holder exits.
 func Hold(root, id string) error {
 	sync := os.NewFile(3, "sandbox-sync")
 	lf := os.NewFile(4, "start.sock")
@@ -324,8 +348,9 @@ func State(root, id string) (specs.State, error) {
 
 // Kill sends sig to the container's pid 1, which passes SIGINT, SIGTERM,
 // SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the payload; SIGKILL ends the
-// whole box (its pid namespace).
-func Kill(root, id string, sig syscall.Signal) error {
+// whole box (its pid namespace). With all, every process of the box's
+// cgroup gets sig as well (runc's --all); without a cgroup pid 1 alone.
+func Kill(root, id string, sig syscall.Signal, all bool) error {
 	c, err := openState(root, id)
 	if err != nil {
 		return err
@@ -334,7 +359,19 @@ func Kill(root, id string, sig syscall.Signal) error {
 	if st := c.status(); st == specs.StateStopped {
 		return fmt.Errorf("container %s is not running", id)
 	}
-	return c.signal(sig)
+	if err := c.signal(sig); err != nil || !all || len(c.rec.Cgroups) == 0 {
+		return err
+	}
+	pids, err := cgroup.Pids(c.rec.Cgroups, sandbox.CgroupPrefix())
+	if err != nil {
+		return err
+	}
+	for _, p := range pids {
+		if p != c.rec.Pid { // signalled through its pidfd above
+			unix.Kill(p, sig)
+		}
+	}
+	return nil
 }
 
 // Delete removes a container's state; a container not stopped is refused,
@@ -361,6 +398,11 @@ func Delete(root, id string, force bool) error {
 			}
 		}
 	}
+	// The cgroup, after pid 1 (and with it the pid namespace) is gone;
+	// the state stays while it cannot be removed, for another delete.
+	if err := cgroup.RemoveLeaves(c.rec.Cgroups, sandbox.CgroupPrefix()); err != nil {
+		return fmt.Errorf("container %s: %w", id, err)
+	}
 	return os.RemoveAll(c.dir)
 }
 
@@ -372,6 +414,10 @@ func Run(root, id string, o CreateOptions) (int, error) {
 		return 125, err
 	}
 	defer func() {
+		if d.Cgroup != nil {
+			d.Cgroup.Kill()
+			d.Cgroup.Delete()
+		}
 		os.RemoveAll(c.dir)
 		c.close()
 	}()
@@ -458,7 +504,7 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 		defer unix.Close(pidfd)
 	}
 	st := c.status()
-	pid1, dir, bundle := c.rec.Pid, c.dir, c.rec.Bundle
+	pid1, dir, bundle, cgroups := c.rec.Pid, c.dir, c.rec.Bundle, c.rec.Cgroups
 	c.close()
 	if st != specs.StateRunning && st != specs.StateCreated {
 		return 125, fmt.Errorf("container %s is %s", id, st)
@@ -497,6 +543,13 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 	if res.Seccomp != nil {
 		res.Spec.Seccomp = filepath.Join(dir, "seccomp.json")
 	}
+	// The container's limits are its cgroup's, which the process joins
+	// (as runc's exec does); it makes none of its own.
+	res.Spec.Limits = cgroup.Limits{}
+	var toCgroup func(int) error
+	if len(cgroups) > 0 {
+		toCgroup = func(pid int) error { return cgroup.AddToLeaves(cgroups, sandbox.CgroupPrefix(), pid) }
+	}
 	if !o.Detach {
 		// The process is the joining init stage's child, which exits at
 		// once: as a subreaper this process gets it, and waits for it.
@@ -505,7 +558,7 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 		}
 	}
 	j, err := sandbox.Join(res.Spec, pid1, sandbox.JoinOptions{
-		Stdio: engineStdio(res.Spec.TTY), Mapping: res.Mapping})
+		Stdio: engineStdio(res.Spec.TTY), Mapping: res.Mapping, Cgroup: toCgroup})
 	pid := j.Pid
 	if err == nil && perr == nil {
 		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}

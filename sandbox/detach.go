@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sandbox-dev/sandbox/cgroup"
 	"github.com/sandbox-dev/sandbox/idmap"
 )
 
@@ -55,6 +56,12 @@ type Detached struct {
 	Console *os.File
 	// Notes are the Plan's notes (what the box runs without, and why).
 	Notes []string
+	// Cgroup is the box's cgroup when the Spec has limits (nil without).
+	// It outlives Create: the caller hands its locks to a process that
+	// lives as long as the box (cgroup.Box.HandOff) and records its
+	// directories for cgroup.RemoveLeaves, or deletes it itself once the
+	// box is gone.
+	Cgroup *cgroup.Box
 
 	msgs chan initMsg // the supervisor's reader of Sync, in the creating process
 }
@@ -87,8 +94,11 @@ type CreateOptions struct {
 // Create builds the box of s and returns once its pid 1 is ready to start
 // the payload, or with an error naming the step that failed (then nothing
 // of the box is left). o.Stdio are given to the payload as they are: an
-// OCI engine hands the container the stdio it chose (conmon's pipes). Limits, timeouts, output caps and a terminal need the
-// supervisor Run keeps, and are refused here.
+// OCI engine hands the container the stdio it chose (conmon's pipes). The
+// cgroup limits (Spec.Limits) need no process to watch them: the box's
+// cgroup is made here and outlives Create (Detached.Cgroup). Timeouts,
+// output caps, CPU time and the report need the supervisor Run keeps, and
+// are refused here.
 func Create(s Spec, o CreateOptions) (*Detached, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
@@ -97,8 +107,8 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 		return nil, specErr("netns", "%q: an absolute path, with Net host", o.NetNS)
 	}
 	switch {
-	case s.Limits.Any() || s.CPUTime > 0 || s.Accounting:
-		return nil, specErr("limits", "not supported for a detached box yet")
+	case s.CPUTime > 0 || s.Accounting:
+		return nil, specErr("cpu-time/report", "need a supervisor: not supported for a detached box")
 	case s.Timeout > 0 || s.MaxOutput > 0:
 		return nil, specErr("timeout/max-output", "need a supervisor: not supported for a detached box")
 	case s.Net == "user":
@@ -133,8 +143,20 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 	if err := detachPlan(plan); err != nil {
 		return nil, &SetupError{Step: "plan", Err: err}
 	}
-	sv := &supervisor{spec: &s, start: time.Now(), direct: &o.Stdio}
+	// The cgroup, before the box exists, so that it is born limited (as
+	// Run does); it stays after Create returns (Detached.Cgroup).
+	var cg *cgroup.Box
+	if s.Limits.Any() {
+		if cg, err = cgroup.New(cgroupName, s.Limits); err != nil {
+			return nil, &SetupError{Step: "limits", Err: err}
+		}
+	}
+	sv := &supervisor{spec: &s, cg: cg, start: time.Now(), direct: &o.Stdio}
 	if err := sv.launch(mapping, plan.Encode()); err != nil {
+		if cg != nil {
+			cg.Kill()
+			cg.Delete()
+		}
 		return nil, err
 	}
 	var console *os.File
@@ -154,6 +176,10 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 			box.Wait()
 		}
 		sv.sock.Close()
+		if cg != nil {
+			cg.Kill()
+			cg.Delete()
+		}
 		return nil, err
 	}
 	timeout := time.NewTimer(createTimeout)
@@ -196,7 +222,7 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 	}
 	// The supervisor's reader (readMsgs) goes on reading the socket in
 	// this process: Wait takes the messages from it.
-	return &Detached{Pid: box.Pid, Sync: sv.sock, Console: console, Notes: plan.Notes, msgs: sv.msgs}, nil
+	return &Detached{Pid: box.Pid, Sync: sv.sock, Console: console, Notes: plan.Notes, Cgroup: cg, msgs: sv.msgs}, nil
 }
 
 // detachPlan makes a Plan of Run's a Plan of Create's: pid 1 has no death
@@ -375,6 +401,10 @@ func WaitDetached(sync *os.File) DetachedEnd {
 		}
 	}
 }
+
+// CgroupPrefix is the name every box's cgroup leaf starts with, for
+// cgroup.RemoveLeaves and cgroup.Pids on the leaves of a Detached box.
+func CgroupPrefix() string { return cgroupName }
 
 // MaskedPaths are the paths every box hides (an OCI runtime checks a
 // config's maskedPaths against them).

@@ -167,6 +167,10 @@ const (
 	FlagDetach uint64 = 1 << 10
 	// FlagTree (bind): attach the tree OpOpenTree opened in slot Arg.
 	FlagTree uint64 = 1 << 11
+	// FlagStrict (sysctl): a name this kernel (or the box's namespace)
+	// lacks is an error, not skipped: a sysctl a config asks for is set or
+	// the box is not made.
+	FlagStrict uint64 = 1 << 12
 )
 
 var opNames = map[OpCode]string{

@@ -155,10 +155,9 @@ func TestOCIContainerd(t *testing.T) {
 		return runWith(t, runOpts{bin: ctr, root: true}, append([]string{"--address", sock, "--namespace", ns}, args...)...)
 	}
 	// ctr's flags for the runtime: this binary, a state root under dir
-	// (not /run/containerd/runc), fifos under dir. --cpu-shares 0: ctr
-	// asks for cpu shares 1024 by default (linux.resources.cpu), which the
-	// runtime refuses until it supports linux.resources.
-	runFlags := []string{"--runc-binary", oci, "--runc-root", runcRoot, "--fifo-dir", filepath.Join(dir, "fifo"), "--cpu-shares", "0", "--rootfs", rootfs}
+	// (not /run/containerd/runc), fifos under dir. ctr's default cpu
+	// shares (1024, linux.resources.cpu) go on the box's cgroup.
+	runFlags := []string{"--runc-binary", oci, "--runc-root", runcRoot, "--fifo-dir", filepath.Join(dir, "fifo"), "--rootfs", rootfs}
 	t.Cleanup(func() {
 		for _, id := range ids {
 			run("task", "delete", "--force", id)

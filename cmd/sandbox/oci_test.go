@@ -106,21 +106,10 @@ func ociBundle(t *testing.T, c ociCaller, args ...string) (bundle, root string) 
 	if r.code != 0 {
 		t.Fatalf("spec:\n%s", r)
 	}
-	p := filepath.Join(bundle, "config.json")
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s specs.Spec
-	if err := json.Unmarshal(data, &s); err != nil {
-		t.Fatal(err)
-	}
-	s.Root.Path = env.rootfs
-	s.Process.Args = args
-	data, _ = json.Marshal(&s)
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	ociEdit(t, bundle, func(s *specs.Spec) {
+		s.Root.Path = env.rootfs
+		s.Process.Args = args
+	})
 	return bundle, root
 }
 
@@ -561,9 +550,7 @@ func TestOCIPodmanRootless(t *testing.T) {
 	})
 	// --network none: podman's default network (slirp4netns) needs
 	// /dev/net/tun, which "default network" below checks on its own.
-	// --pids-limit 0: podman's default pids limit (a linux.resources
-	// entry, where cgroups allow one) is not supported yet.
-	limits := []string{"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", "--pids-limit", "0", "--network", "none"}
+	limits := []string{"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", "--network", "none"}
 
 	t.Run("run", func(t *testing.T) {
 		r := run(append(append([]string{"run", "--rm"}, limits...), "--rootfs", rootfs, "/bin/sh", "-c", "id; cat /proc/self/uid_map; exit 7")...)
@@ -584,7 +571,7 @@ func TestOCIPodmanRootless(t *testing.T) {
 		if probe.code != 0 {
 			testenv.Skip(t, "the test user cannot open /dev/net/tun, which slirp4netns needs: %s", probe.stderr)
 		}
-		r := run(append(append([]string{"run", "-d"}, limits[:6]...), "--rootfs", rootfs, "/bin/sh", "-c", "ip link show tap0 >/dev/null && echo tap0")...)
+		r := run(append(append([]string{"run", "-d"}, limits[:4]...), "--rootfs", rootfs, "/bin/sh", "-c", "ip link show tap0 >/dev/null && echo tap0")...)
 		if r.code != 0 {
 			t.Fatalf("podman run -d with slirp4netns:\n%s", r)
 		}
@@ -623,6 +610,48 @@ func TestOCIPodmanRootless(t *testing.T) {
 	})
 	t.Run("detach stop rm", func(t *testing.T) {
 		podmanDetachStopRm(t, run, append(append([]string{"run", "-d"}, limits...), "--rootfs", rootfs))
+	})
+	// --memory 64M on a 400 MB allocation: 137. Rootless podman passes
+	// limits to its runtime on cgroup v2 only; on v1 it drops them itself
+	// (its warning below) and hands an empty linux.resources. There a
+	// wrapper puts the limit podman dropped back into config.json, so
+	// that the rest of the way is podman's: the runtime as root of
+	// podman's user namespace places the cgroup in the user's delegated
+	// one (cgroup-setup), conmon reaps pid 1, podman reports 137.
+	t.Run("memory", func(t *testing.T) {
+		// Detached, then waited for through inspect (waitExited): an
+		// attached run pays conmon's 20 s here.
+		args := append(append(append([]string{"run", "-d", "--memory", "64M"}, limits...), "--rootfs", rootfs),
+			"/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=400M", "count=1")
+		ddRun := func(run func(...string) result, code int) result {
+			t.Helper()
+			r := run(args...)
+			if r.code != 0 {
+				t.Fatalf("podman run -d --memory 64M:\n%s", r)
+			}
+			id := strings.TrimSpace(r.stdout)
+			waitExited(t, run, id, code)
+			run("rm", id)
+			return r
+		}
+		if limUnified() {
+			ddRun(run, 137) // 400 MB under 64 MiB: OOM-killed
+			return
+		}
+		if r := ddRun(run, 0); !strings.Contains(r.stderr, "ignored on cgroups V1 rootless") {
+			t.Fatalf("rootless podman on cgroup v1: want podman's own warning that it drops --memory\n%s", r)
+		}
+		ociDelegate(t)
+		wrapper := filepath.Join(base, "oci-with-limits")
+		script := "#!/bin/sh\nb=\nfor a; do [ \"$b\" = 1 ] && sed -i 's/\"resources\":{}/\"resources\":{\"memory\":{\"limit\":67108864}}/' \"$a/config.json\"; b=; " +
+			"[ \"$a\" = --bundle ] && b=1; done\nexec " + shellQuote(oci) + " \"$@\"\n"
+		if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		ddRun(func(a ...string) result {
+			t.Helper()
+			return runWith(t, runOpts{bin: podman, env: []string{"HOME=" + home, "XDG_RUNTIME_DIR=" + xdg}}, append([]string{"--runtime", wrapper}, a...)...)
+		}, 137)
 	})
 	t.Run("exec", func(t *testing.T) {
 		r := run(append(append([]string{"run", "-d"}, limits...), "--rootfs", rootfs, "/bin/sleep", "100")...)
@@ -924,10 +953,8 @@ func TestOCISpecPlantedSymlink(t *testing.T) {
 // host root. The binds of podman's per-container files (userdata, mode 0700,
 // root's) are opened by the init stage as root before the box's user
 // namespace and attached in pid 1, and their mount points made in the
-// root-owned rootfs as root (oci: CallerMounts). --pids-limit 0: a root
-// engine asks for a pids cgroup limit by default, and linux.resources is
-// not supported yet (docs/oci.md). Containers are named, and removed by
-// name: the host's root storage is shared.
+// root-owned rootfs as root (oci: CallerMounts). Containers are named, and
+// removed by name: the host's root storage is shared.
 func TestOCIPodmanRoot(t *testing.T) {
 	podman, err := exec.LookPath("podman")
 	if err != nil {
@@ -963,7 +990,7 @@ func TestOCIPodmanRoot(t *testing.T) {
 			run("rm", "--force", n)
 		}
 	})
-	limits := []string{"--pids-limit", "0", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", "--network", "none"}
+	limits := []string{"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", "--network", "none"}
 	runArgs := func(n string, extra ...string) []string {
 		a := append([]string{"run", "--name", name(n)}, extra...)
 		return append(append(a, limits...), "--rootfs", rootfs)
@@ -1016,7 +1043,7 @@ func TestOCIPodmanRoot(t *testing.T) {
 	// podman made (netavark or CNI), which the box joins, and podman's
 	// /etc/resolv.conf bound.
 	t.Run("default network", func(t *testing.T) {
-		r := run("run", "--rm", "--name", name("net"), "--pids-limit", "0", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096",
+		r := run("run", "--rm", "--name", name("net"), "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096",
 			"--rootfs", rootfs, "/bin/sh", "-c", "ip -o -4 addr show eth0; grep -q nameserver /etc/resolv.conf && echo RESOLV")
 		if r.code != 0 && (strings.Contains(r.stderr, "netavark") || strings.Contains(r.stderr, "CNI") || strings.Contains(r.stderr, "iptables")) {
 			testenv.Skip(t, "podman's root network cannot be set up here: %s", r.stderr)
@@ -1027,6 +1054,41 @@ func TestOCIPodmanRoot(t *testing.T) {
 	})
 	t.Run("detach stop rm", func(t *testing.T) {
 		podmanDetachStopRm(t, run, runArgs("detach", "-d"))
+	})
+	// linux.resources from a root engine: --memory 64M on a 400 MB
+	// allocation is OOM-killed (137); --pids-limit caps a fork loop;
+	// --cpus sets the CFS quota of the box's cgroup (read from the host,
+	// through pid 1's /proc/PID/cgroup). podman's default pids limit
+	// (2048) is in every other subtest.
+	t.Run("memory", func(t *testing.T) {
+		r := run(append(runArgs("memory", "--rm", "--memory", "64M"), "/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=400M", "count=1")...)
+		if r.code != 137 {
+			t.Fatalf("podman run --memory 64M, 400 MB: exit %d, want 137\n%s", r.code, r)
+		}
+	})
+	t.Run("pids limit", func(t *testing.T) {
+		r := run(append(runArgs("pids", "--rm", "--pids-limit", "8"), "/bin/sh", "-c",
+			`sh -c 'i=0; while [ $i -lt 30 ]; do sleep 5 & i=$((i+1)); done'; set -- /proc/[0-9]*; echo "procs $#"`)...)
+		n := -1
+		if f := strings.Fields(r.stdout); len(f) == 2 && f[0] == "procs" {
+			n, _ = strconv.Atoi(f[1])
+		}
+		if n < 2 || n > 8 || !strings.Contains(r.stderr, "can't fork") {
+			t.Fatalf("--pids-limit 8, 30 forks: %d processes, want 2..8 and a failed fork\n%s", n, r)
+		}
+	})
+	t.Run("cpus", func(t *testing.T) {
+		r := run(append(runArgs("cpus", "-d", "--cpus", "0.5"), "/bin/sleep", "100")...)
+		if r.code != 0 {
+			t.Fatalf("podman run -d --cpus 0.5:\n%s", r)
+		}
+		id := strings.TrimSpace(r.stdout)
+		defer run("rm", "-f", id)
+		pid := strings.TrimSpace(run("inspect", "--format", "{{.State.Pid}}", id).stdout)
+		quota := podmanCPUQuota(t, pid)
+		if quota != "50000 100000" {
+			t.Errorf("the box's CFS quota and period: %q, want 50000 100000", quota)
+		}
 	})
 	t.Run("exec", func(t *testing.T) {
 		r := run(append(runArgs("exec", "-d"), "/bin/sleep", "100")...)
@@ -1045,6 +1107,19 @@ func TestOCIPodmanRoot(t *testing.T) {
 		r = run("exec", "-t", id, "/bin/sh", "-c", "tty; exit 3")
 		if r.code != 3 || !strings.Contains(r.stdout, "/dev/pts/") {
 			t.Fatalf("podman exec -t:\n%s", r)
+		}
+		// The process joins the container's cgroup (podman's default
+		// pids limit made one), the root of the box's cgroup namespace:
+		// a process left in the runtime's would show a path above it.
+		r = run("exec", id, "cat", "/proc/self/cgroup")
+		want := []string{":pids:/\n", ":memory:/\n"}
+		if limUnified() {
+			want = []string{"0::/\n"}
+		}
+		for _, w := range want {
+			if !strings.Contains(r.stdout, w) {
+				t.Errorf("podman exec: not in the container's cgroup (want %q):\n%s", w, r)
+			}
 		}
 		if r := run("rm", "-f", id); r.code != 0 {
 			t.Fatalf("podman rm -f:\n%s", r)
@@ -1097,4 +1172,32 @@ func podmanDetachStopRm(t *testing.T, run func(...string) result, runD []string)
 	if r := run("rm", id); r.code != 0 {
 		t.Fatalf("podman rm:\n%s", r)
 	}
+}
+
+// podmanCPUQuota reads the CFS quota and period of the box's cgroup (the
+// parent of pid's own, its "box" child) from the host.
+func podmanCPUQuota(t *testing.T, pid string) string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/" + pid + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.SplitN(l, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		switch {
+		case f[0] == "0" && limUnified():
+			b, _ := os.ReadFile(filepath.Join("/sys/fs/cgroup", filepath.Dir(f[2]), "cpu.max"))
+			return strings.TrimSpace(string(b))
+		case slices.Contains(strings.Split(f[1], ","), "cpu"):
+			dir := filepath.Join("/sys/fs/cgroup/cpu", filepath.Dir(f[2]))
+			q, _ := os.ReadFile(filepath.Join(dir, "cpu.cfs_quota_us"))
+			p, _ := os.ReadFile(filepath.Join(dir, "cpu.cfs_period_us"))
+			return strings.TrimSpace(string(q)) + " " + strings.TrimSpace(string(p))
+		}
+	}
+	t.Fatalf("no cpu cgroup for pid %s:\n%s", pid, data)
+	return ""
 }

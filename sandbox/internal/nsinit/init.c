@@ -97,6 +97,7 @@ enum {
 #define F_TOP_WRITABLE (1u << 9)
 #define F_DETACH (1u << 10)
 #define F_TREE (1u << 11)
+#define F_STRICT (1u << 12)
 
 // glibc's <unistd.h> has it, musl's not (close_range(2)).
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -687,7 +688,9 @@ static int do_sysctl(const struct op *o)
 			// ENOENT: a limit this kernel lacks. EACCES with F_TRY: the
 			// IPC sysctls are writable only by uid 0 of the box's user
 			// namespace, which --uid N under --map self leaves unmapped.
-			if (errno != ENOENT && !((o->flags & F_TRY) && errno == EACCES))
+			// F_STRICT: a sysctl the caller asked for (an OCI
+			// config's) is set or the box fails.
+			if ((errno != ENOENT || (o->flags & F_STRICT)) && !((o->flags & F_TRY) && errno == EACCES))
 				r = -1;
 		} else {
 			ssize_t w = write(fd, eq + 1, l - nl - 1);
