@@ -226,6 +226,13 @@ func TestOCILifecycle(t *testing.T) {
 			if r := c.oci(t, root, "delete", "c1"); r.code == 0 || !strings.Contains(r.stderr, "running") {
 				t.Errorf("delete of a running container:\n%s", r)
 			}
+			// Running is the payload started, not its trap set: a TERM
+			// sent before that killed the shell (wait status 15).
+			for deadline := time.Now().Add(10 * time.Second); !strings.Contains(readOut(r), "started"); time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the payload did not start:\n%s", readOut(r))
+				}
+			}
 			if r := c.oci(t, root, "kill", "c1", "TERM"); r.code != 0 {
 				t.Fatalf("kill:\n%s", r)
 			}
@@ -1200,4 +1207,60 @@ func podmanCPUQuota(t *testing.T, pid string) string {
 	}
 	t.Fatalf("no cpu cgroup for pid %s:\n%s", pid, data)
 	return ""
+}
+
+// A root runtime makes missing mount points in the rootfs as host root:
+// a bind's, and a tmpfs's of the box's own (containerd's /run). The
+// rootfs is the image's: a symlink planted in it, absolute, climbing with
+// "..", or dangling at the mount point itself, must resolve inside it
+// (RESOLVE_IN_ROOT, component by component), never make anything in the
+// host directory it names. The target is root's: only host root could
+// write there.
+func TestOCIRootMountPointPlantedSymlink(t *testing.T) {
+	c := ociCallers[1]
+	c.gate(t)
+	for _, tc := range []struct {
+		name, link, to, dst string
+		bind                bool
+	}{
+		{"tmpfs below an absolute link", "run", "TARGET", "/run/sub", false},
+		{"tmpfs below a climbing link", "run", "../../../../../../../../TARGET", "/run/sub", false},
+		{"tmpfs on a dangling link", "run", "TARGET/made", "/run", false},
+		{"tmpfs below a link in a link", "run", "/lnk/sub", "/run/a/b", false},
+		{"bind below an absolute link", "work", "TARGET", "/work/sub", true},
+		{"bind on a dangling link", "work", "TARGET/made", "/work", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bundle, root := ociBundle(t, c, "/bin/true")
+			target := hostDir(t)
+			if err := os.Chown(target, 0, 0); err != nil {
+				t.Fatal(err)
+			}
+			rootfs := filepath.Join(hostDir(t), "rootfs")
+			if out, err := exec.Command("cp", "-a", env.rootfs, rootfs).CombinedOutput(); err != nil {
+				t.Fatalf("cp: %v\n%s", err, out)
+			}
+			if out, err := exec.Command("chown", "-R", "0:0", rootfs).CombinedOutput(); err != nil {
+				t.Fatalf("chown: %v\n%s", err, out)
+			}
+			os.RemoveAll(filepath.Join(rootfs, tc.link))
+			if err := os.Symlink(strings.ReplaceAll(tc.to, "TARGET", target), filepath.Join(rootfs, tc.link)); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(target, filepath.Join(rootfs, "lnk")); err != nil {
+				t.Fatal(err)
+			}
+			m := specs.Mount{Destination: tc.dst, Type: "tmpfs", Source: "tmpfs"}
+			if tc.bind {
+				m = specs.Mount{Destination: tc.dst, Type: "bind", Source: hostDir(t), Options: []string{"rbind", "ro"}}
+			}
+			ociEdit(t, bundle, func(s *specs.Spec) {
+				s.Root.Path = rootfs
+				s.Mounts = append(s.Mounts, m)
+			})
+			r := c.oci(t, root, "run", "--bundle", bundle, "m")
+			assertEmpty(t, target)
+			t.Logf("run (exit %d): %s", r.code, r.stderr)
+		})
+	}
 }
