@@ -2,11 +2,16 @@ package cgroup
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sandbox-dev/sandbox/internal/testenv"
 )
 
 // Anyone who can read the directory a supervisor makes its leaves in (a
@@ -60,5 +65,72 @@ func TestAttackLeafLockTakenFirst(t *testing.T) {
 			unix.Close(lk)
 		}
 		t.Fatal("lockLeaf went on with a leaf another process holds the lock of")
+	}
+}
+
+// kill --all lists a box's processes from its cgroup and signals them. A
+// payload decides when its processes exit (pid 1 passes it the signal
+// first), and the host hands a freed pid to its next process once the
+// counter wraps (kernel.pid_max may be 32768): a pid listed, then freed and
+// reused by a host process before the signal, must not be signalled.
+func TestAttackSignalReusedPid(t *testing.T) {
+	requireRoot(t)
+	b := newTestBox(t, Limits{Pids: 10})
+	inBox := exec.Command("sleep", "100")
+	if err := inBox.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { inBox.Process.Kill(); inBox.Wait() })
+	if err := b.AddProc(inBox.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	stays := exec.Command("sleep", "100") // a box process the signal must reach
+	if err := stays.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stays.Process.Kill(); stays.Wait() })
+	if err := b.AddProc(stays.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	var victim *exec.Cmd
+	signalListed = func() {
+		// The listed process ends; its pid goes to a process outside
+		// the box (ns_last_pid: the pid the host's next fork gets).
+		p := inBox.Process.Pid
+		inBox.Process.Kill()
+		inBox.Wait()
+		for range 50 {
+			os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(p-1)), 0)
+			v := exec.Command("sleep", "100")
+			if err := v.Start(); err != nil {
+				t.Error(err)
+				return
+			}
+			if v.Process.Pid == p {
+				victim = v
+				return
+			}
+			v.Process.Kill()
+			v.Wait()
+		}
+	}
+	defer func() { signalListed = nil }()
+	if err := Signal(b.Dirs(), "test", unix.SIGKILL, 0); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := stays.Process.Wait(); err != nil || st.Sys().(syscall.WaitStatus).Signal() != unix.SIGKILL {
+		t.Errorf("the box's other process: %v %v, want killed", st, err)
+	}
+	if victim == nil {
+		testenv.Skip(t, "no fork took the freed pid (the host forks too often)")
+	}
+	done := make(chan error, 1)
+	go func() { done <- victim.Wait() }()
+	select {
+	case err := <-done:
+		t.Errorf("a process outside the box that got a listed pid was signalled: %v", err)
+	case <-time.After(500 * time.Millisecond):
+		victim.Process.Kill()
+		<-done
 	}
 }

@@ -154,3 +154,59 @@ func AddToLeaves(dirs []string, prefix string, pid int) error {
 	}
 	return nil
 }
+
+// signalListed, when set (tests), runs between Signal's listing of the
+// leaves' processes and its signals.
+var signalListed func()
+
+// Signal sends sig to every process in the leaves (Dirs of a box named
+// with prefix) and the cgroups below them, but except. Each pid listed is
+// opened as a pidfd and the leaves listed again: a pid still in them then
+// is the process its pidfd holds (or that process has died, and the
+// signal goes nowhere), never one that got the pid of a box process that
+// ended after the first listing (a payload chooses when its processes
+// end, and a freed pid is the host's next once the counter wraps).
+func Signal(dirs []string, prefix string, sig unix.Signal, except int) error {
+	pids, err := Pids(dirs, prefix)
+	if err != nil {
+		return err
+	}
+	if signalListed != nil {
+		signalListed()
+	}
+	fds := map[int]int{} // pid -> its pidfd; -1: no pidfds (Linux < 5.3)
+	defer func() {
+		for _, fd := range fds {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+		}
+	}()
+	for _, p := range pids {
+		if p == except {
+			continue
+		}
+		fd, err := unix.PidfdOpen(p, 0)
+		switch {
+		case err == nil:
+			fds[p] = fd
+		case errors.Is(err, unix.ENOSYS):
+			fds[p] = -1
+		}
+	}
+	still, err := Pids(dirs, prefix)
+	if err != nil {
+		return err
+	}
+	for p, fd := range fds {
+		if _, in := slices.BinarySearch(still, p); !in {
+			continue
+		}
+		if fd < 0 {
+			unix.Kill(p, sig) // as close as it goes without pidfds
+		} else {
+			unix.PidfdSendSignal(fd, sig, nil, 0)
+		}
+	}
+	return nil
+}

@@ -362,16 +362,8 @@ func Kill(root, id string, sig syscall.Signal, all bool) error {
 	if err := c.signal(sig); err != nil || !all || len(c.rec.Cgroups) == 0 {
 		return err
 	}
-	pids, err := cgroup.Pids(c.rec.Cgroups, sandbox.CgroupPrefix())
-	if err != nil {
-		return err
-	}
-	for _, p := range pids {
-		if p != c.rec.Pid { // signalled through its pidfd above
-			unix.Kill(p, sig)
-		}
-	}
-	return nil
+	// pid 1 was signalled through its pidfd above.
+	return cgroup.Signal(c.rec.Cgroups, sandbox.CgroupPrefix(), sig, c.rec.Pid)
 }
 
 // Delete removes a container's state; a container not stopped is refused,
