@@ -164,9 +164,8 @@ func ToSpec(c *Config, h Host) (*Result, error) {
 	if err := mapMounts(s.Mounts, c.Bundle, sp, note); err != nil {
 		return nil, err
 	}
-	if s.Hooks != nil && (len(s.Hooks.Prestart)+len(s.Hooks.CreateRuntime)+len(s.Hooks.CreateContainer)+
-		len(s.Hooks.StartContainer)+len(s.Hooks.Poststart)+len(s.Hooks.Poststop) > 0) {
-		return nil, fieldErr("hooks", "not supported yet")
+	if err := checkHooks(s.Hooks); err != nil {
+		return nil, err
 	}
 	if s.Linux == nil {
 		return nil, fieldErr("linux", "required")
@@ -230,6 +229,20 @@ func mapProcess(p *specs.Process, h Host, sp *sandbox.Spec, note func(string, ..
 	}
 	if p.Capabilities != nil {
 		c := p.Capabilities
+		// A name no capability has fails, in any set: the spec wants an
+		// error for a value that maps to nothing of the kernel's, and
+		// dropping it would hide a typo of one the payload needs.
+		known := sandbox.Capabilities()
+		for _, set := range []struct {
+			name  string
+			names []string
+		}{{"bounding", c.Bounding}, {"effective", c.Effective}, {"inheritable", c.Inheritable}, {"permitted", c.Permitted}, {"ambient", c.Ambient}} {
+			for i, name := range set.names {
+				if !slices.Contains(known, name) {
+					return fieldErr(fmt.Sprintf("process.capabilities.%s[%d]", set.name, i), "unknown capability %q (want CAP_ and a name of capabilities(7))", name)
+				}
+			}
+		}
 		// The payload keeps exactly the capabilities it may use: those
 		// effective, permitted and bounding. A capability only in the bounding,
 		// inheritable or ambient set is dropped (stronger).

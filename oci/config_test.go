@@ -185,8 +185,27 @@ func TestToSpecRefuses(t *testing.T) {
 		{"mounts[4].destination", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "x", Type: "tmpfs"})
 		}},
-		{"hooks", func(s *specs.Spec) {
-			s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/true"}}}
+		{"hooks.createContainer", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}}
+		}},
+		{"hooks.startContainer", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/true"}}, StartContainer: []specs.Hook{{Path: "/bin/true"}}}
+		}},
+		{"hooks.poststart[1].path", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/true"}, {Path: "true"}}}
+		}},
+		{"hooks.prestart[0].timeout", func(s *specs.Spec) {
+			zero := 0
+			s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "/bin/true", Timeout: &zero}}}
+		}},
+		{"hooks.poststop[0].env[0]", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/true", Env: []string{"novalue"}}}}
+		}},
+		{"process.capabilities.bounding[1]", func(s *specs.Spec) {
+			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_KILL", "CAP_TEST"}}
+		}},
+		{"process.capabilities.ambient[0]", func(s *specs.Spec) {
+			s.Process.Capabilities = &specs.LinuxCapabilities{Ambient: []string{"kill"}}
 		}},
 		{"linux", func(s *specs.Spec) { s.Linux = nil }},
 		{"linux.namespaces[7]", func(s *specs.Spec) {

@@ -124,6 +124,12 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 		}
 		res.Spec.Seccomp = p
 	}
+	callerMounts := os.Geteuid() == 0 && !inUserNS()
+	if callerMounts {
+		if err := makeBoxMountPoints(res.Spec.Rootfs); err != nil {
+			return fail(err)
+		}
+	}
 	var ln *net.UnixListener
 	if holder {
 		a := &net.UnixAddr{Name: c.sockPath(), Net: "unix"}
@@ -140,7 +146,7 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 		// range, which cannot reach the engine's per-container files
 		// or make mount points in its rootfs; the binds are opened as
 		// root before the box's user namespace (docs/oci.md).
-		CallerMounts: os.Geteuid() == 0 && !inUserNS()})
+		CallerMounts: callerMounts})
 	if err != nil {
 		return fail(err)
 	}
@@ -157,6 +163,17 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 		c.rec.PidStart = start
 	} else {
 		return fail(errors.New("pid 1 is gone"))
+	}
+	// prestart (deprecated) and createRuntime: the box is built, pid 1
+	// waits; a failure fails create, and fail removes the box.
+	if h := cfg.Spec.Hooks; h != nil {
+		st := c.ociState()
+		if err := runHooks("prestart", h.Prestart, st); err != nil {
+			return fail(err)
+		}
+		if err := runHooks("createRuntime", h.CreateRuntime, st); err != nil {
+			return fail(err)
+		}
 	}
 	if holder {
 		lf, err := ln.File()
@@ -302,7 +319,29 @@ func Start(root, id string) error {
 		return fmt.Errorf("start %s: %s", id, line)
 	}
 	c.rec.Started = true
-	return c.save()
+	if err := c.save(); err != nil {
+		return err
+	}
+	c.postStart()
+	return nil
+}
+
+// postStart runs the poststart hooks of create's copy of the config.
+func (c *container) postStart() {
+	if cfg := c.config(); cfg != nil && cfg.Spec.Hooks != nil {
+		warnHooks("poststart", cfg.Spec.Hooks.Poststart, c.ociState())
+	}
+}
+
+// config is create's copy of the bundle's config (nil, with a warning,
+// when it cannot be read: a state directory of an older version).
+func (c *container) config() *Config {
+	cfg, err := loadConfig(c.rec.Bundle, filepath.Join(c.dir, "config.json"))
+	if err != nil {
+		Warn(fmt.Sprintf("container %s: its config for the hooks: %v", c.rec.ID, err))
+		return nil
+	}
+	return cfg
 }
 
 // State returns the OCI state of a container.
@@ -354,7 +393,19 @@ func Delete(root, id string, force bool) error {
 			}
 		}
 	}
-	return os.RemoveAll(c.dir)
+	// poststop: once the container is gone, with its last state.
+	var cfg *Config
+	if err == nil {
+		cfg = c.config()
+	}
+	st := c.ociState()
+	if err := os.RemoveAll(c.dir); err != nil {
+		return err
+	}
+	if cfg != nil && cfg.Spec.Hooks != nil {
+		warnHooks("poststop", cfg.Spec.Hooks.Poststop, st)
+	}
+	return nil
 }
 
 // Run creates and starts a container, waits for it, deletes it, and
@@ -365,14 +416,20 @@ func Run(root, id string, o CreateOptions) (int, error) {
 		return 125, err
 	}
 	defer func() {
+		cfg := c.config()
+		st := c.ociState()
 		os.RemoveAll(c.dir)
 		c.close()
+		if cfg != nil && cfg.Spec.Hooks != nil {
+			warnHooks("poststop", cfg.Spec.Hooks.Poststop, st)
+		}
 	}()
 	c.rec.Started = true
 	c.save()
 	if err := sandbox.StartDetached(d.Sync); err != nil {
 		return 125, err
 	}
+	c.postStart()
 	e := d.Wait()
 	// pid 1 is this process's child here (the creator's).
 	var ws unix.WaitStatus
@@ -534,4 +591,28 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 		return 128 + int(ws.Signal()), nil
 	}
 	return ws.ExitStatus(), nil
+}
+
+// boxMountPoints are the directories every box mounts its own file systems
+// on (procfs, /dev, the /tmp tmpfs), whether the config names them or not.
+var boxMountPoints = []string{"proc", "dev", "tmp"}
+
+// makeBoxMountPoints makes the box's own mount points a root caller's
+// rootfs lacks (runtime-tools' rootfs has no /tmp). The box runs as nobody
+// there and cannot make them in a rootfs root owns; the runtime makes them
+// as it makes a bind's missing mount point (CallerMounts), as runc makes
+// its mounts' destinations. mkdirat in the rootfs's own descriptor does
+// not follow a symlink the rootfs may hold at that name.
+func makeBoxMountPoints(rootfs string) error {
+	fd, err := unix.Open(rootfs, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("root.path: %w", err)
+	}
+	defer unix.Close(fd)
+	for _, name := range boxMountPoints {
+		if err := unix.Mkdirat(fd, name, 0o755); err != nil && err != unix.EEXIST {
+			return fmt.Errorf("root.path: mount point /%s: %w (make it in the rootfs)", name, err)
+		}
+	}
+	return nil
 }

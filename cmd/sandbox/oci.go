@@ -157,6 +157,7 @@ func ociMain() {
 		lg.fail(err)
 	}
 	lg.open(g.log, g.logFormat)
+	oci.Warn = lg.warn
 	var c ociCLI
 	parser, err := kong.New(&c, kong.Name("sandbox-oci"),
 		kong.Description("The OCI runtime interface of sandbox."),
@@ -304,15 +305,26 @@ func (l *ociLog) open(path, format string) {
 }
 
 func (l *ociLog) fail(err error) {
-	msg := err.Error()
-	fmt.Fprintln(os.Stderr, "sandbox-oci:", msg)
+	l.write("error", err.Error())
+	os.Exit(1)
+}
+
+// warn is for what the spec has a runtime warn about and go on (a failed
+// poststart or poststop hook).
+func (l *ociLog) warn(msg string) { l.write("warning", msg) }
+
+func (l *ociLog) write(level, msg string) {
+	prefix := "sandbox-oci: "
+	if level != "error" {
+		prefix += level + ": "
+	}
+	fmt.Fprintln(os.Stderr, prefix+msg)
 	if l.w != nil {
 		if l.json {
-			data, _ := json.Marshal(map[string]string{"level": "error", "msg": msg, "time": time.Now().UTC().Format(time.RFC3339Nano)})
+			data, _ := json.Marshal(map[string]string{"level": level, "msg": msg, "time": time.Now().UTC().Format(time.RFC3339Nano)})
 			l.w.Write(append(data, '\n'))
 		} else {
-			fmt.Fprintln(l.w, "sandbox-oci:", msg)
+			fmt.Fprintln(l.w, prefix+msg)
 		}
 	}
-	os.Exit(1)
 }

@@ -1047,3 +1047,92 @@ func podmanDetachStopRm(t *testing.T, run func(...string) result, runD []string)
 		t.Fatalf("podman rm:\n%s", r)
 	}
 }
+
+// Hooks in the runtime's namespaces: prestart and createRuntime at create
+// (status created, pid 1's pid), poststart at start (running), poststop at
+// delete, each with the state on stdin, in the listed order; a failed
+// poststart is a warning and start succeeds; a failed createRuntime fails
+// create and leaves no container, no holder and no process behind.
+func TestOCIHooks(t *testing.T) {
+	for _, c := range ociCallers {
+		t.Run(c.name, func(t *testing.T) {
+			c.gate(t)
+			bundle, root := ociBundle(t, c, "/bin/sh", "-c", "sleep 0.3")
+			out := hostDir(t)
+			hook := func(name string) specs.Hook {
+				return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `cat > "$1/` + name + `"; echo ` + name + ` >> "$1/order"`, "sh", out}}
+			}
+			editConfig(t, bundle, func(s *specs.Spec) {
+				s.Annotations = map[string]string{"k": "v"}
+				s.Hooks = &specs.Hooks{
+					Prestart:      []specs.Hook{hook("prestart")},
+					CreateRuntime: []specs.Hook{hook("createRuntime1"), hook("createRuntime2")},
+					Poststart:     []specs.Hook{{Path: "/bin/false"}, hook("poststart")},
+					Poststop:      []specs.Hook{hook("poststop")},
+				}
+			})
+			if r := c.oci(t, root, "create", "--bundle", bundle, "h1"); r.code != 0 {
+				t.Fatalf("create:\n%s", r)
+			}
+			created := ociState(t, c, root, "h1")
+			r := c.oci(t, root, "start", "h1")
+			if r.code != 0 || !strings.Contains(r.stderr, "warning: hooks.poststart[0] (/bin/false)") {
+				t.Fatalf("start: want success with a warning on poststart[0]\n%s", r)
+			}
+			waitStatus(t, c, root, "h1", specs.StateStopped)
+			if r := c.oci(t, root, "delete", "h1"); r.code != 0 {
+				t.Fatalf("delete:\n%s", r)
+			}
+			order, _ := os.ReadFile(filepath.Join(out, "order"))
+			if want := "prestart\ncreateRuntime1\ncreateRuntime2\npoststart\npoststop\n"; string(order) != want {
+				t.Errorf("hooks ran %q, want %q", order, want)
+			}
+			for name, status := range map[string]specs.ContainerState{"prestart": specs.StateCreated, "createRuntime2": specs.StateCreated,
+				"poststart": specs.StateRunning, "poststop": specs.StateStopped} {
+				data, _ := os.ReadFile(filepath.Join(out, name))
+				var st specs.State
+				if err := json.Unmarshal(data, &st); err != nil {
+					t.Errorf("%s: stdin %q: %v", name, data, err)
+					continue
+				}
+				if st.ID != "h1" || st.Status != status || st.Bundle != created.Bundle || st.Annotations["k"] != "v" ||
+					(status != specs.StateStopped && st.Pid != created.Pid) {
+					t.Errorf("%s: state %+v, want status %s, pid %d", name, st, status, created.Pid)
+				}
+			}
+
+			editConfig(t, bundle, func(s *specs.Spec) {
+				s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo no network >&2; exit 4"}}}}
+			})
+			r = c.oci(t, root, "create", "--bundle", bundle, "h2")
+			if r.code == 0 || !strings.Contains(r.stderr, "hooks.createRuntime[0]") || !strings.Contains(r.stderr, "no network") {
+				t.Errorf("create with a failing createRuntime hook: want an error naming it\n%s", r)
+			}
+			if ents, _ := os.ReadDir(root); len(ents) != 0 {
+				t.Errorf("state left: %v", ents)
+			}
+			if procs := pgrep("sandbox-hold h2"); len(procs) > 0 {
+				t.Errorf("holder left: %v", procs)
+			}
+		})
+	}
+}
+
+// editConfig rewrites a bundle's config.json.
+func editConfig(t *testing.T, bundle string, edit func(*specs.Spec)) {
+	t.Helper()
+	p := filepath.Join(bundle, "config.json")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	edit(&s)
+	data, _ = json.Marshal(&s)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
