@@ -122,6 +122,9 @@ type Result struct {
 	Mapping *idmap.Mapping
 	// NetNS is a network namespace to join (Spec.Net is then "host").
 	NetNS string
+	// OOMScoreAdj, when set, is the oom_score_adj the runtime takes
+	// before it starts the box, which inherits it (setOOMScoreAdj).
+	OOMScoreAdj *int
 	// Notes say where the box is stronger than the config asked.
 	Notes []string
 }
@@ -158,7 +161,7 @@ func ToSpec(c *Config, h Host) (*Result, error) {
 	if s.Domainname != "" {
 		return nil, fieldErr("domainname", "not supported")
 	}
-	if err := mapProcess(s.Process, h, sp, note); err != nil {
+	if err := mapProcess(s.Process, h, sp, &r.OOMScoreAdj, note); err != nil {
 		return nil, err
 	}
 	if err := mapMounts(s.Mounts, c.Bundle, sp, note); err != nil {
@@ -179,7 +182,7 @@ func ToSpec(c *Config, h Host) (*Result, error) {
 	return r, nil
 }
 
-func mapProcess(p *specs.Process, h Host, sp *sandbox.Spec, note func(string, ...any)) error {
+func mapProcess(p *specs.Process, h Host, sp *sandbox.Spec, oom **int, note func(string, ...any)) error {
 	if p == nil {
 		return fieldErr("process", "required")
 	}
@@ -259,7 +262,11 @@ func mapProcess(p *specs.Process, h Host, sp *sandbox.Spec, note func(string, ..
 		}
 	}
 	if p.OOMScoreAdj != nil && *p.OOMScoreAdj != h.OOMScoreAdj {
-		return fieldErr("process.oomScoreAdj", "%d: not supported yet (the box inherits the runtime's %d)", *p.OOMScoreAdj, h.OOMScoreAdj)
+		if *p.OOMScoreAdj < -1000 || *p.OOMScoreAdj > 1000 {
+			return fieldErr("process.oomScoreAdj", "%d: out of range (-1000 to 1000)", *p.OOMScoreAdj)
+		}
+		v := *p.OOMScoreAdj
+		*oom = &v
 	}
 	if p.ApparmorProfile != "" {
 		return fieldErr("process.apparmorProfile", "%q: AppArmor profiles are not supported", p.ApparmorProfile)

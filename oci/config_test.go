@@ -161,7 +161,7 @@ func TestToSpecRefuses(t *testing.T) {
 		{"process.user.additionalGids", func(s *specs.Spec) { s.Process.User.AdditionalGids = []uint32{10} }},
 		{"process.user.umask", func(s *specs.Spec) { s.Process.User.Umask = u32(0o077) }},
 		{"process.rlimits[0].type", func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_BOGUS"}} }},
-		{"process.oomScoreAdj", func(s *specs.Spec) { v := 500; s.Process.OOMScoreAdj = &v }},
+		{"process.oomScoreAdj", func(s *specs.Spec) { v := 1001; s.Process.OOMScoreAdj = &v }},
 		{"process.apparmorProfile", func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" }},
 		{"process.selinuxLabel", func(s *specs.Spec) { s.Process.SelinuxLabel = "system_u:x" }},
 		{"mounts[4].type", func(s *specs.Spec) {
@@ -304,5 +304,22 @@ func TestToSpecCapabilitiesWithinBounding(t *testing.T) {
 	}
 	if !slices.Equal(r.Spec.CapAdd, []string{"CAP_KILL"}) {
 		t.Errorf("capabilities %v, want [CAP_KILL]", r.Spec.CapAdd)
+	}
+}
+
+// An oomScoreAdj other than the runtime's is the Result's, for the runtime
+// to take before it starts the box; the runtime's own needs nothing.
+func TestToSpecOOMScoreAdj(t *testing.T) {
+	for _, tc := range []struct {
+		v    int
+		want bool
+	}{{500, true}, {-500, true}, {testHost.OOMScoreAdj, false}} {
+		r, err := ToSpec(bundle(t, func(s *specs.Spec) { v := tc.v; s.Process.OOMScoreAdj = &v }), testHost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.OOMScoreAdj != nil && *r.OOMScoreAdj == tc.v; got != tc.want {
+			t.Errorf("oomScoreAdj %d: Result %v", tc.v, r.OOMScoreAdj)
+		}
 	}
 }

@@ -73,6 +73,9 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 	case !res.Spec.TTY && o.ConsoleSocket != "":
 		return nil, nil, errors.New("--console-socket without process.terminal")
 	}
+	if err := setOOMScoreAdj(res.OOMScoreAdj); err != nil {
+		return nil, nil, err
+	}
 	// Past the checks: the state directory. mkdir is the claim on the id.
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("state root: %w", err)
@@ -535,6 +538,9 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 	if res.Seccomp != nil {
 		res.Spec.Seccomp = filepath.Join(dir, "seccomp.json")
 	}
+	if err := setOOMScoreAdj(res.OOMScoreAdj); err != nil {
+		return 125, err
+	}
 	if !o.Detach {
 		// The process is the joining init stage's child, which exits at
 		// once: as a subreaper this process gets it, and waits for it.
@@ -613,6 +619,20 @@ func makeBoxMountPoints(rootfs string) error {
 		if err := unix.Mkdirat(fd, name, 0o755); err != nil && err != unix.EEXIST {
 			return fmt.Errorf("root.path: mount point /%s: %w (make it in the rootfs)", name, err)
 		}
+	}
+	return nil
+}
+
+// setOOMScoreAdj gives the runtime process the config's oom_score_adj, so
+// that the box it starts inherits it (fork keeps it, and no step of the
+// box's changes it). Raising it is open to anyone; lowering it below the
+// runtime's needs CAP_SYS_RESOURCE, and fails create otherwise.
+func setOOMScoreAdj(v *int) error {
+	if v == nil {
+		return nil
+	}
+	if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*v)), 0); err != nil {
+		return fieldErr("process.oomScoreAdj", "%d: %v (below the runtime's own it needs CAP_SYS_RESOURCE)", *v, err)
 	}
 	return nil
 }

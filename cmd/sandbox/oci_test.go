@@ -1136,3 +1136,53 @@ func editConfig(t *testing.T, bundle string, edit func(*specs.Spec)) {
 		t.Fatal(err)
 	}
 }
+
+// process.oomScoreAdj: the payload has it; below the runtime's own it
+// needs CAP_SYS_RESOURCE, so a regular user's create fails naming the
+// field, and leaves nothing behind.
+func TestOCIOOMScoreAdj(t *testing.T) {
+	for _, c := range ociCallers {
+		t.Run(c.name, func(t *testing.T) {
+			c.gate(t)
+			bundle, root := ociBundle(t, c, "/bin/cat", "/proc/self/oom_score_adj")
+			set := func(v int) { editConfig(t, bundle, func(s *specs.Spec) { s.Process.OOMScoreAdj = &v }) }
+			set(500)
+			if r := c.oci(t, root, "run", "--bundle", bundle, "o1"); r.code != 0 || r.stdout != "500\n" {
+				t.Errorf("run with oomScoreAdj 500:\n%s", r)
+			}
+			set(-500)
+			r := c.oci(t, root, "run", "--bundle", bundle, "o2")
+			// Root may lower it with CAP_SYS_RESOURCE, which a container
+			// running these tests may lack.
+			if c.root && hasCapSysResource(t) {
+				if r.code != 0 || r.stdout != "-500\n" {
+					t.Errorf("run as root with oomScoreAdj -500:\n%s", r)
+				}
+			} else if r.code == 0 || !strings.Contains(r.stderr, "process.oomScoreAdj") || !strings.Contains(r.stderr, "CAP_SYS_RESOURCE") {
+				t.Errorf("run without CAP_SYS_RESOURCE with oomScoreAdj -500: want an error naming the field\n%s", r)
+			}
+			if ents, _ := os.ReadDir(root); len(ents) != 0 {
+				t.Errorf("state left: %v", ents)
+			}
+		})
+	}
+}
+
+// hasCapSysResource tells whether this (root) process has CAP_SYS_RESOURCE.
+func hasCapSysResource(t *testing.T) bool {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapEff:\t"); ok {
+			n, err := strconv.ParseUint(v, 16, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n&(1<<24) != 0 // CAP_SYS_RESOURCE
+		}
+	}
+	t.Fatal("no CapEff in /proc/self/status")
+	return false
+}
