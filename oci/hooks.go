@@ -35,9 +35,13 @@ import (
 // which needs the exec path (sandbox.Join) to run a program of the
 // runtime's mount namespace: refused, naming the field, until then.
 
-// Warn reports what the spec has the runtime "log a warning" for (a failed
-// poststart or poststop hook); cmd/sandbox sends it to stderr and --log.
-var Warn = func(msg string) { fmt.Fprintln(os.Stderr, "sandbox-oci: warning:", msg) }
+// Log reports what the runtime goes on after: at level "warning", what
+// the spec has it "log a warning" for (a failed poststart or poststop
+// hook); at "error", how a run's payload failed to start, whose exit
+// status alone would not say it. cmd/sandbox sends it to stderr and --log.
+var Log = func(level, msg string) { fmt.Fprintf(os.Stderr, "sandbox-oci: %s: %s\n", level, msg) }
+
+func warn(msg string) { Log("warning", msg) }
 
 // checkHooks refuses the hooks the runtime cannot run and malformed ones.
 func checkHooks(h *specs.Hooks) error {
@@ -96,16 +100,16 @@ func hookErr(kind string, i int, h specs.Hook, err error) error {
 }
 
 // warnHooks runs hooks whose failures the spec makes warnings: every hook
-// runs, each failure is reported through Warn.
+// runs, each failure is reported through Log.
 func warnHooks(kind string, hooks []specs.Hook, st specs.State) {
 	in, err := json.Marshal(st)
 	if err != nil {
-		Warn(fmt.Sprintf("hooks.%s: %v", kind, err))
+		warn(fmt.Sprintf("hooks.%s: %v", kind, err))
 		return
 	}
 	for i, h := range hooks {
 		if err := runHook(h, in); err != nil {
-			Warn(hookErr(kind, i, h, err).Error())
+			warn(hookErr(kind, i, h, err).Error())
 		}
 	}
 }

@@ -91,14 +91,14 @@ func TestWarnHooksRunsAll(t *testing.T) {
 	dir := t.TempDir()
 	after := filepath.Join(dir, "after")
 	var warned []string
-	old := Warn
-	Warn = func(m string) { warned = append(warned, m) }
-	defer func() { Warn = old }()
+	old := Log
+	Log = func(level, m string) { warned = append(warned, level+": "+m) }
+	defer func() { Log = old }()
 	warnHooks("poststop", []specs.Hook{{Path: "/bin/false"}, {Path: "/bin/sh", Args: []string{"sh", "-c", "touch " + after}}}, specs.State{})
 	if _, err := os.Stat(after); err != nil {
 		t.Error("the hook after a failed one did not run")
 	}
-	if len(warned) != 1 || !strings.Contains(warned[0], "hooks.poststop[0] (/bin/false)") {
+	if len(warned) != 1 || !strings.HasPrefix(warned[0], "warning: hooks.poststop[0] (/bin/false)") {
 		t.Errorf("warnings %q", warned)
 	}
 }

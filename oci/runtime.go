@@ -341,7 +341,7 @@ func (c *container) postStart() {
 func (c *container) config() *Config {
 	cfg, err := loadConfig(c.rec.Bundle, filepath.Join(c.dir, "config.json"))
 	if err != nil {
-		Warn(fmt.Sprintf("container %s: its config for the hooks: %v", c.rec.ID, err))
+		warn(fmt.Sprintf("container %s: its config for the hooks: %v", c.rec.ID, err))
 		return nil
 	}
 	return cfg
@@ -434,6 +434,9 @@ func Run(root, id string, o CreateOptions) (int, error) {
 	}
 	c.postStart()
 	e := d.Wait()
+	if e.Errno != 0 {
+		Log("error", fmt.Sprintf("the payload did not start: its setup step %d: %v", e.Op, e.Errno))
+	}
 	// pid 1 is this process's child here (the creator's).
 	var ws unix.WaitStatus
 	for {

@@ -157,7 +157,7 @@ func ociMain() {
 		lg.fail(err)
 	}
 	lg.open(g.log, g.logFormat)
-	oci.Warn = lg.warn
+	oci.Log = lg.write
 	var c ociCLI
 	parser, err := kong.New(&c, kong.Name("sandbox-oci"),
 		kong.Description("The OCI runtime interface of sandbox."),
@@ -308,10 +308,6 @@ func (l *ociLog) fail(err error) {
 	l.write("error", err.Error())
 	os.Exit(1)
 }
-
-// warn is for what the spec has a runtime warn about and go on (a failed
-// poststart or poststop hook).
-func (l *ociLog) warn(msg string) { l.write("warning", msg) }
 
 func (l *ociLog) write(level, msg string) {
 	prefix := "sandbox-oci: "

@@ -1186,3 +1186,15 @@ func hasCapSysResource(t *testing.T) bool {
 	t.Fatal("no CapEff in /proc/self/status")
 	return false
 }
+
+// A run whose payload cannot start (its cwd is missing) says why on
+// stderr, not only by its exit status.
+func TestOCIRunSetupErrorSaid(t *testing.T) {
+	c := ociCallers[0]
+	bundle, root := ociBundle(t, c, "/bin/true")
+	editConfig(t, bundle, func(s *specs.Spec) { s.Process.Cwd = "/nonexistent-cwd" })
+	r := c.oci(t, root, "run", "--bundle", bundle, "s1")
+	if r.code == 0 || !strings.Contains(r.stderr, "the payload did not start") || !strings.Contains(r.stderr, "no such file") {
+		t.Errorf("run with a missing cwd: want an error on stderr\n%s", r)
+	}
+}
