@@ -106,21 +106,10 @@ func ociBundle(t *testing.T, c ociCaller, args ...string) (bundle, root string) 
 	if r.code != 0 {
 		t.Fatalf("spec:\n%s", r)
 	}
-	p := filepath.Join(bundle, "config.json")
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s specs.Spec
-	if err := json.Unmarshal(data, &s); err != nil {
-		t.Fatal(err)
-	}
-	s.Root.Path = env.rootfs
-	s.Process.Args = args
-	data, _ = json.Marshal(&s)
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	editConfig(t, bundle, func(s *specs.Spec) {
+		s.Root.Path = env.rootfs
+		s.Process.Args = args
+	})
 	return bundle, root
 }
 
