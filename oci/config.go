@@ -361,7 +361,15 @@ func mapMounts(ms []specs.Mount, bundle string, sp *sandbox.Spec, note func(stri
 					return fieldErr(field+".options", "%s: proc option %q not supported", dest, o)
 				}
 			}
-		case m.Type == "mqueue" || m.Type == "sysfs" || m.Type == "cgroup" || m.Type == "cgroup2":
+		case m.Type == "mqueue":
+			// The queues of the box's IPC namespace, always its own.
+			for _, o := range m.Options {
+				if o == "ro" || !mountOpts[o] && o != "noexec" {
+					return fieldErr(field+".options", "%s: mqueue option %q not supported", dest, o)
+				}
+			}
+			sp.Mounts = append(sp.Mounts, sandbox.Mount{Type: "mqueue", Dest: dest})
+		case m.Type == "sysfs" || m.Type == "cgroup" || m.Type == "cgroup2":
 			// Left out: the box is stronger without them, and nothing of
 			// the host shows through their absence.
 			note("mounts %s (%s): not mounted", dest, m.Type)

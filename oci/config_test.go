@@ -111,6 +111,7 @@ func TestToSpecMapsFields(t *testing.T) {
 		{Type: "ro-bind", Source: "/srv/data", Dest: "/data"},
 		{Type: "bind", Source: filepath.Join(c.Bundle, "out"), Dest: "/out"},
 		{Type: "tmpfs", Dest: "/scratch", Size: 1 << 20},
+		{Type: "mqueue", Dest: "/dev/mqueue"},
 	}
 	if !slices.Equal(sp.Mounts, wantMounts) {
 		t.Errorf("mounts\n got %+v\nwant %+v", sp.Mounts, wantMounts)
@@ -119,7 +120,7 @@ func TestToSpecMapsFields(t *testing.T) {
 		t.Errorf("seccomp %s", r.Seccomp)
 	}
 	notes := strings.Join(r.Notes, "\n")
-	for _, n := range []string{"noNewPrivileges", "/dev/mqueue", "/sys"} {
+	for _, n := range []string{"noNewPrivileges", "/sys"} {
 		if !strings.Contains(notes, n) {
 			t.Errorf("no note on %s in\n%s", n, notes)
 		}
@@ -178,6 +179,9 @@ func TestToSpecRefuses(t *testing.T) {
 		}},
 		{"mounts[0].options", func(s *specs.Spec) { s.Mounts[0].Options = append(s.Mounts[0].Options, "ro") }},
 		{"mounts[0].options", func(s *specs.Spec) { s.Mounts[0].Options = []string{"nosuid", "hidepid=2"} }},
+		{"mounts[4].options", func(s *specs.Spec) { // a read-only mqueue must not become a writable one
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/dev/mqueue", Type: "mqueue", Options: []string{"ro"}})
+		}},
 		{"mounts[4].uidMappings", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/x", Options: []string{"rbind"},
 				UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}})

@@ -266,7 +266,7 @@ func callerMounts(p *Plan, rootfs string) error {
 	for i := range p.Ops {
 		op := &p.Ops[i]
 		switch op.Code {
-		case OpTmpfs, OpProc, OpDevpts:
+		case OpTmpfs, OpProc, OpDevpts, OpMqueue:
 			targets = append(targets, path.Clean(op.Str[0]))
 		case OpBind:
 			src, dst := op.Str[0], path.Clean(op.Str[1])

@@ -1187,3 +1187,25 @@ func TestOCIRunSetupErrorSaid(t *testing.T) {
 		t.Errorf("run with a missing cwd: want an error on stderr\n%s", r)
 	}
 }
+
+// The config's mqueue mount is the box's own message queue file system
+// (its IPC namespace's), nosuid, nodev, noexec.
+func TestOCIMqueue(t *testing.T) {
+	for _, c := range ociCallers {
+		t.Run(c.name, func(t *testing.T) {
+			c.gate(t)
+			bundle, root := ociBundle(t, c, "/bin/sh", "-c", "grep ' /dev/mqueue ' /proc/self/mountinfo")
+			editConfig(t, bundle, func(s *specs.Spec) {
+				s.Mounts = slices.DeleteFunc(s.Mounts, func(m specs.Mount) bool { return m.Type == "mqueue" })
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue",
+					Options: []string{"nosuid", "noexec", "nodev"}})
+			})
+			r := c.oci(t, root, "run", "--bundle", bundle, "m1")
+			f := strings.Fields(r.stdout)
+			if r.code != 0 || len(f) < 10 || !strings.Contains(r.stdout, " - mqueue ") ||
+				!strings.Contains(f[5], "nosuid") || !strings.Contains(f[5], "nodev") || !strings.Contains(f[5], "noexec") {
+				t.Errorf("/dev/mqueue in mountinfo: want an mqueue mount, nosuid, nodev, noexec\n%s", r)
+			}
+		})
+	}
+}
