@@ -180,8 +180,8 @@ var opNames = map[OpCode]string{
 	OpChdir: "chdir", OpRlimit: "rlimit", OpCreds: "credentials",
 	OpNoNewPrivs: "no_new_privs", OpSeccomp: "seccomp", OpExec: "exec", OpSetCtty: "setctty", OpTTY: "tty",
 	OpLandlock: "landlock", OpMqueue: "mqueue",
-	OpSysctl:   "sysctl",
-	OpUserns:   "userns", OpUnshare: "unshare", OpSpawn: "spawn pid 1",
+	OpSysctl: "sysctl",
+	OpUserns: "userns", OpUnshare: "unshare", OpSpawn: "spawn pid 1",
 	OpNetHold: "net hold",
 	OpReady:   "ready", OpSetns: "setns", OpOpenTree: "open tree",
 }
