@@ -179,9 +179,10 @@ var opNames = map[OpCode]string{
 	OpSession: "session", OpNotDumpable: "not-dumpable", OpFork: "fork",
 	OpChdir: "chdir", OpRlimit: "rlimit", OpCreds: "credentials",
 	OpNoNewPrivs: "no_new_privs", OpSeccomp: "seccomp", OpExec: "exec", OpSetCtty: "setctty", OpTTY: "tty",
-	OpLandlock: "landlock", OpMqueue: "mqueue",
-	OpSysctl: "sysctl",
-	OpUserns: "userns", OpUnshare: "unshare", OpSpawn: "spawn pid 1",
+	OpLandlock: "landlock",
+	OpMqueue:   "mqueue",
+	OpSysctl:   "sysctl",
+	OpUserns:   "userns", OpUnshare: "unshare", OpSpawn: "spawn pid 1",
 	OpNetHold: "net hold",
 	OpReady:   "ready", OpSetns: "setns", OpOpenTree: "open tree",
 }
