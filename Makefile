@@ -19,10 +19,11 @@ TESTUSER ?= sandbox-test
 # Build: cgo for libseccomp; run: libseccomp2. Tests: busybox-static for the
 # rootfs fixture, uidmap for --map auto, passt (pasta) for --net user and
 # iproute2 for its test lab; musl-tools: the small init binary (see INITBIN).
-# Bench: bubblewrap, hyperfine. The OCI stage: podman (a real engine driving
-# bin/sandbox-oci).
+# Bench: bubblewrap, hyperfine. The OCI stage: podman and containerd (its ctr
+# and runc shim), real engines driving bin/sandbox-oci (the containerd test
+# starts a private containerd, never the system's).
 DEBS      := gcc libc6-dev libseccomp-dev pkg-config musl-tools busybox-static uidmap python3 passt iproute2
-OCIDEBS   := podman
+OCIDEBS   := podman containerd
 BENCHDEBS := bubblewrap hyperfine python3 linux-perf
 # The VM stage: qemu, cpio for the initramfs, and what the guest boots from
 # this host's own tree: systemd, D-Bus and a user bus for the user manager.

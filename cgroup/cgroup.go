@@ -132,7 +132,7 @@ func newBox(name string, l Limits, setupDir string) (*Box, error) {
 	if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
 		return nil, fmt.Errorf("cgroup: bad box name %q (one path element expected)", name)
 	}
-	if l.Memory < 0 || l.CPUs < 0 || l.Pids < 0 {
+	if l.Memory < 0 || l.CPUs < 0 || l.Pids < 0 || l.MemoryReservation < 0 {
 		return nil, fmt.Errorf("cgroup: negative limit in %+v", l)
 	}
 	suffix := make([]byte, leafSuffixBytes)
@@ -160,7 +160,7 @@ func newBox(name string, l Limits, setupDir string) (*Box, error) {
 
 // readHost gathers what the choice of parent cgroups depends on.
 func readHost(setupDir string) (host, error) {
-	h := host{euid: os.Geteuid(), probe: osProbe{}}
+	h := host{euid: hostUID(os.Geteuid()), probe: osProbe{}}
 	h.user = strconv.Itoa(h.euid)
 	if u, err := user.LookupId(h.user); err == nil {
 		h.user = u.Username
@@ -175,6 +175,30 @@ func readHost(setupDir string) (host, error) {
 	}
 	h.mounts, err = readMounts()
 	return h, err
+}
+
+// hostUID is the host's uid of this process's uid in its user namespace
+// (the same outside one). Root of a user namespace (rootless podman runs
+// its OCI runtime so) is a regular user on the host: the cgroups it may use
+// are that user's, Setup's sandbox-<user> among them, not root's.
+func hostUID(uid int) int {
+	data, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return uid
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		in, err1 := strconv.Atoi(f[0])
+		out, err2 := strconv.Atoi(f[1])
+		n, err3 := strconv.Atoi(f[2])
+		if err1 == nil && err2 == nil && err3 == nil && uid >= in && uid-in < n {
+			return out + uid - in
+		}
+	}
+	return uid
 }
 
 // readSelf reads where this process sits, from /proc/self/cgroup.
@@ -219,7 +243,7 @@ func v1Want(l Limits) []struct {
 	// caller's cgroup, and a payload that mounts cgroupfs could make
 	// cgroups in the directory Setup gave the user, which would outlive
 	// the box.
-	out := []w{{"memory", l.Memory > 0}, {"cpu", l.CPUs > 0}, {"pids", l.Pids > 0}}
+	out := []w{{"memory", l.memory()}, {"cpu", l.cpu()}, {"pids", l.Pids > 0}}
 	// cpuacct for CPUUsage and Stats; freezer so that Kill can stop a fork
 	// loop before signalling it.
 	return append(out, w{"cpuacct", false}, w{"freezer", false})
@@ -343,9 +367,9 @@ func (b *Box) createV1Leaf(h host, l Limits, ctrl string, required bool) (*v1Lea
 func describeV1(ctrl string, l Limits) string {
 	switch ctrl {
 	case "memory":
-		return fmt.Sprintf("memory.limit_in_bytes=%d", l.Memory)
+		return fmt.Sprintf("memory.limit_in_bytes=%d memory.soft_limit_in_bytes=%d", l.Memory, l.MemoryReservation)
 	case "cpu":
-		return fmt.Sprintf("cpu.cfs_quota_us=%d cpu.cfs_period_us=%d", cpuQuota(l.CPUs), cpuPeriod)
+		return fmt.Sprintf("cpu.cfs_quota_us=%d cpu.cfs_period_us=%d cpu.shares=%d", l.quota(), l.period(), l.CPUShares)
 	case "pids":
 		return fmt.Sprintf("pids.max=%d", l.Pids)
 	}
@@ -404,7 +428,7 @@ func (b *Box) createV2(h host, l Limits) error {
 		return mgr, err
 	}
 	mgr, err := create(v2Resources(l, contains(have, "memory")))
-	if err != nil && l.Memory == 0 && contains(have, "memory") {
+	if err != nil && !l.memory() && contains(have, "memory") {
 		// Memory was asked for peak accounting only: go on without it.
 		mgr, err = create(v2Resources(l, false))
 	}

@@ -467,36 +467,11 @@ func mapLinux(l *specs.Linux, p *specs.Process, h Host, r *Result, note func(str
 	if err := mapIDs(l, h, r); err != nil {
 		return err
 	}
-	for k, v := range l.Sysctl {
-		if k == "net.ipv4.ping_group_range" {
-			// podman's default: who may open ICMP sockets. Left unset,
-			// nobody in the box's network namespace may (stronger).
-			note("linux.sysctl %s=%q: not set", k, v)
-			continue
-		}
-		return fieldErr("linux.sysctl", "%s: sysctls are not supported yet", k)
+	if err := mapSysctl(l.Sysctl, have, r, note); err != nil {
+		return err
 	}
-	if res := l.Resources; res != nil {
-		if m := res.Memory; m != nil && (m.Limit != nil && *m.Limit > 0 || m.Reservation != nil && *m.Reservation > 0 || m.Swap != nil && *m.Swap > 0 || m.Kernel != nil || m.KernelTCP != nil) {
-			return fieldErr("linux.resources.memory", "cgroup limits are not supported yet")
-		}
-		if c := res.CPU; c != nil && (c.Quota != nil && *c.Quota > 0 || c.Shares != nil && *c.Shares > 0 || c.Cpus != "" || c.Mems != "" || c.RealtimeRuntime != nil || c.Idle != nil) {
-			return fieldErr("linux.resources.cpu", "cgroup limits are not supported yet")
-		}
-		if res.Pids != nil && res.Pids.Limit != nil && *res.Pids.Limit > 0 {
-			return fieldErr("linux.resources.pids", "cgroup limits are not supported yet")
-		}
-		if res.BlockIO != nil || len(res.HugepageLimits) > 0 || res.Network != nil || len(res.Rdma) > 0 || len(res.Unified) > 0 {
-			return fieldErr("linux.resources", "only devices are supported")
-		}
-		for i, d := range res.Devices {
-			// The box has no device but its own few nodes (and no
-			// mknod): a rule that denies is already in force, and one
-			// that allows more than those nodes is refused below.
-			if d.Allow && d.Type != "c" {
-				return fieldErr(fmt.Sprintf("linux.resources.devices[%d]", i), "allowing %q devices is not supported", d.Type)
-			}
-		}
+	if err := mapResources(l.Resources, sp, note); err != nil {
+		return err
 	}
 	for i, d := range l.Devices {
 		if !slices.Contains(sandbox.DeviceNodes(), path.Clean(d.Path)) {
@@ -548,6 +523,166 @@ func mapLinux(l *specs.Linux, p *specs.Process, h Host, r *Result, note func(str
 	}
 	if len(l.TimeOffsets) > 0 {
 		return fieldErr("linux.timeOffsets", "not supported")
+	}
+	return nil
+}
+
+// mapSysctl keeps the sysctls of the box's own namespaces (as runc
+// allows them: sandbox.CheckSysctl); the box writes them after its /proc
+// is mounted, before the payload starts. Any other key is refused by name.
+func mapSysctl(sysctls map[string]string, have map[specs.LinuxNamespaceType]bool, r *Result, note func(string, ...any)) error {
+	sp := &r.Spec
+	ownNet := have[specs.NetworkNamespace] && r.NetNS == ""
+	for k, v := range sysctls {
+		if strings.HasPrefix(k, "net.") && r.NetNS != "" {
+			if k == "net.ipv4.ping_group_range" {
+				// podman's default: who may open ICMP sockets. Left
+				// unset, nobody in the box's network namespace may
+				// (stronger).
+				note("linux.sysctl %s=%q: not set in the joined network namespace", k, v)
+				continue
+			}
+			// The joined namespace is owned by the engine's user
+			// namespace, where the box's root has no capability.
+			return fieldErr("linux.sysctl", "%s: not supported in a joined network namespace (%s)", k, r.NetNS)
+		}
+		if k == "kernel.hostname" {
+			// The UTS namespace's, but its file is host root's: set
+			// with sethostname, as the hostname field is.
+			if !have[specs.UTSNamespace] || sp.Hostname != "" && sp.Hostname != v {
+				return fieldErr("linux.sysctl", "%s=%q: needs a uts namespace, and the hostname field (%q) unset or the same", k, v, sp.Hostname)
+			}
+			sp.Hostname = v
+			continue
+		}
+		if err := sandbox.CheckSysctl(k, v, ownNet); err != nil {
+			return fieldErr("linux.sysctl", "%v", err)
+		}
+		if sp.Sysctls == nil {
+			sp.Sysctls = map[string]string{}
+		}
+		sp.Sysctls[k] = v
+	}
+	return nil
+}
+
+// mapResources maps linux.resources onto the box's cgroup limits (the
+// cgroup package's, as `sandbox exec --memory/--cpus/--pids`). A field the
+// package cannot set is refused by name; where the box is stricter than
+// asked (no swap at all) it is a note.
+func mapResources(res *specs.LinuxResources, sp *sandbox.Spec, note func(string, ...any)) error {
+	if res == nil {
+		return nil
+	}
+	if err := mapMemory(res.Memory, sp, note); err != nil {
+		return err
+	}
+	if err := mapCPU(res.CPU, sp); err != nil {
+		return err
+	}
+	if res.Pids != nil && res.Pids.Limit != nil && *res.Pids.Limit > 0 {
+		sp.Limits.Pids = *res.Pids.Limit
+	}
+	switch {
+	case res.BlockIO != nil:
+		return fieldErr("linux.resources.blockIO", "not supported")
+	case len(res.HugepageLimits) > 0:
+		return fieldErr("linux.resources.hugepageLimits", "not supported")
+	case res.Network != nil:
+		return fieldErr("linux.resources.network", "not supported")
+	case len(res.Rdma) > 0:
+		return fieldErr("linux.resources.rdma", "not supported")
+	case len(res.Unified) > 0:
+		return fieldErr("linux.resources.unified", "not supported")
+	}
+	for i, d := range res.Devices {
+		// The box has no device but its own few nodes (and no
+		// mknod): a rule that denies is already in force, and one
+		// that allows more than those nodes is refused below.
+		if d.Allow && d.Type != "c" {
+			return fieldErr(fmt.Sprintf("linux.resources.devices[%d]", i), "allowing %q devices is not supported", d.Type)
+		}
+	}
+	return nil
+}
+
+func mapMemory(m *specs.LinuxMemory, sp *sandbox.Spec, note func(string, ...any)) error {
+	if m == nil {
+		return nil
+	}
+	set := func(p *int64) bool { return p != nil && *p > 0 }
+	switch {
+	case set(m.Kernel):
+		return fieldErr("linux.resources.memory.kernel", "not supported (deprecated by the kernel)")
+	case set(m.KernelTCP):
+		return fieldErr("linux.resources.memory.kernelTCP", "not supported")
+	case m.Swappiness != nil:
+		return fieldErr("linux.resources.memory.swappiness", "not supported")
+	case m.DisableOOMKiller != nil && *m.DisableOOMKiller:
+		return fieldErr("linux.resources.memory.disableOOMKiller", "not supported: the box's OOM killer stays on")
+	case m.UseHierarchy != nil && !*m.UseHierarchy:
+		return fieldErr("linux.resources.memory.useHierarchy", "false: not supported")
+	}
+	if set(m.Limit) {
+		sp.Limits.Memory = *m.Limit
+	}
+	if set(m.Reservation) {
+		sp.Limits.MemoryReservation = *m.Reservation
+	}
+	// swap is memory plus swap. The box uses no swap at all (its
+	// memory+swap is its memory limit where the kernel accounts swap),
+	// which is at least as strict as any swap from the limit up.
+	if set(m.Swap) {
+		switch {
+		case sp.Limits.Memory == 0:
+			// Memory and swap together under swap: memory alone under
+			// it, no swap, is stricter.
+			sp.Limits.Memory = *m.Swap
+			note("linux.resources.memory.swap %d without a limit: memory limited to %d, no swap", *m.Swap, *m.Swap)
+		case *m.Swap < sp.Limits.Memory:
+			return fieldErr("linux.resources.memory.swap", "%d: below the memory limit %d (it counts memory and swap)", *m.Swap, sp.Limits.Memory)
+		case *m.Swap > sp.Limits.Memory:
+			note("linux.resources.memory.swap %d: the box gets no swap", *m.Swap)
+		}
+	}
+	return nil
+}
+
+func mapCPU(c *specs.LinuxCPU, sp *sandbox.Spec) error {
+	if c == nil {
+		return nil
+	}
+	switch {
+	case c.Cpus != "":
+		return fieldErr("linux.resources.cpu.cpus", "%q: cpuset is not supported (the cgroup package has no cpuset controller)", c.Cpus)
+	case c.Mems != "":
+		return fieldErr("linux.resources.cpu.mems", "%q: cpuset is not supported (the cgroup package has no cpuset controller)", c.Mems)
+	case c.RealtimeRuntime != nil && *c.RealtimeRuntime != 0, c.RealtimePeriod != nil && *c.RealtimePeriod != 0:
+		return fieldErr("linux.resources.cpu.realtimeRuntime", "not supported")
+	case c.Idle != nil && *c.Idle != 0:
+		return fieldErr("linux.resources.cpu.idle", "not supported")
+	case c.Burst != nil && *c.Burst != 0:
+		return fieldErr("linux.resources.cpu.burst", "not supported")
+	}
+	if c.Shares != nil && *c.Shares > 0 {
+		sp.Limits.CPUShares = *c.Shares
+	}
+	if c.Quota != nil && *c.Quota > 0 {
+		period := uint64(100000)
+		if c.Period != nil && *c.Period > 0 {
+			period = *c.Period
+		}
+		if period < 1000 || period > 1000000 {
+			return fieldErr("linux.resources.cpu.period", "%d: the kernel takes 1000 to 1000000 µs", period)
+		}
+		if *c.Quota < 1000 {
+			return fieldErr("linux.resources.cpu.quota", "%d: the kernel takes at least 1000 µs", *c.Quota)
+		}
+		sp.Limits.CPUPeriod = period
+		sp.Limits.CPUs = float64(*c.Quota) / float64(period)
+		if sp.Limits.CPUs > sandbox.MaxCPUs {
+			return fieldErr("linux.resources.cpu.quota", "%d: more than %d CPUs' worth of period %d", *c.Quota, sandbox.MaxCPUs, period)
+		}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package oci
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -226,15 +227,53 @@ func TestToSpecRefuses(t *testing.T) {
 		{"linux.uidMappings", func(s *specs.Spec) {
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}, {ContainerID: 1, HostID: 400000, Size: 10}}
 		}},
-		{"linux.sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"} }},
-		{"linux.resources.memory", func(s *specs.Spec) {
-			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(64 << 20)}}
+		{"linux.sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.overcommit_memory": "1"} }},
+		{"linux.sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.pid_max": "100"} }},
+		{"linux.sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.domainname": "x"} }},
+		{"linux.sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.hostname": "other"} }}, // the hostname field says sandbox
+		{"linux.sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net/ipv4/ip_forward": "1"} }},
+		{"linux.sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net.ipv4...x": "1"} }},
+		{"linux.sysctl", func(s *specs.Spec) {
+			s.Linux.Sysctl = map[string]string{"net.ipv4.conf.all/../../../../kernel/core_pattern": "|x"}
 		}},
-		{"linux.resources.cpu", func(s *specs.Spec) {
-			s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: i64(50000)}}
+		{"linux.sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"fs.mqueue.x.y": "1"} }},
+		{"linux.sysctl", func(s *specs.Spec) { // the runtime's own network
+			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.NetworkNamespace })
+			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
 		}},
-		{"linux.resources.pids", func(s *specs.Spec) {
-			s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(10)}}
+		{"linux.sysctl", func(s *specs.Spec) { // a joined network namespace is the engine's
+			s.Linux.Namespaces[5].Path = "/proc/1/ns/net"
+			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+		}},
+		{"linux.resources.memory.swap", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(64 << 20), Swap: i64(32 << 20)}}
+		}},
+		{"linux.resources.memory.kernel", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Kernel: i64(64 << 20)}}
+		}},
+		{"linux.resources.memory.swappiness", func(s *specs.Spec) {
+			v := uint64(10)
+			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Swappiness: &v}}
+		}},
+		{"linux.resources.memory.disableOOMKiller", func(s *specs.Spec) {
+			v := true
+			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{DisableOOMKiller: &v}}
+		}},
+		{"linux.resources.cpu.cpus", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0-1"}}
+		}},
+		{"linux.resources.cpu.mems", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Mems: "0"}}
+		}},
+		{"linux.resources.cpu.realtimeRuntime", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{RealtimeRuntime: i64(1000)}}
+		}},
+		{"linux.resources.cpu.quota", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: i64(10)}}
+		}},
+		{"linux.resources.blockIO", func(s *specs.Spec) {
+			w := uint16(100)
+			s.Linux.Resources = &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: &w}}
 		}},
 		{"linux.devices[0]", func(s *specs.Spec) { s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/sda", Type: "b"}} }},
 		{"linux.maskedPaths[0]", func(s *specs.Spec) { s.Linux.MaskedPaths = []string{"/etc/shadow"} }},
@@ -308,6 +347,62 @@ func TestToSpecCapabilitiesWithinBounding(t *testing.T) {
 	}
 	if !slices.Equal(r.Spec.CapAdd, []string{"CAP_KILL"}) {
 		t.Errorf("capabilities %v, want [CAP_KILL]", r.Spec.CapAdd)
+	}
+}
+
+// linux.resources onto the cgroup limits: memory (limit, reservation; swap
+// above the limit is a note, the box gets none), cpu (quota and period as
+// cores and period, shares), pids.
+func TestToSpecResources(t *testing.T) {
+	i64 := func(v int64) *int64 { return &v }
+	period, shares := uint64(50000), uint64(512)
+	r, err := ToSpec(bundle(t, func(s *specs.Spec) {
+		s.Linux.Resources = &specs.LinuxResources{
+			Memory: &specs.LinuxMemory{Limit: i64(64 << 20), Reservation: i64(32 << 20), Swap: i64(128 << 20)},
+			CPU:    &specs.LinuxCPU{Quota: i64(75000), Period: &period, Shares: &shares},
+			Pids:   &specs.LinuxPids{Limit: i64(2048)},
+		}
+	}), testHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := r.Spec.Limits
+	if l.Memory != 64<<20 || l.MemoryReservation != 32<<20 || l.CPUs != 1.5 || l.CPUPeriod != 50000 || l.CPUShares != 512 || l.Pids != 2048 {
+		t.Errorf("limits %+v", l)
+	}
+	if !slices.ContainsFunc(r.Notes, func(n string) bool { return strings.Contains(n, "memory.swap") }) {
+		t.Errorf("no note about swap: %q", r.Notes)
+	}
+	// -1 and 0 are "no limit", as in runc.
+	r, err = ToSpec(bundle(t, func(s *specs.Spec) {
+		s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(-1), Swap: i64(-1)}, Pids: &specs.LinuxPids{Limit: i64(0)}}
+	}), testHost)
+	if err != nil || r.Spec.Limits.Any() {
+		t.Errorf("unlimited: %+v, %v", r.Spec.Limits, err)
+	}
+}
+
+// linux.sysctl: the box's own namespaces' keys are kept for the init
+// stage (net.* with a network namespace of its own); podman's
+// ping_group_range in a joined network namespace is a note.
+func TestToSpecSysctl(t *testing.T) {
+	want := map[string]string{"kernel.shmmax": "65536", "net.ipv4.ip_forward": "1", "fs.mqueue.msg_max": "20"}
+	r, err := ToSpec(bundle(t, func(s *specs.Spec) {
+		s.Linux.Sysctl = map[string]string{"kernel.shmmax": "65536", "net.ipv4.ip_forward": "1", "fs.mqueue.msg_max": "20", "kernel.hostname": "h"}
+		s.Hostname = ""
+	}), testHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(r.Spec.Sysctls, want) || r.Spec.Hostname != "h" {
+		t.Errorf("sysctls %v, want %v; hostname %q, want h (kernel.hostname)", r.Spec.Sysctls, want, r.Spec.Hostname)
+	}
+	r, err = ToSpec(bundle(t, func(s *specs.Spec) {
+		s.Linux.Namespaces[5].Path = "/proc/1/ns/net"
+		s.Linux.Sysctl = map[string]string{"net.ipv4.ping_group_range": "0 0"}
+	}), testHost)
+	if err != nil || len(r.Spec.Sysctls) != 0 || !slices.ContainsFunc(r.Notes, func(n string) bool { return strings.Contains(n, "ping_group_range") }) {
+		t.Errorf("ping_group_range in a joined namespace: %v, %v, notes %q", err, r.Spec.Sysctls, r.Notes)
 	}
 }
 

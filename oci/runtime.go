@@ -16,6 +16,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/sandbox-dev/sandbox/cgroup"
 	"github.com/sandbox-dev/sandbox/sandbox"
 )
 
@@ -107,6 +108,10 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 		if d != nil {
 			unix.Kill(d.Pid, unix.SIGKILL)
 			d.Sync.Close()
+			if d.Cgroup != nil {
+				// Handed off or not, the leaves go (and what is in them).
+				cgroup.RemoveLeaves(d.Cgroup.Dirs(), sandbox.CgroupPrefix())
+			}
 		}
 		os.RemoveAll(dir)
 		c.close()
@@ -127,12 +132,6 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 		}
 		res.Spec.Seccomp = p
 	}
-	callerMounts := os.Geteuid() == 0 && !inUserNS()
-	if callerMounts {
-		if err := makeBoxMountPoints(res.Spec.Rootfs); err != nil {
-			return fail(err)
-		}
-	}
 	var ln *net.UnixListener
 	if holder {
 		a := &net.UnixAddr{Name: c.sockPath(), Net: "unix"}
@@ -144,12 +143,12 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 		defer ln.Close()
 	}
 	d, err = sandbox.Create(res.Spec, sandbox.CreateOptions{
-		Stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, NetNS: res.NetNS, Mapping: res.Mapping,
+		Stdio: engineStdio(res.Spec.TTY), NetNS: res.NetNS, Mapping: res.Mapping,
 		// Host root (a root engine): the box runs as nobody or root's
 		// range, which cannot reach the engine's per-container files
 		// or make mount points in its rootfs; the binds are opened as
 		// root before the box's user namespace (docs/oci.md).
-		CallerMounts: callerMounts})
+		CallerMounts: os.Geteuid() == 0 && !inUserNS()})
 	if err != nil {
 		return fail(err)
 	}
@@ -162,6 +161,9 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 	}
 	c.rec.Pid = d.Pid
 	c.rec.Notes = append(c.rec.Notes, d.Notes...)
+	if d.Cgroup != nil {
+		c.rec.Cgroups = d.Cgroup.Dirs()
+	}
 	if _, start, ok := procStat(d.Pid); ok {
 		c.rec.PidStart = start
 	} else {
@@ -191,11 +193,25 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 			return fail(err)
 		}
 		defer df.Close()
+		extra := []*os.File{d.Sync, lf, df}
+		if d.Cgroup != nil {
+			// The holder lives as long as the box and keeps the leaves'
+			// locks (fds 6 on, untouched): no sweep of a later box takes
+			// the container's cgroup for a dead supervisor's.
+			locks, err := d.Cgroup.HandOff()
+			if err != nil {
+				return fail(err)
+			}
+			for _, f := range locks {
+				defer f.Close()
+			}
+			extra = append(extra, locks...)
+		}
 		h := &exec.Cmd{
 			Path:        "/proc/self/exe",
 			Args:        []string{"sandbox-oci", "--root", root, holderName, id},
 			Env:         []string{"PATH=/usr/bin:/bin"},
-			ExtraFiles:  []*os.File{d.Sync, lf, df},
+			ExtraFiles:  extra,
 			SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 		}
 		if err := h.Start(); err != nil {
@@ -216,7 +232,9 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 }
 
 // Hold is the holder's life (see above): fds 3, 4 and 5 are the box's
-// sync socket, the start socket's listener and the state directory.
+// sync socket, the start socket's listener and the state directory; fds 6
+// on, when there are any, hold the locks of the box's cgroup leaves, kept
+// open until the holder exits.
 func Hold(root, id string) error {
 	sync := os.NewFile(3, "sandbox-sync")
 	lf := os.NewFile(4, "start.sock")
@@ -291,6 +309,13 @@ func Hold(root, id string) error {
 		out.Error = fmt.Sprintf("payload setup step %d: %v", e.Op, e.Errno)
 	}
 	data, _ := json.Marshal(out)
+	// Under the directory's lock, as every command changes it: a delete
+	// that saw pid 1 gone (an engine deletes as soon as it has reaped
+	// it) may be removing the directory right now, and a file made
+	// after its RemoveAll read the directory would fail its rmdir
+	// (ENOTEMPTY). Once delete is done the directory is gone, and
+	// nothing can be made in it.
+	unix.Flock(dfd, unix.LOCK_EX)
 	writeAtomic("/proc/self/fd/"+strconv.Itoa(dfd)+"/end.json", data)
 	return nil
 }
@@ -359,8 +384,9 @@ func State(root, id string) (specs.State, error) {
 
 // Kill sends sig to the container's pid 1, which passes SIGINT, SIGTERM,
 // SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the payload; SIGKILL ends the
-// whole box (its pid namespace).
-func Kill(root, id string, sig syscall.Signal) error {
+// whole box (its pid namespace). With all, every process of the box's
+// cgroup gets sig as well (runc's --all); without a cgroup pid 1 alone.
+func Kill(root, id string, sig syscall.Signal, all bool) error {
 	c, err := openState(root, id)
 	if err != nil {
 		return err
@@ -369,7 +395,19 @@ func Kill(root, id string, sig syscall.Signal) error {
 	if st := c.status(); st == specs.StateStopped {
 		return fmt.Errorf("container %s is not running", id)
 	}
-	return c.signal(sig)
+	if err := c.signal(sig); err != nil || !all || len(c.rec.Cgroups) == 0 {
+		return err
+	}
+	pids, err := cgroup.Pids(c.rec.Cgroups, sandbox.CgroupPrefix())
+	if err != nil {
+		return err
+	}
+	for _, p := range pids {
+		if p != c.rec.Pid { // signalled through its pidfd above
+			unix.Kill(p, sig)
+		}
+	}
+	return nil
 }
 
 // Delete removes a container's state; a container not stopped is refused,
@@ -396,6 +434,11 @@ func Delete(root, id string, force bool) error {
 			}
 		}
 	}
+	// The cgroup, after pid 1 (and with it the pid namespace) is gone;
+	// the state stays while it cannot be removed, for another delete.
+	if err := cgroup.RemoveLeaves(c.rec.Cgroups, sandbox.CgroupPrefix()); err != nil {
+		return fmt.Errorf("container %s: %w", id, err)
+	}
 	// poststop: once the container is gone, with its last state.
 	var cfg *Config
 	if err == nil {
@@ -421,6 +464,10 @@ func Run(root, id string, o CreateOptions) (int, error) {
 	defer func() {
 		cfg := c.config()
 		st := c.ociState()
+		if d.Cgroup != nil {
+			d.Cgroup.Kill()
+			d.Cgroup.Delete()
+		}
 		os.RemoveAll(c.dir)
 		c.close()
 		if cfg != nil && cfg.Spec.Hooks != nil {
@@ -455,6 +502,18 @@ func Run(root, id string, o CreateOptions) (int, error) {
 	default:
 		return st.ExitStatus(), nil
 	}
+}
+
+// engineStdio are the stdio the box is given: the engine's (create's), or,
+// with a terminal, none (/dev/null): the payload's are the terminal's, and
+// the box must not hold the engine's pipes open. containerd's runc shim
+// reads create's and exec's output until EOF, which a box that kept them
+// would never give (runc's init drops them once it has the terminal).
+func engineStdio(tty bool) [3]*os.File {
+	if tty {
+		return [3]*os.File{}
+	}
+	return [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
 }
 
 // sendConsole passes the terminal's master to the engine's socket
@@ -502,7 +561,7 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 		defer unix.Close(pidfd)
 	}
 	st := c.status()
-	pid1, dir, bundle := c.rec.Pid, c.dir, c.rec.Bundle
+	pid1, dir, bundle, cgroups := c.rec.Pid, c.dir, c.rec.Bundle, c.rec.Cgroups
 	c.close()
 	if st != specs.StateRunning && st != specs.StateCreated {
 		return 125, fmt.Errorf("container %s is %s", id, st)
@@ -544,6 +603,13 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 	if err := setOOMScoreAdj(res.OOMScoreAdj); err != nil {
 		return 125, err
 	}
+	// The container's limits are its cgroup's, which the process joins
+	// (as runc's exec does); it makes none of its own.
+	res.Spec.Limits = cgroup.Limits{}
+	var toCgroup func(int) error
+	if len(cgroups) > 0 {
+		toCgroup = func(pid int) error { return cgroup.AddToLeaves(cgroups, sandbox.CgroupPrefix(), pid) }
+	}
 	if !o.Detach {
 		// The process is the joining init stage's child, which exits at
 		// once: as a subreaper this process gets it, and waits for it.
@@ -552,7 +618,7 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 		}
 	}
 	j, err := sandbox.Join(res.Spec, pid1, sandbox.JoinOptions{
-		Stdio: [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, Mapping: res.Mapping})
+		Stdio: engineStdio(res.Spec.TTY), Mapping: res.Mapping, Cgroup: toCgroup})
 	pid := j.Pid
 	if err == nil && perr == nil {
 		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
@@ -600,30 +666,6 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 		return 128 + int(ws.Signal()), nil
 	}
 	return ws.ExitStatus(), nil
-}
-
-// boxMountPoints are the directories every box mounts its own file systems
-// on (procfs, /dev, the /tmp tmpfs), whether the config names them or not.
-var boxMountPoints = []string{"proc", "dev", "tmp"}
-
-// makeBoxMountPoints makes the box's own mount points a root caller's
-// rootfs lacks (runtime-tools' rootfs has no /tmp). The box runs as nobody
-// there and cannot make them in a rootfs root owns; the runtime makes them
-// as it makes a bind's missing mount point (CallerMounts), as runc makes
-// its mounts' destinations. mkdirat in the rootfs's own descriptor does
-// not follow a symlink the rootfs may hold at that name.
-func makeBoxMountPoints(rootfs string) error {
-	fd, err := unix.Open(rootfs, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("root.path: %w", err)
-	}
-	defer unix.Close(fd)
-	for _, name := range boxMountPoints {
-		if err := unix.Mkdirat(fd, name, 0o755); err != nil && err != unix.EEXIST {
-			return fmt.Errorf("root.path: mount point /%s: %w (make it in the rootfs)", name, err)
-		}
-	}
-	return nil
 }
 
 // setOOMScoreAdj gives the runtime process the config's oom_score_adj, so

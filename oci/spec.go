@@ -56,7 +56,7 @@ func DefaultSpec() *specs.Spec {
 
 // Features is `features`: what this runtime implements.
 func Features() features.Features {
-	yes := true
+	yes, no := true, false
 	caps := sandbox.Capabilities()
 	var opts []string
 	for o := range mountOpts {
@@ -71,6 +71,9 @@ func Features() features.Features {
 		Linux: &features.Linux{
 			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts"},
 			Capabilities: caps,
+			// linux.resources memory, cpu and pids on a cgroup the runtime
+			// places itself (linux.cgroupsPath is not used; docs/oci.md).
+			Cgroup: &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no},
 			Seccomp: &features.Seccomp{
 				Enabled: &yes,
 				Actions: []string{"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP"},

@@ -40,6 +40,9 @@ type record struct {
 	Created     time.Time         `json:"created"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Notes       []string          `json:"notes,omitempty"`
+	// Cgroups are the box's cgroup leaves (linux.resources), which
+	// outlive create: delete removes them (cgroup.RemoveLeaves).
+	Cgroups []string `json:"cgroups,omitempty"`
 }
 
 // end is end.json.

@@ -129,6 +129,10 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	if op, ok := pidMaxSysctl(s, h.pidMax()); ok {
 		add(op)
 	}
+	// The caller's (an OCI config's), over the box's own defaults above.
+	for _, op := range sysctlOps(s) {
+		add(op)
+	}
 	tmpfs := s.TmpfsSizes()
 	add(Op{Code: OpTmpfs, Flags: FlagNoExec, Str: []string{"/dev", tmpfsOptions("0755", devSize)}})
 	for _, n := range devNodes {

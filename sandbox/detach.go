@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sandbox-dev/sandbox/cgroup"
 	"github.com/sandbox-dev/sandbox/idmap"
 )
 
@@ -55,6 +56,12 @@ type Detached struct {
 	Console *os.File
 	// Notes are the Plan's notes (what the box runs without, and why).
 	Notes []string
+	// Cgroup is the box's cgroup when the Spec has limits (nil without).
+	// It outlives Create: the caller hands its locks to a process that
+	// lives as long as the box (cgroup.Box.HandOff) and records its
+	// directories for cgroup.RemoveLeaves, or deletes it itself once the
+	// box is gone.
+	Cgroup *cgroup.Box
 
 	msgs chan initMsg // the supervisor's reader of Sync, in the creating process
 }
@@ -87,8 +94,11 @@ type CreateOptions struct {
 // Create builds the box of s and returns once its pid 1 is ready to start
 // the payload, or with an error naming the step that failed (then nothing
 // of the box is left). o.Stdio are given to the payload as they are: an
-// OCI engine hands the container the stdio it chose (conmon's pipes). Limits, timeouts, output caps and a terminal need the
-// supervisor Run keeps, and are refused here.
+// OCI engine hands the container the stdio it chose (conmon's pipes). The
+// cgroup limits (Spec.Limits) need no process to watch them: the box's
+// cgroup is made here and outlives Create (Detached.Cgroup). Timeouts,
+// output caps, CPU time and the report need the supervisor Run keeps, and
+// are refused here.
 func Create(s Spec, o CreateOptions) (*Detached, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
@@ -97,8 +107,8 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 		return nil, specErr("netns", "%q: an absolute path, with Net host", o.NetNS)
 	}
 	switch {
-	case s.Limits.Any() || s.CPUTime > 0 || s.Accounting:
-		return nil, specErr("limits", "not supported for a detached box yet")
+	case s.CPUTime > 0 || s.Accounting:
+		return nil, specErr("cpu-time/report", "need a supervisor: not supported for a detached box")
 	case s.Timeout > 0 || s.MaxOutput > 0:
 		return nil, specErr("timeout/max-output", "need a supervisor: not supported for a detached box")
 	case s.Net == "user":
@@ -133,8 +143,20 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 	if err := detachPlan(plan); err != nil {
 		return nil, &SetupError{Step: "plan", Err: err}
 	}
-	sv := &supervisor{spec: &s, start: time.Now(), direct: &o.Stdio}
+	// The cgroup, before the box exists, so that it is born limited (as
+	// Run does); it stays after Create returns (Detached.Cgroup).
+	var cg *cgroup.Box
+	if s.Limits.Any() {
+		if cg, err = cgroup.New(cgroupName, s.Limits); err != nil {
+			return nil, &SetupError{Step: "limits", Err: err}
+		}
+	}
+	sv := &supervisor{spec: &s, cg: cg, start: time.Now(), direct: &o.Stdio}
 	if err := sv.launch(mapping, plan.Encode()); err != nil {
+		if cg != nil {
+			cg.Kill()
+			cg.Delete()
+		}
 		return nil, err
 	}
 	var console *os.File
@@ -154,6 +176,10 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 			box.Wait()
 		}
 		sv.sock.Close()
+		if cg != nil {
+			cg.Kill()
+			cg.Delete()
+		}
 		return nil, err
 	}
 	timeout := time.NewTimer(createTimeout)
@@ -196,7 +222,7 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 	}
 	// The supervisor's reader (readMsgs) goes on reading the socket in
 	// this process: Wait takes the messages from it.
-	return &Detached{Pid: box.Pid, Sync: sv.sock, Console: console, Notes: plan.Notes, msgs: sv.msgs}, nil
+	return &Detached{Pid: box.Pid, Sync: sv.sock, Console: console, Notes: plan.Notes, Cgroup: cg, msgs: sv.msgs}, nil
 }
 
 // detachPlan makes a Plan of Run's a Plan of Create's: pid 1 has no death
@@ -236,8 +262,9 @@ const maxTrees = 256
 // as the caller (CreateOptions.CallerMounts): an OpOpenTree per bind, at the
 // start of the Plan (before OpUserns), and FlagTree on the bind. The device
 // nodes of the box's /dev (DeviceNodes) stay plain binds: every id may reach
-// them. A bind's mount point is made in the rootfs by the caller when it is
-// not below an earlier mount of the Plan (/proc, /dev, /tmp, a tmpfs or
+// them. A bind's mount point, or a tmpfs's, proc's or devpts's (an
+// OpOpenTree without a source), is made in the rootfs by the caller when it
+// is not below an earlier mount of the Plan (/proc, /dev, /tmp, a tmpfs or
 // another bind): there pid 1 makes it, in a mount of the box's.
 //
 // What differs from a plain bind (SECURITY.md): the copy is made in the
@@ -253,7 +280,7 @@ func callerMounts(p *Plan, rootfs string) error {
 	for _, d := range DeviceNodes() {
 		dev[d] = true
 	}
-	var opens []Op
+	var opens, points []Op
 	var targets []string // the box paths of earlier mounts
 	under := func(d string) bool {
 		for _, t := range targets {
@@ -267,7 +294,14 @@ func callerMounts(p *Plan, rootfs string) error {
 		op := &p.Ops[i]
 		switch op.Code {
 		case OpTmpfs, OpProc, OpDevpts, OpMqueue:
-			targets = append(targets, path.Clean(op.Str[0]))
+			// The box's own mount, but its mount point too may be
+			// missing from a rootfs the caller owns (containerd's
+			// /run tmpfs in a busybox image): made as the caller.
+			dst := path.Clean(op.Str[0])
+			if rootfs != "" && dst != "/" && !under(dst) {
+				points = append(points, Op{Code: OpOpenTree, Str: []string{"", rootfs, dst}})
+			}
+			targets = append(targets, dst)
 		case OpBind:
 			src, dst := op.Str[0], path.Clean(op.Str[1])
 			if dev[src] && src == dst {
@@ -287,7 +321,7 @@ func callerMounts(p *Plan, rootfs string) error {
 			targets = append(targets, dst)
 		}
 	}
-	p.Ops = append(opens, p.Ops...)
+	p.Ops = append(append(opens, points...), p.Ops...)
 	return nil
 }
 
@@ -367,6 +401,10 @@ func WaitDetached(sync *os.File) DetachedEnd {
 		}
 	}
 }
+
+// CgroupPrefix is the name every box's cgroup leaf starts with, for
+// cgroup.RemoveLeaves and cgroup.Pids on the leaves of a Detached box.
+func CgroupPrefix() string { return cgroupName }
 
 // MaskedPaths are the paths every box hides (an OCI runtime checks a
 // config's maskedPaths against them).

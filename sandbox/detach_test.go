@@ -86,6 +86,7 @@ func TestCallerMountsPlan(t *testing.T) {
 		{Code: OpBind, Flags: FlagReadOnly, Str: []string{"/r", "/"}},
 		{Code: OpProc, Str: []string{"/proc"}},
 		{Code: OpTmpfs, Str: []string{"/dev", ""}},
+		{Code: OpDevpts, Str: []string{"/dev/pts"}},
 		{Code: OpBind, Flags: FlagNoSuid, Str: []string{"/dev/null", "/dev/null"}},
 		{Code: OpTmpfs, Str: []string{"/run", ""}},
 		{Code: OpBind, Flags: FlagTry, Str: []string{"/u/hosts", "/etc/hosts"}},
@@ -104,15 +105,23 @@ func TestCallerMountsPlan(t *testing.T) {
 	if p.Ops[1].Flags&FlagTry == 0 || p.Ops[0].Flags&FlagTry != 0 {
 		t.Errorf("FlagTry not carried over: %#x %#x", p.Ops[0].Flags, p.Ops[1].Flags)
 	}
-	if p.Ops[3].Code != OpUserns {
-		t.Errorf("the trees are not opened before OpUserns: %v", p.Ops[3])
+	// The box's own mounts' points (a tmpfs on /run, as containerd's, in
+	// a rootfs without /run): made by the caller too, without a tree; not
+	// /dev/pts or /run/.containerenv, below a mount of the box's.
+	for i, dst := range []string{"/proc", "/dev", "/run"} {
+		if op := p.Ops[3+i]; op.Code != OpOpenTree || !slices.Equal(op.Str, []string{"", "/r", dst}) {
+			t.Errorf("op %d: %v %q, want the mount point %s only", 3+i, op, op.Str, dst)
+		}
 	}
-	for _, i := range []int{5, 10, 11} {
-		if op := p.Ops[i]; op.Code != OpBind || op.Flags&FlagTree == 0 || op.Arg != uint64(map[int]int{5: 0, 10: 1, 11: 2}[i]) {
+	if p.Ops[6].Code != OpUserns {
+		t.Errorf("the trees are not opened before OpUserns: %v", p.Ops[6])
+	}
+	for _, i := range []int{8, 14, 15} {
+		if op := p.Ops[i]; op.Code != OpBind || op.Flags&FlagTree == 0 || op.Arg != uint64(map[int]int{8: 0, 14: 1, 15: 2}[i]) {
 			t.Errorf("op %d: %v flags %#x arg %d", i, op, op.Flags, op.Arg)
 		}
 	}
-	if op := p.Ops[8]; op.Flags&FlagTree != 0 {
+	if op := p.Ops[12]; op.Flags&FlagTree != 0 {
 		t.Errorf("a device node's bind attaches a tree: %v", op)
 	}
 }

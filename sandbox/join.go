@@ -39,6 +39,11 @@ type JoinOptions struct {
 	Stdio [3]*os.File
 	// Mapping replaces the mapping the Spec would plan (see CreateOptions).
 	Mapping *idmap.Mapping
+	// Cgroup, when set, moves the joining init stage's first process
+	// (its pid) into the box's cgroup before it joins anything: the
+	// process it starts is then born there, under the box's limits (an
+	// OCI exec into a container with linux.resources).
+	Cgroup func(pid int) error
 }
 
 // joinOrder is the order namespaces are joined in (see above).
@@ -90,6 +95,12 @@ func Join(s Spec, pid1 int, o JoinOptions) (Joined, error) {
 	// Not dumpable from the start: nothing in the box may ptrace this
 	// process, or open its /proc/PID files, before its exec.
 	ops := []Op{{Code: OpNotDumpable}}
+	if o.Cgroup != nil {
+		// The first process says it is there and waits (at OpNetHold,
+		// where --net user's waits for its network stack) until
+		// o.Cgroup has moved it.
+		ops = append(ops, Op{Code: OpNetHold})
+	}
 	var paths []string
 	var types []uint64
 	for _, ns := range joinOrder {
@@ -114,7 +125,7 @@ func Join(s Spec, pid1 int, o JoinOptions) (Joined, error) {
 	}
 	ops = append(ops, Op{Code: OpFork, Flags: FlagDetach})
 	plan.Ops = append(ops, plan.Ops[fork+1:]...)
-	return startJoin(plan, o.Stdio, s.Args[0])
+	return startJoin(plan, o.Stdio, s.Args[0], o.Cgroup)
 }
 
 // replan builds the Plan again for another mapping, with the seccomp
@@ -136,7 +147,7 @@ func replan(s *Spec, plan *Plan, m idmap.Mapping) (*Plan, error) {
 // startJoin runs the joining init stage and reads its messages to EOF:
 // MSG_PID (the new process), MSG_TTY (its terminal's master),
 // MSG_OP_ERROR (a step that failed).
-func startJoin(plan *Plan, stdio [3]*os.File, command string) (Joined, error) {
+func startJoin(plan *Plan, stdio [3]*os.File, command string, toCgroup func(int) error) (Joined, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return Joined{}, &SetupError{Step: "sync socket", Err: os.NewSyscallError("socketpair", err)}
@@ -149,8 +160,11 @@ func startJoin(plan *Plan, stdio [3]*os.File, command string) (Joined, error) {
 	msg = binary.LittleEndian.AppendUint32(msg, 0)
 	msg = append(msg, enc...)
 	// The byte OpFork reads first (in a box's pid 1: "the first process
-	// is reaped"); here nothing is to wait for.
-	msg = append(msg, 1)
+	// is reaped"); here nothing is to wait for. With toCgroup it goes
+	// after the move, with the byte OpNetHold waits for.
+	if toCgroup == nil {
+		msg = append(msg, 1)
+	}
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
 		Args:        []string{"sandbox-init"},
@@ -179,6 +193,7 @@ func startJoin(plan *Plan, stdio [3]*os.File, command string) (Joined, error) {
 	child.Close()
 	var j Joined
 	index, errno := -1, syscall.Errno(0)
+	var moveErr error
 	for {
 		m, _, err := recvMsg(func(buf, oob []byte) (n, oobn int, err error) {
 			for {
@@ -199,6 +214,14 @@ func startJoin(plan *Plan, stdio [3]*os.File, command string) (Joined, error) {
 			}
 		}
 		switch m.typ {
+		case msgNet:
+			// The first process waits at OpNetHold: nothing of it has
+			// joined the box yet.
+			if moveErr = toCgroup(cmd.Process.Pid); moveErr != nil {
+				cmd.Process.Kill()
+			} else if _, err := sock.Write([]byte{1, 1}); err != nil {
+				moveErr = err
+			}
 		case msgPid:
 			j.Pid = int(m.status)
 		case msgOpError:
@@ -214,6 +237,9 @@ func startJoin(plan *Plan, stdio [3]*os.File, command string) (Joined, error) {
 			j.Console.Close()
 		}
 		return Joined{Pid: j.Pid}, err
+	}
+	if moveErr != nil {
+		return fail(&SetupError{Step: "join the box's cgroup", Err: moveErr})
 	}
 	if errno != 0 {
 		if index >= 0 && index < len(plan.Ops) && plan.Ops[index].Code == OpExec {

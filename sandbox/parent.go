@@ -1061,6 +1061,8 @@ func opError(plan *Plan, index int, errno syscall.Errno, rootfs string) error {
 		return &SetupError{Step: "create namespaces (" + step + ")", Err: explainClone(errno)}
 	case errno == syscall.ENOENT && index >= 0 && index < len(plan.Ops) && plan.Ops[index].Code == OpBind:
 		err = fmt.Errorf("%w (does the source exist on the host, and is it visible to you?)", errno)
+	case code == OpSysctl && (errno == syscall.EACCES || errno == syscall.EPERM || errno == syscall.ENOENT):
+		err = fmt.Errorf("%w (the box's root may set only the sysctls of the namespaces it owns, and only those this kernel has)", errno)
 	case rootfs != "" && (errno == syscall.EACCES || errno == syscall.EROFS):
 		err = fmt.Errorf("%w (a mount point missing from --rootfs %s must be creatable by you: create it there, e.g. mkdir -p %s/proc %s/dev %s/tmp)", errno, rootfs, rootfs, rootfs, rootfs)
 	case errno == syscall.EACCES || errno == syscall.EPERM:

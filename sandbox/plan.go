@@ -135,7 +135,8 @@ const (
 	// the source itself. With Str[1] and Str[2] (a --rootfs and a box
 	// path) a missing mount point is also made in the rootfs, resolved
 	// inside it, as the caller. FlagTry: a missing source is skipped.
-	// See CreateOptions.CallerMounts.
+	// An empty Str[0]: only the mount point is made (for a tmpfs, proc
+	// or devpts of the box's). See CreateOptions.CallerMounts.
 	OpOpenTree OpCode = 29
 )
 
@@ -170,6 +171,10 @@ const (
 	FlagDetach uint64 = 1 << 10
 	// FlagTree (bind): attach the tree OpOpenTree opened in slot Arg.
 	FlagTree uint64 = 1 << 11
+	// FlagStrict (sysctl): a name this kernel (or the box's namespace)
+	// lacks is an error, not skipped: a sysctl a config asks for is set or
+	// the box is not made.
+	FlagStrict uint64 = 1 << 12
 )
 
 var opNames = map[OpCode]string{
@@ -220,7 +225,9 @@ func (o Op) String() string {
 			b.WriteString(" (the tree opened by the caller)")
 		}
 	case OpOpenTree:
-		fmt.Fprintf(&b, " %s", o.Str[0])
+		if o.Str[0] != "" {
+			fmt.Fprintf(&b, " %s", o.Str[0])
+		}
 		if len(o.Str) == 3 && o.Str[2] != "" {
 			fmt.Fprintf(&b, ", mount point %s made in %s", o.Str[2], o.Str[1])
 		}

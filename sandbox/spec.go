@@ -68,6 +68,10 @@ type Spec struct {
 	Map idmap.Mode `json:"map,omitempty"`
 	// Limits are the cgroup limits (memory, cpu quota, pids).
 	Limits cgroup.Limits `json:"limits"`
+	// Sysctls are set in the box (an OCI config's linux.sysctl), after
+	// its /proc is mounted and before the payload starts: only those of
+	// the box's own namespaces (sysctl.go); net.* needs Net none.
+	Sysctls map[string]string `json:"sysctls,omitempty"`
 	// Rlimits are set on the payload before it execs. Without an entry for
 	// sigpending or msgqueue the box gets a small default of each (see
 	// DefaultSigpending, DefaultMsgqueue): the kernel charges both to the
@@ -142,9 +146,9 @@ type Rlimit struct {
 	Hard uint64 `json:"hard"`
 }
 
-// maxCPUs bounds --cpus: far above any machine, far below a CFS quota the
-// kernel refuses.
-const maxCPUs = 1 << 20
+// MaxCPUs bounds --cpus and an OCI config's CPU quota: far above any
+// machine, far below a CFS quota the kernel refuses.
+const MaxCPUs = 1 << 20
 
 // SpecError is a Spec that cannot run; Field names the flag to fix.
 type SpecError struct {
@@ -214,6 +218,11 @@ func (s *Spec) Validate() error {
 	default:
 		return specErr("--net", "%q: must be none, host or user", s.Net)
 	}
+	for k, v := range s.Sysctls {
+		if err := CheckSysctl(k, v, s.Net == "" || s.Net == "none"); err != nil {
+			return specErr("sysctl", "%v", err)
+		}
+	}
 	for _, f := range []struct {
 		flag string
 		v    []string
@@ -274,8 +283,8 @@ func (s *Spec) Validate() error {
 	// A quota past int64 microseconds overflowed to the smallest one (a
 	// box asking for 1e308 CPUs ran at 1% of one); NaN passes the test
 	// above. The kernel takes at most 2^44 µs of quota a period.
-	if !(s.Limits.CPUs <= maxCPUs) {
-		return specErr("--cpus", "%v: must be a number of CPUs up to %d", s.Limits.CPUs, maxCPUs)
+	if !(s.Limits.CPUs <= MaxCPUs) {
+		return specErr("--cpus", "%v: must be a number of CPUs up to %d", s.Limits.CPUs, MaxCPUs)
 	}
 	for _, c := range s.CapAdd {
 		if _, err := capByName(c); err != nil {

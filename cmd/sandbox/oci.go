@@ -98,13 +98,18 @@ type ociCLI struct {
 	Spec     ociSpecCmd   `cmd:"" help:"Write a rootless config.json."`
 	Features struct{}     `cmd:"" help:"Print what this runtime implements (JSON)."`
 	Exec     ociExecCmd   `cmd:"" help:"Run a process in a running container."`
-	Ps       ociIDCmd     `cmd:"" help:"List a container's processes (not supported yet)."`
+	Ps       ociPsCmd     `cmd:"" help:"List a container's processes (a ps table, or a JSON array of host pids)."`
 	Hold     ociIDCmd     `cmd:"" name:"sandbox-hold" hidden:""`
 }
 
 type ociIDCmd struct {
-	ID     string `arg:"" help:"Container id."`
-	Format string `name:"format" short:"f" help:"Output format (ps)."`
+	ID string `arg:"" help:"Container id."`
+}
+
+type ociPsCmd struct {
+	Format string   `name:"format" short:"f" default:"table" enum:"table,json" help:"table (the host's ps) or json (an array of host pids)."`
+	ID     string   `arg:"" help:"Container id."`
+	Args   []string `arg:"" optional:"" passthrough:"" help:"Options for ps (default -ef)."`
 }
 
 type ociCreateCmd struct {
@@ -215,7 +220,7 @@ func runOCI(cmd string, c *ociCLI, g ociGlobals) (int, error) {
 		if err != nil {
 			return 1, err
 		}
-		return 0, oci.Kill(root, c.Kill.ID, sig)
+		return 0, oci.Kill(root, c.Kill.ID, sig, c.Kill.All)
 	case "delete <id>":
 		return 0, oci.Delete(root, c.Delete.ID, c.Delete.Force)
 	case "spec":
@@ -253,8 +258,20 @@ func runOCI(cmd string, c *ociCLI, g ociGlobals) (int, error) {
 		}
 		return oci.Exec(root, e.ID, oci.ExecOptions{Process: e.Process, Args: e.Args, Detach: e.Detach, PidFile: e.PidFile,
 			Tty: e.Tty, ConsoleSocket: e.ConsoleSocket})
-	case "ps <id>":
-		return 1, errors.New("ps: not supported yet")
+	case "ps <id>", "ps <id> <args>":
+		pids, err := oci.Pids(root, c.Ps.ID)
+		if err != nil {
+			return 1, err
+		}
+		if c.Ps.Format == "json" {
+			return 0, printJSON(pids)
+		}
+		out, err := oci.PsTable(pids, c.Ps.Args)
+		if err != nil {
+			return 1, err
+		}
+		_, err = os.Stdout.WriteString(out)
+		return 0, err
 	}
 	return 1, fmt.Errorf("%s: not supported", cmd)
 }

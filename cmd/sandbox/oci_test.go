@@ -106,10 +106,25 @@ func ociBundle(t *testing.T, c ociCaller, args ...string) (bundle, root string) 
 	if r.code != 0 {
 		t.Fatalf("spec:\n%s", r)
 	}
-	editConfig(t, bundle, func(s *specs.Spec) {
+	ociEdit(t, bundle, func(s *specs.Spec) {
 		s.Root.Path = env.rootfs
 		s.Process.Args = args
 	})
+	return bundle, root
+}
+
+// ociStarted makes a bundle (ociBundle), creates and starts container x
+// from it, and deletes it at the end of the test.
+func ociStarted(t *testing.T, c ociCaller, args ...string) (bundle, root string) {
+	t.Helper()
+	bundle, root = ociBundle(t, c, args...)
+	if r := c.oci(t, root, "create", "--bundle", bundle, "x"); r.code != 0 {
+		t.Fatalf("create:\n%s", r)
+	}
+	t.Cleanup(func() { c.oci(t, root, "delete", "--force", "x") })
+	if r := c.oci(t, root, "start", "x"); r.code != 0 {
+		t.Fatalf("start:\n%s", r)
+	}
 	return bundle, root
 }
 
@@ -248,14 +263,7 @@ func TestOCIExec(t *testing.T) {
 	for _, c := range ociCallers {
 		t.Run(c.name, func(t *testing.T) {
 			c.gate(t)
-			bundle, root := ociBundle(t, c, "/bin/sleep", "100")
-			if r := c.oci(t, root, "create", "--bundle", bundle, "x"); r.code != 0 {
-				t.Fatalf("create:\n%s", r)
-			}
-			defer c.oci(t, root, "delete", "--force", "x")
-			if r := c.oci(t, root, "start", "x"); r.code != 0 {
-				t.Fatalf("start:\n%s", r)
-			}
+			_, root := ociStarted(t, c, "/bin/sleep", "100")
 			if !c.root {
 				// pid 1 is not dumpable: only a caller with
 				// CAP_SYS_PTRACE where it was started may open its
@@ -542,9 +550,7 @@ func TestOCIPodmanRootless(t *testing.T) {
 	})
 	// --network none: podman's default network (slirp4netns) needs
 	// /dev/net/tun, which "default network" below checks on its own.
-	// --pids-limit 0: podman's default pids limit (a linux.resources
-	// entry, where cgroups allow one) is not supported yet.
-	limits := []string{"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", "--pids-limit", "0", "--network", "none"}
+	limits := []string{"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", "--network", "none"}
 
 	t.Run("run", func(t *testing.T) {
 		r := run(append(append([]string{"run", "--rm"}, limits...), "--rootfs", rootfs, "/bin/sh", "-c", "id; cat /proc/self/uid_map; exit 7")...)
@@ -565,7 +571,7 @@ func TestOCIPodmanRootless(t *testing.T) {
 		if probe.code != 0 {
 			testenv.Skip(t, "the test user cannot open /dev/net/tun, which slirp4netns needs: %s", probe.stderr)
 		}
-		r := run(append(append([]string{"run", "-d"}, limits[:6]...), "--rootfs", rootfs, "/bin/sh", "-c", "ip link show tap0 >/dev/null && echo tap0")...)
+		r := run(append(append([]string{"run", "-d"}, limits[:4]...), "--rootfs", rootfs, "/bin/sh", "-c", "ip link show tap0 >/dev/null && echo tap0")...)
 		if r.code != 0 {
 			t.Fatalf("podman run -d with slirp4netns:\n%s", r)
 		}
@@ -604,6 +610,48 @@ func TestOCIPodmanRootless(t *testing.T) {
 	})
 	t.Run("detach stop rm", func(t *testing.T) {
 		podmanDetachStopRm(t, run, append(append([]string{"run", "-d"}, limits...), "--rootfs", rootfs))
+	})
+	// --memory 64M on a 400 MB allocation: 137. Rootless podman passes
+	// limits to its runtime on cgroup v2 only; on v1 it drops them itself
+	// (its warning below) and hands an empty linux.resources. There a
+	// wrapper puts the limit podman dropped back into config.json, so
+	// that the rest of the way is podman's: the runtime as root of
+	// podman's user namespace places the cgroup in the user's delegated
+	// one (cgroup-setup), conmon reaps pid 1, podman reports 137.
+	t.Run("memory", func(t *testing.T) {
+		// Detached, then waited for through inspect (waitExited): an
+		// attached run pays conmon's 20 s here.
+		args := append(append(append([]string{"run", "-d", "--memory", "64M"}, limits...), "--rootfs", rootfs),
+			"/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=400M", "count=1")
+		ddRun := func(run func(...string) result, code int) result {
+			t.Helper()
+			r := run(args...)
+			if r.code != 0 {
+				t.Fatalf("podman run -d --memory 64M:\n%s", r)
+			}
+			id := strings.TrimSpace(r.stdout)
+			waitExited(t, run, id, code)
+			run("rm", id)
+			return r
+		}
+		if limUnified() {
+			ddRun(run, 137) // 400 MB under 64 MiB: OOM-killed
+			return
+		}
+		if r := ddRun(run, 0); !strings.Contains(r.stderr, "ignored on cgroups V1 rootless") {
+			t.Fatalf("rootless podman on cgroup v1: want podman's own warning that it drops --memory\n%s", r)
+		}
+		ociDelegate(t)
+		wrapper := filepath.Join(base, "oci-with-limits")
+		script := "#!/bin/sh\nb=\nfor a; do [ \"$b\" = 1 ] && sed -i 's/\"resources\":{}/\"resources\":{\"memory\":{\"limit\":67108864}}/' \"$a/config.json\"; b=; " +
+			"[ \"$a\" = --bundle ] && b=1; done\nexec " + shellQuote(oci) + " \"$@\"\n"
+		if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		ddRun(func(a ...string) result {
+			t.Helper()
+			return runWith(t, runOpts{bin: podman, env: []string{"HOME=" + home, "XDG_RUNTIME_DIR=" + xdg}}, append([]string{"--runtime", wrapper}, a...)...)
+		}, 137)
 	})
 	t.Run("exec", func(t *testing.T) {
 		r := run(append(append([]string{"run", "-d"}, limits...), "--rootfs", rootfs, "/bin/sleep", "100")...)
@@ -718,14 +766,7 @@ func TestOCIStateRootOfAnotherUser(t *testing.T) {
 func TestOCIExecUsesCreatedConfig(t *testing.T) {
 	c := ociCallers[1]
 	c.gate(t)
-	bundle, root := ociBundle(t, c, "/bin/sleep", "100")
-	if r := c.oci(t, root, "create", "--bundle", bundle, "x"); r.code != 0 {
-		t.Fatalf("create:\n%s", r)
-	}
-	defer c.oci(t, root, "delete", "--force", "x")
-	if r := c.oci(t, root, "start", "x"); r.code != 0 {
-		t.Fatalf("start:\n%s", r)
-	}
+	bundle, root := ociStarted(t, c, "/bin/sleep", "100")
 	capEff := func() string {
 		r := c.oci(t, root, "exec", "x", "/bin/sh", "-c", `grep -E "^(CapEff|Seccomp):" /proc/self/status`)
 		if r.code != 0 {
@@ -792,6 +833,56 @@ func TestOCILateHolderAfterRecreate(t *testing.T) {
 	}
 	if st := ociState(t, c, root, "x"); st.Status != specs.StateCreated {
 		t.Errorf("the new container: %s", st.Status)
+	}
+}
+
+// The holder writes end.json under the state directory's lock, as every
+// command changes the directory: an engine deletes a container as soon as
+// it has reaped pid 1 (containerd's shim), and a file the holder made after
+// delete's RemoveAll read the directory failed the delete (ENOTEMPTY).
+// While the lock is held, the holder writes nothing; once it is released,
+// end.json appears.
+func TestOCIHolderWritesEndUnderLock(t *testing.T) {
+	needRoot(t) // to lock the test user's state directory
+	c := ociCallers[0]
+	_, root := ociStarted(t, c, "/bin/sleep", "1")
+	dir := filepath.Join(root, "x")
+	lock, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Pid int `json:"pid"`
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "state.json"))
+	if err := json.Unmarshal(data, &rec); err != nil || rec.Pid <= 0 {
+		t.Fatalf("state.json %q: %v", data, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		// Gone, or a zombie nobody reaps (this machine's pid 1 may not).
+		if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", rec.Pid)); err != nil || strings.Contains(string(st), ") Z ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid 1 (%d) did not end", rec.Pid)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if data, err := os.ReadFile(filepath.Join(dir, "end.json")); err == nil {
+		t.Fatalf("the holder wrote end.json while the directory was locked: %s", data)
+	}
+	syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(dir, "end.json")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no end.json once the lock was released")
+		}
 	}
 }
 
@@ -862,10 +953,8 @@ func TestOCISpecPlantedSymlink(t *testing.T) {
 // host root. The binds of podman's per-container files (userdata, mode 0700,
 // root's) are opened by the init stage as root before the box's user
 // namespace and attached in pid 1, and their mount points made in the
-// root-owned rootfs as root (oci: CallerMounts). --pids-limit 0: a root
-// engine asks for a pids cgroup limit by default, and linux.resources is
-// not supported yet (docs/oci.md). Containers are named, and removed by
-// name: the host's root storage is shared.
+// root-owned rootfs as root (oci: CallerMounts). Containers are named, and
+// removed by name: the host's root storage is shared.
 func TestOCIPodmanRoot(t *testing.T) {
 	podman, err := exec.LookPath("podman")
 	if err != nil {
@@ -901,7 +990,7 @@ func TestOCIPodmanRoot(t *testing.T) {
 			run("rm", "--force", n)
 		}
 	})
-	limits := []string{"--pids-limit", "0", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", "--network", "none"}
+	limits := []string{"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", "--network", "none"}
 	runArgs := func(n string, extra ...string) []string {
 		a := append([]string{"run", "--name", name(n)}, extra...)
 		return append(append(a, limits...), "--rootfs", rootfs)
@@ -954,7 +1043,7 @@ func TestOCIPodmanRoot(t *testing.T) {
 	// podman made (netavark or CNI), which the box joins, and podman's
 	// /etc/resolv.conf bound.
 	t.Run("default network", func(t *testing.T) {
-		r := run("run", "--rm", "--name", name("net"), "--pids-limit", "0", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096",
+		r := run("run", "--rm", "--name", name("net"), "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096",
 			"--rootfs", rootfs, "/bin/sh", "-c", "ip -o -4 addr show eth0; grep -q nameserver /etc/resolv.conf && echo RESOLV")
 		if r.code != 0 && (strings.Contains(r.stderr, "netavark") || strings.Contains(r.stderr, "CNI") || strings.Contains(r.stderr, "iptables")) {
 			testenv.Skip(t, "podman's root network cannot be set up here: %s", r.stderr)
@@ -965,6 +1054,41 @@ func TestOCIPodmanRoot(t *testing.T) {
 	})
 	t.Run("detach stop rm", func(t *testing.T) {
 		podmanDetachStopRm(t, run, runArgs("detach", "-d"))
+	})
+	// linux.resources from a root engine: --memory 64M on a 400 MB
+	// allocation is OOM-killed (137); --pids-limit caps a fork loop;
+	// --cpus sets the CFS quota of the box's cgroup (read from the host,
+	// through pid 1's /proc/PID/cgroup). podman's default pids limit
+	// (2048) is in every other subtest.
+	t.Run("memory", func(t *testing.T) {
+		r := run(append(runArgs("memory", "--rm", "--memory", "64M"), "/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=400M", "count=1")...)
+		if r.code != 137 {
+			t.Fatalf("podman run --memory 64M, 400 MB: exit %d, want 137\n%s", r.code, r)
+		}
+	})
+	t.Run("pids limit", func(t *testing.T) {
+		r := run(append(runArgs("pids", "--rm", "--pids-limit", "8"), "/bin/sh", "-c",
+			`sh -c 'i=0; while [ $i -lt 30 ]; do sleep 5 & i=$((i+1)); done'; set -- /proc/[0-9]*; echo "procs $#"`)...)
+		n := -1
+		if f := strings.Fields(r.stdout); len(f) == 2 && f[0] == "procs" {
+			n, _ = strconv.Atoi(f[1])
+		}
+		if n < 2 || n > 8 || !strings.Contains(r.stderr, "can't fork") {
+			t.Fatalf("--pids-limit 8, 30 forks: %d processes, want 2..8 and a failed fork\n%s", n, r)
+		}
+	})
+	t.Run("cpus", func(t *testing.T) {
+		r := run(append(runArgs("cpus", "-d", "--cpus", "0.5"), "/bin/sleep", "100")...)
+		if r.code != 0 {
+			t.Fatalf("podman run -d --cpus 0.5:\n%s", r)
+		}
+		id := strings.TrimSpace(r.stdout)
+		defer run("rm", "-f", id)
+		pid := strings.TrimSpace(run("inspect", "--format", "{{.State.Pid}}", id).stdout)
+		quota := podmanCPUQuota(t, pid)
+		if quota != "50000 100000" {
+			t.Errorf("the box's CFS quota and period: %q, want 50000 100000", quota)
+		}
 	})
 	t.Run("exec", func(t *testing.T) {
 		r := run(append(runArgs("exec", "-d"), "/bin/sleep", "100")...)
@@ -983,6 +1107,19 @@ func TestOCIPodmanRoot(t *testing.T) {
 		r = run("exec", "-t", id, "/bin/sh", "-c", "tty; exit 3")
 		if r.code != 3 || !strings.Contains(r.stdout, "/dev/pts/") {
 			t.Fatalf("podman exec -t:\n%s", r)
+		}
+		// The process joins the container's cgroup (podman's default
+		// pids limit made one), the root of the box's cgroup namespace:
+		// a process left in the runtime's would show a path above it.
+		r = run("exec", id, "cat", "/proc/self/cgroup")
+		want := []string{":pids:/\n", ":memory:/\n"}
+		if limUnified() {
+			want = []string{"0::/\n"}
+		}
+		for _, w := range want {
+			if !strings.Contains(r.stdout, w) {
+				t.Errorf("podman exec: not in the container's cgroup (want %q):\n%s", w, r)
+			}
 		}
 		if r := run("rm", "-f", id); r.code != 0 {
 			t.Fatalf("podman rm -f:\n%s", r)
@@ -1037,6 +1174,34 @@ func podmanDetachStopRm(t *testing.T, run func(...string) result, runD []string)
 	}
 }
 
+// podmanCPUQuota reads the CFS quota and period of the box's cgroup (the
+// parent of pid's own, its "box" child) from the host.
+func podmanCPUQuota(t *testing.T, pid string) string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/" + pid + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.SplitN(l, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		switch {
+		case f[0] == "0" && limUnified():
+			b, _ := os.ReadFile(filepath.Join("/sys/fs/cgroup", filepath.Dir(f[2]), "cpu.max"))
+			return strings.TrimSpace(string(b))
+		case slices.Contains(strings.Split(f[1], ","), "cpu"):
+			dir := filepath.Join("/sys/fs/cgroup/cpu", filepath.Dir(f[2]))
+			q, _ := os.ReadFile(filepath.Join(dir, "cpu.cfs_quota_us"))
+			p, _ := os.ReadFile(filepath.Join(dir, "cpu.cfs_period_us"))
+			return strings.TrimSpace(string(q)) + " " + strings.TrimSpace(string(p))
+		}
+	}
+	t.Fatalf("no cpu cgroup for pid %s:\n%s", pid, data)
+	return ""
+}
+
 // Hooks in the runtime's namespaces: prestart and createRuntime at create
 // (status created, pid 1's pid), poststart at start (running), poststop at
 // delete, each with the state on stdin, in the listed order; a failed
@@ -1051,7 +1216,7 @@ func TestOCIHooks(t *testing.T) {
 			hook := func(name string) specs.Hook {
 				return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `cat > "$1/` + name + `"; echo ` + name + ` >> "$1/order"`, "sh", out}}
 			}
-			editConfig(t, bundle, func(s *specs.Spec) {
+			ociEdit(t, bundle, func(s *specs.Spec) {
 				s.Annotations = map[string]string{"k": "v"}
 				s.Hooks = &specs.Hooks{
 					Prestart:      []specs.Hook{hook("prestart")},
@@ -1090,7 +1255,7 @@ func TestOCIHooks(t *testing.T) {
 				}
 			}
 
-			editConfig(t, bundle, func(s *specs.Spec) {
+			ociEdit(t, bundle, func(s *specs.Spec) {
 				s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo no network >&2; exit 4"}}}}
 			})
 			r = c.oci(t, root, "create", "--bundle", bundle, "h2")
@@ -1107,25 +1272,6 @@ func TestOCIHooks(t *testing.T) {
 	}
 }
 
-// editConfig rewrites a bundle's config.json.
-func editConfig(t *testing.T, bundle string, edit func(*specs.Spec)) {
-	t.Helper()
-	p := filepath.Join(bundle, "config.json")
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s specs.Spec
-	if err := json.Unmarshal(data, &s); err != nil {
-		t.Fatal(err)
-	}
-	edit(&s)
-	data, _ = json.Marshal(&s)
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // process.oomScoreAdj: the payload has it; below the runtime's own it
 // needs CAP_SYS_RESOURCE, so a regular user's create fails naming the
 // field, and leaves nothing behind.
@@ -1134,7 +1280,7 @@ func TestOCIOOMScoreAdj(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			c.gate(t)
 			bundle, root := ociBundle(t, c, "/bin/cat", "/proc/self/oom_score_adj")
-			set := func(v int) { editConfig(t, bundle, func(s *specs.Spec) { s.Process.OOMScoreAdj = &v }) }
+			set := func(v int) { ociEdit(t, bundle, func(s *specs.Spec) { s.Process.OOMScoreAdj = &v }) }
 			set(500)
 			if r := c.oci(t, root, "run", "--bundle", bundle, "o1"); r.code != 0 || r.stdout != "500\n" {
 				t.Errorf("run with oomScoreAdj 500:\n%s", r)
@@ -1181,7 +1327,7 @@ func hasCapSysResource(t *testing.T) bool {
 func TestOCIRunSetupErrorSaid(t *testing.T) {
 	c := ociCallers[0]
 	bundle, root := ociBundle(t, c, "/bin/true")
-	editConfig(t, bundle, func(s *specs.Spec) { s.Process.Cwd = "/nonexistent-cwd" })
+	ociEdit(t, bundle, func(s *specs.Spec) { s.Process.Cwd = "/nonexistent-cwd" })
 	r := c.oci(t, root, "run", "--bundle", bundle, "s1")
 	if r.code == 0 || !strings.Contains(r.stderr, "the payload did not start") || !strings.Contains(r.stderr, "no such file") {
 		t.Errorf("run with a missing cwd: want an error on stderr\n%s", r)
@@ -1195,7 +1341,7 @@ func TestOCIMqueue(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			c.gate(t)
 			bundle, root := ociBundle(t, c, "/bin/sh", "-c", "grep ' /dev/mqueue ' /proc/self/mountinfo")
-			editConfig(t, bundle, func(s *specs.Spec) {
+			ociEdit(t, bundle, func(s *specs.Spec) {
 				s.Mounts = slices.DeleteFunc(s.Mounts, func(m specs.Mount) bool { return m.Type == "mqueue" })
 				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue",
 					Options: []string{"nosuid", "noexec", "nodev"}})

@@ -97,6 +97,7 @@ enum {
 #define F_TOP_WRITABLE (1u << 9)
 #define F_DETACH (1u << 10)
 #define F_TREE (1u << 11)
+#define F_STRICT (1u << 12)
 
 // glibc's <unistd.h> has it, musl's not (close_range(2)).
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -434,6 +435,25 @@ static int setattr(const char *path, uint64_t set, int recursive)
 	return r;
 }
 
+// make_point makes a missing mount point (file: an empty file) at box path
+// in rootfs as the caller, for do_open_tree; empty names: nothing to make.
+static int make_point(const char *rootfs, const char *path, int file)
+{
+	if (!*rootfs || !*path)
+		return 0;
+	int r = make_in(rootfs, path, file);
+	// make_in cached the rootfs's descriptor in a slot pid 1 and the
+	// payload use later (OP_CHDIR's "/"): drop it.
+	int e = errno;
+	for (int i = 0; i < 3; i++) {
+		if (root_fds[i] >= 0)
+			close(root_fds[i]);
+		root_fds[i] = -1;
+	}
+	errno = e;
+	return r;
+}
+
 // do_open_tree (OP_OPEN_TREE, in the first process, before OP_USERNS:
 // still the caller's credentials and mount namespace) opens host path
 // str[0] as a detached copy of its mount tree for the OP_BIND of slot arg,
@@ -446,13 +466,17 @@ static int setattr(const char *path, uint64_t set, int recursive)
 // receive the host's. With str[1] and str[2] (a --rootfs and a box path in
 // it), a missing mount point is made there too, resolved inside the rootfs
 // (RESOLVE_IN_ROOT), as the caller: pid 1 could not make it in a rootfs
-// the caller owns.
+// the caller owns. Without a source (str[0] empty) only that mount point
+// is made: one of the box's own mounts (a tmpfs such as containerd's /run)
+// in a rootfs without it.
 static int do_open_tree(const struct op *o)
 {
 	if (o->arg >= MAX_TREES) {
 		errno = E2BIG;
 		return -1;
 	}
+	if (!*o->str[0])
+		return make_point(o->str[1], o->str[2], 0);
 	int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return -1;
@@ -478,18 +502,8 @@ static int do_open_tree(const struct op *o)
 	int r = (int)syscall(SYS_mount_setattr, t, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a);
 	if (r == 0)
 		r = fstat(t, &st);
-	if (r == 0 && o->nstr >= 3 && *o->str[1] && *o->str[2]) {
-		r = make_in(o->str[1], o->str[2], !S_ISDIR(st.st_mode));
-		// make_in cached the rootfs's descriptor in a slot pid 1 and
-		// the payload use later (OP_CHDIR's "/"): drop it.
-		e = errno;
-		for (int i = 0; i < 3; i++) {
-			if (root_fds[i] >= 0)
-				close(root_fds[i]);
-			root_fds[i] = -1;
-		}
-		errno = e;
-	}
+	if (r == 0)
+		r = make_point(o->str[1], o->str[2], !S_ISDIR(st.st_mode));
 	if (r < 0) {
 		e = errno;
 		close(t);
@@ -681,7 +695,9 @@ static int do_sysctl(const struct op *o)
 			// ENOENT: a limit this kernel lacks. EACCES with F_TRY: the
 			// IPC sysctls are writable only by uid 0 of the box's user
 			// namespace, which --uid N under --map self leaves unmapped.
-			if (errno != ENOENT && !((o->flags & F_TRY) && errno == EACCES))
+			// F_STRICT: a sysctl the caller asked for (an OCI
+			// config's) is set or the box fails.
+			if ((errno != ENOENT || (o->flags & F_STRICT)) && !((o->flags & F_TRY) && errno == EACCES))
 				r = -1;
 		} else {
 			ssize_t w = write(fd, eq + 1, l - nl - 1);
