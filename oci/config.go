@@ -122,6 +122,9 @@ type Result struct {
 	Mapping *idmap.Mapping
 	// NetNS is a network namespace to join (Spec.Net is then "host").
 	NetNS string
+	// OOMScoreAdj, when set, is the oom_score_adj the runtime takes
+	// before it starts the box, which inherits it (setOOMScoreAdj).
+	OOMScoreAdj *int
 	// Notes say where the box is stronger than the config asked.
 	Notes []string
 }
@@ -158,15 +161,14 @@ func ToSpec(c *Config, h Host) (*Result, error) {
 	if s.Domainname != "" {
 		return nil, fieldErr("domainname", "not supported")
 	}
-	if err := mapProcess(s.Process, h, sp, note); err != nil {
+	if err := mapProcess(s.Process, h, sp, &r.OOMScoreAdj, note); err != nil {
 		return nil, err
 	}
 	if err := mapMounts(s.Mounts, c.Bundle, sp, note); err != nil {
 		return nil, err
 	}
-	if s.Hooks != nil && (len(s.Hooks.Prestart)+len(s.Hooks.CreateRuntime)+len(s.Hooks.CreateContainer)+
-		len(s.Hooks.StartContainer)+len(s.Hooks.Poststart)+len(s.Hooks.Poststop) > 0) {
-		return nil, fieldErr("hooks", "not supported yet")
+	if err := checkHooks(s.Hooks); err != nil {
+		return nil, err
 	}
 	if s.Linux == nil {
 		return nil, fieldErr("linux", "required")
@@ -180,7 +182,7 @@ func ToSpec(c *Config, h Host) (*Result, error) {
 	return r, nil
 }
 
-func mapProcess(p *specs.Process, h Host, sp *sandbox.Spec, note func(string, ...any)) error {
+func mapProcess(p *specs.Process, h Host, sp *sandbox.Spec, oom **int, note func(string, ...any)) error {
 	if p == nil {
 		return fieldErr("process", "required")
 	}
@@ -230,6 +232,20 @@ func mapProcess(p *specs.Process, h Host, sp *sandbox.Spec, note func(string, ..
 	}
 	if p.Capabilities != nil {
 		c := p.Capabilities
+		// A name no capability has fails, in any set: the spec wants an
+		// error for a value that maps to nothing of the kernel's, and
+		// dropping it would hide a typo of one the payload needs.
+		known := sandbox.Capabilities()
+		for _, set := range []struct {
+			name  string
+			names []string
+		}{{"bounding", c.Bounding}, {"effective", c.Effective}, {"inheritable", c.Inheritable}, {"permitted", c.Permitted}, {"ambient", c.Ambient}} {
+			for i, name := range set.names {
+				if !slices.Contains(known, name) {
+					return fieldErr(fmt.Sprintf("process.capabilities.%s[%d]", set.name, i), "unknown capability %q (want CAP_ and a name of capabilities(7))", name)
+				}
+			}
+		}
 		// The payload keeps exactly the capabilities it may use: those
 		// effective, permitted and bounding. A capability only in the bounding,
 		// inheritable or ambient set is dropped (stronger).
@@ -246,7 +262,11 @@ func mapProcess(p *specs.Process, h Host, sp *sandbox.Spec, note func(string, ..
 		}
 	}
 	if p.OOMScoreAdj != nil && *p.OOMScoreAdj != h.OOMScoreAdj {
-		return fieldErr("process.oomScoreAdj", "%d: not supported yet (the box inherits the runtime's %d)", *p.OOMScoreAdj, h.OOMScoreAdj)
+		if *p.OOMScoreAdj < -1000 || *p.OOMScoreAdj > 1000 {
+			return fieldErr("process.oomScoreAdj", "%d: out of range (-1000 to 1000)", *p.OOMScoreAdj)
+		}
+		v := *p.OOMScoreAdj
+		*oom = &v
 	}
 	if p.ApparmorProfile != "" {
 		return fieldErr("process.apparmorProfile", "%q: AppArmor profiles are not supported", p.ApparmorProfile)
@@ -341,7 +361,15 @@ func mapMounts(ms []specs.Mount, bundle string, sp *sandbox.Spec, note func(stri
 					return fieldErr(field+".options", "%s: proc option %q not supported", dest, o)
 				}
 			}
-		case m.Type == "mqueue" || m.Type == "sysfs" || m.Type == "cgroup" || m.Type == "cgroup2":
+		case m.Type == "mqueue":
+			// The queues of the box's IPC namespace, always its own.
+			for _, o := range m.Options {
+				if o == "ro" || !mountOpts[o] && o != "noexec" {
+					return fieldErr(field+".options", "%s: mqueue option %q not supported", dest, o)
+				}
+			}
+			sp.Mounts = append(sp.Mounts, sandbox.Mount{Type: "mqueue", Dest: dest})
+		case m.Type == "sysfs" || m.Type == "cgroup" || m.Type == "cgroup2":
 			// Left out: the box is stronger without them, and nothing of
 			// the host shows through their absence.
 			note("mounts %s (%s): not mounted", dest, m.Type)

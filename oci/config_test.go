@@ -112,6 +112,7 @@ func TestToSpecMapsFields(t *testing.T) {
 		{Type: "ro-bind", Source: "/srv/data", Dest: "/data"},
 		{Type: "bind", Source: filepath.Join(c.Bundle, "out"), Dest: "/out"},
 		{Type: "tmpfs", Dest: "/scratch", Size: 1 << 20},
+		{Type: "mqueue", Dest: "/dev/mqueue"},
 	}
 	if !slices.Equal(sp.Mounts, wantMounts) {
 		t.Errorf("mounts\n got %+v\nwant %+v", sp.Mounts, wantMounts)
@@ -120,7 +121,7 @@ func TestToSpecMapsFields(t *testing.T) {
 		t.Errorf("seccomp %s", r.Seccomp)
 	}
 	notes := strings.Join(r.Notes, "\n")
-	for _, n := range []string{"noNewPrivileges", "/dev/mqueue", "/sys"} {
+	for _, n := range []string{"noNewPrivileges", "/sys"} {
 		if !strings.Contains(notes, n) {
 			t.Errorf("no note on %s in\n%s", n, notes)
 		}
@@ -162,7 +163,7 @@ func TestToSpecRefuses(t *testing.T) {
 		{"process.user.additionalGids", func(s *specs.Spec) { s.Process.User.AdditionalGids = []uint32{10} }},
 		{"process.user.umask", func(s *specs.Spec) { s.Process.User.Umask = u32(0o077) }},
 		{"process.rlimits[0].type", func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_BOGUS"}} }},
-		{"process.oomScoreAdj", func(s *specs.Spec) { v := 500; s.Process.OOMScoreAdj = &v }},
+		{"process.oomScoreAdj", func(s *specs.Spec) { v := 1001; s.Process.OOMScoreAdj = &v }},
 		{"process.apparmorProfile", func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" }},
 		{"process.selinuxLabel", func(s *specs.Spec) { s.Process.SelinuxLabel = "system_u:x" }},
 		{"mounts[4].type", func(s *specs.Spec) {
@@ -179,6 +180,9 @@ func TestToSpecRefuses(t *testing.T) {
 		}},
 		{"mounts[0].options", func(s *specs.Spec) { s.Mounts[0].Options = append(s.Mounts[0].Options, "ro") }},
 		{"mounts[0].options", func(s *specs.Spec) { s.Mounts[0].Options = []string{"nosuid", "hidepid=2"} }},
+		{"mounts[4].options", func(s *specs.Spec) { // a read-only mqueue must not become a writable one
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/dev/mqueue", Type: "mqueue", Options: []string{"ro"}})
+		}},
 		{"mounts[4].uidMappings", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/x", Options: []string{"rbind"},
 				UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}})
@@ -186,8 +190,27 @@ func TestToSpecRefuses(t *testing.T) {
 		{"mounts[4].destination", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "x", Type: "tmpfs"})
 		}},
-		{"hooks", func(s *specs.Spec) {
-			s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/true"}}}
+		{"hooks.createContainer", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}}
+		}},
+		{"hooks.startContainer", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/true"}}, StartContainer: []specs.Hook{{Path: "/bin/true"}}}
+		}},
+		{"hooks.poststart[1].path", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/true"}, {Path: "true"}}}
+		}},
+		{"hooks.prestart[0].timeout", func(s *specs.Spec) {
+			zero := 0
+			s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "/bin/true", Timeout: &zero}}}
+		}},
+		{"hooks.poststop[0].env[0]", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/true", Env: []string{"novalue"}}}}
+		}},
+		{"process.capabilities.bounding[1]", func(s *specs.Spec) {
+			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_KILL", "CAP_TEST"}}
+		}},
+		{"process.capabilities.ambient[0]", func(s *specs.Spec) {
+			s.Process.Capabilities = &specs.LinuxCapabilities{Ambient: []string{"kill"}}
 		}},
 		{"linux", func(s *specs.Spec) { s.Linux = nil }},
 		{"linux.namespaces[7]", func(s *specs.Spec) {
@@ -380,5 +403,22 @@ func TestToSpecSysctl(t *testing.T) {
 	}), testHost)
 	if err != nil || len(r.Spec.Sysctls) != 0 || !slices.ContainsFunc(r.Notes, func(n string) bool { return strings.Contains(n, "ping_group_range") }) {
 		t.Errorf("ping_group_range in a joined namespace: %v, %v, notes %q", err, r.Spec.Sysctls, r.Notes)
+	}
+}
+
+// An oomScoreAdj other than the runtime's is the Result's, for the runtime
+// to take before it starts the box; the runtime's own needs nothing.
+func TestToSpecOOMScoreAdj(t *testing.T) {
+	for _, tc := range []struct {
+		v    int
+		want bool
+	}{{500, true}, {-500, true}, {testHost.OOMScoreAdj, false}} {
+		r, err := ToSpec(bundle(t, func(s *specs.Spec) { v := tc.v; s.Process.OOMScoreAdj = &v }), testHost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.OOMScoreAdj != nil && *r.OOMScoreAdj == tc.v; got != tc.want {
+			t.Errorf("oomScoreAdj %d: Result %v", tc.v, r.OOMScoreAdj)
+		}
 	}
 }

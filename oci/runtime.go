@@ -74,6 +74,9 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 	case !res.Spec.TTY && o.ConsoleSocket != "":
 		return nil, nil, errors.New("--console-socket without process.terminal")
 	}
+	if err := setOOMScoreAdj(res.OOMScoreAdj); err != nil {
+		return nil, nil, err
+	}
 	// Past the checks: the state directory. mkdir is the claim on the id.
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("state root: %w", err)
@@ -165,6 +168,17 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 		c.rec.PidStart = start
 	} else {
 		return fail(errors.New("pid 1 is gone"))
+	}
+	// prestart (deprecated) and createRuntime: the box is built, pid 1
+	// waits; a failure fails create, and fail removes the box.
+	if h := cfg.Spec.Hooks; h != nil {
+		st := c.ociState()
+		if err := runHooks("prestart", h.Prestart, st); err != nil {
+			return fail(err)
+		}
+		if err := runHooks("createRuntime", h.CreateRuntime, st); err != nil {
+			return fail(err)
+		}
 	}
 	if holder {
 		lf, err := ln.File()
@@ -333,7 +347,29 @@ func Start(root, id string) error {
 		return fmt.Errorf("start %s: %s", id, line)
 	}
 	c.rec.Started = true
-	return c.save()
+	if err := c.save(); err != nil {
+		return err
+	}
+	c.postStart()
+	return nil
+}
+
+// postStart runs the poststart hooks of create's copy of the config.
+func (c *container) postStart() {
+	if cfg := c.config(); cfg != nil && cfg.Spec.Hooks != nil {
+		warnHooks("poststart", cfg.Spec.Hooks.Poststart, c.ociState())
+	}
+}
+
+// config is create's copy of the bundle's config (nil, with a warning,
+// when it cannot be read: a state directory of an older version).
+func (c *container) config() *Config {
+	cfg, err := loadConfig(c.rec.Bundle, filepath.Join(c.dir, "config.json"))
+	if err != nil {
+		warn(fmt.Sprintf("container %s: its config for the hooks: %v", c.rec.ID, err))
+		return nil
+	}
+	return cfg
 }
 
 // State returns the OCI state of a container.
@@ -395,7 +431,19 @@ func Delete(root, id string, force bool) error {
 	if err := cgroup.RemoveLeaves(c.rec.Cgroups, sandbox.CgroupPrefix()); err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
-	return os.RemoveAll(c.dir)
+	// poststop: once the container is gone, with its last state.
+	var cfg *Config
+	if err == nil {
+		cfg = c.config()
+	}
+	st := c.ociState()
+	if err := os.RemoveAll(c.dir); err != nil {
+		return err
+	}
+	if cfg != nil && cfg.Spec.Hooks != nil {
+		warnHooks("poststop", cfg.Spec.Hooks.Poststop, st)
+	}
+	return nil
 }
 
 // Run creates and starts a container, waits for it, deletes it, and
@@ -406,19 +454,28 @@ func Run(root, id string, o CreateOptions) (int, error) {
 		return 125, err
 	}
 	defer func() {
+		cfg := c.config()
+		st := c.ociState()
 		if d.Cgroup != nil {
 			d.Cgroup.Kill()
 			d.Cgroup.Delete()
 		}
 		os.RemoveAll(c.dir)
 		c.close()
+		if cfg != nil && cfg.Spec.Hooks != nil {
+			warnHooks("poststop", cfg.Spec.Hooks.Poststop, st)
+		}
 	}()
 	c.rec.Started = true
 	c.save()
 	if err := sandbox.StartDetached(d.Sync); err != nil {
 		return 125, err
 	}
+	c.postStart()
 	e := d.Wait()
+	if e.Errno != 0 {
+		Log("error", fmt.Sprintf("the payload did not start: its setup step %d: %v", e.Op, e.Errno))
+	}
 	// pid 1 is this process's child here (the creator's).
 	var ws unix.WaitStatus
 	for {
@@ -535,6 +592,9 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 	if res.Seccomp != nil {
 		res.Spec.Seccomp = filepath.Join(dir, "seccomp.json")
 	}
+	if err := setOOMScoreAdj(res.OOMScoreAdj); err != nil {
+		return 125, err
+	}
 	// The container's limits are its cgroup's, which the process joins
 	// (as runc's exec does); it makes none of its own.
 	res.Spec.Limits = cgroup.Limits{}
@@ -598,4 +658,18 @@ func Exec(root, id string, o ExecOptions) (int, error) {
 		return 128 + int(ws.Signal()), nil
 	}
 	return ws.ExitStatus(), nil
+}
+
+// setOOMScoreAdj gives the runtime process the config's oom_score_adj, so
+// that the box it starts inherits it (fork keeps it, and no step of the
+// box's changes it). Raising it is open to anyone; lowering it below the
+// runtime's needs CAP_SYS_RESOURCE, and fails create otherwise.
+func setOOMScoreAdj(v *int) error {
+	if v == nil {
+		return nil
+	}
+	if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*v)), 0); err != nil {
+		return fieldErr("process.oomScoreAdj", "%d: %v (below the runtime's own it needs CAP_SYS_RESOURCE)", *v, err)
+	}
+	return nil
 }

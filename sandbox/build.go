@@ -140,7 +140,9 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	}
 	add(Op{Code: OpDevpts, Str: []string{"/dev/pts", devptsOptions}})
 	add(Op{Code: OpSymlink, Str: []string{"pts/ptmx", "/dev/ptmx"}})
-	add(Op{Code: OpTmpfs, Flags: FlagNoExec, Str: []string{shmDir, tmpfsOptions("1777", tmpfs[shmDir])}})
+	// Named "shm", as other runtimes name it (OCI's default config asks
+	// for that source).
+	add(Op{Code: OpTmpfs, Flags: FlagNoExec, Str: []string{shmDir, tmpfsOptions("1777", tmpfs[shmDir]), "shm"}})
 	for i, n := range []string{"stdin", "stdout", "stderr"} {
 		add(Op{Code: OpSymlink, Str: []string{"/proc/self/fd/" + string(rune('0'+i)), "/dev/" + n}})
 	}
@@ -173,6 +175,9 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 			add(Op{Code: OpBind, Flags: nosuidNodev, Str: []string{path.Clean(m.Source), path.Clean(m.Dest)}})
 		case "ro-bind":
 			add(Op{Code: OpBind, Flags: FlagReadOnly | nosuidNodev, Str: []string{path.Clean(m.Source), path.Clean(m.Dest)}})
+		case "mqueue":
+			// The box's IPC namespace is always its own: its queues only.
+			add(Op{Code: OpMqueue, Str: []string{path.Clean(m.Dest)}})
 		case "tmpfs":
 			// One on /tmp or /dev/shm only sized the box's own, above.
 			if d := path.Clean(m.Dest); d != tmpDir && d != shmDir {

@@ -293,7 +293,7 @@ func callerMounts(p *Plan, rootfs string) error {
 	for i := range p.Ops {
 		op := &p.Ops[i]
 		switch op.Code {
-		case OpTmpfs, OpProc, OpDevpts:
+		case OpTmpfs, OpProc, OpDevpts, OpMqueue:
 			// The box's own mount, but its mount point too may be
 			// missing from a rootfs the caller owns (containerd's
 			// /run tmpfs in a busybox image): made as the caller.

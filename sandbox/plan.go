@@ -25,7 +25,8 @@ const (
 	// FlagReadOnly, FlagNoDev and FlagNoSuid apply to every mount of the
 	// bound tree.
 	OpBind OpCode = 1
-	// OpTmpfs mounts a fresh tmpfs on box path Str[0] with options Str[1].
+	// OpTmpfs mounts a fresh tmpfs on box path Str[0] with options Str[1],
+	// named Str[2] when given (its source in mountinfo; "tmpfs" otherwise).
 	OpTmpfs OpCode = 2
 	// OpProc mounts a fresh procfs for the box's pid namespace on Str[0].
 	OpProc OpCode = 3
@@ -85,6 +86,9 @@ const (
 	// handles no access and has the scopes in Arg
 	// (LANDLOCK_SCOPE_* bits; after OpNoNewPrivs, before OpSeccomp).
 	OpLandlock OpCode = 40
+	// OpMqueue mounts a POSIX message queue file system (mqueue(7)) on
+	// Str[0]: the queues of the box's own IPC namespace.
+	OpMqueue OpCode = 41
 	// OpSysctl writes, in box directory Str[0] (resolved in the new root),
 	// each "name=value" of the NUL-separated list Str[1] to the file name.
 	// A name this kernel lacks is skipped; with FlagTry, so is one this
@@ -181,6 +185,7 @@ var opNames = map[OpCode]string{
 	OpChdir: "chdir", OpRlimit: "rlimit", OpCreds: "credentials",
 	OpNoNewPrivs: "no_new_privs", OpSeccomp: "seccomp", OpExec: "exec", OpSetCtty: "setctty", OpTTY: "tty",
 	OpLandlock: "landlock",
+	OpMqueue:   "mqueue",
 	OpSysctl:   "sysctl",
 	OpUserns:   "userns", OpUnshare: "unshare", OpSpawn: "spawn pid 1",
 	OpNetHold: "net hold",
@@ -228,6 +233,8 @@ func (o Op) String() string {
 		}
 	case OpSymlink:
 		fmt.Fprintf(&b, " %s -> %s", o.Str[1], o.Str[0])
+	case OpTmpfs:
+		fmt.Fprintf(&b, " %s %s", o.Str[0], o.Str[1])
 	case OpExec:
 		fmt.Fprintf(&b, " %s", strings.ReplaceAll(strings.TrimSuffix(o.Str[0], "\x00"), "\x00", " "))
 	case OpRlimit:

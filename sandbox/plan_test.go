@@ -211,6 +211,8 @@ func TestValidate(t *testing.T) {
 		{func(s *Spec) { s.Timeout = -1 }, "--timeout"},
 		{func(s *Spec) { s.Mounts = []Mount{{Type: "tmpfs", Dest: "/x", Size: -1}} }, "--tmpfs"},
 		{func(s *Spec) { s.Mounts = []Mount{{Type: "bind", Source: "/a", Dest: "/x", Size: 1}} }, "--bind"},
+		{func(s *Spec) { s.Mounts = []Mount{{Type: "mqueue", Source: "/a", Dest: "/dev/mqueue"}} }, "--mqueue"},
+		{func(s *Spec) { s.Mounts = []Mount{{Type: "mqueue", Dest: "/dev/mqueue", Size: 1}} }, "--mqueue"},
 		{func(s *Spec) { s.Landlock = "on" }, "--landlock"},
 		{func(s *Spec) { s.AllowNet = []string{"10.0.0.0/8"} }, "--allow-net"},
 		{func(s *Spec) { s.Net, s.DenyNet = "user", []string{"10.0.0.0/33"} }, "--deny-net"},
@@ -388,5 +390,20 @@ func TestPlanNetUser(t *testing.T) {
 	p, _ = buildPlan(s, fakeHost, payloadSpec{mapping: self})
 	if indexOf(ops(p), "net hold") >= 0 || indexOf(ops(p), "bind /tmp/r.conf") >= 0 {
 		t.Errorf("--net none: no hold, no resolv.conf:\n%s", strings.Join(ops(p), "\n"))
+	}
+}
+
+// An mqueue mount (the OCI runtime's /dev/mqueue) is mounted by pid 1 in
+// the box's /dev, before the root is made read-only and pivoted.
+func TestPlanMqueue(t *testing.T) {
+	s := &Spec{Args: []string{"true"}, Rootfs: "/srv/root", Mounts: []Mount{{Type: "mqueue", Dest: "/dev/mqueue/"}}}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := buildPlan(s, fakeHost, payloadSpec{})
+	o := ops(p)
+	mq, dev, pivot := indexOf(o, "mqueue /dev/mqueue"), indexOf(o, "tmpfs /dev"), indexOf(o, "pivot_root")
+	if mq < 0 || dev < 0 || mq < dev || mq > pivot {
+		t.Fatalf("mqueue %d, /dev %d, pivot %d:\n%s", mq, dev, pivot, strings.Join(o, "\n"))
 	}
 }

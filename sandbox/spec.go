@@ -126,7 +126,8 @@ type Spec struct {
 
 // Mount is one filesystem operation of the Spec.
 type Mount struct {
-	// Type is "bind", "ro-bind" or "tmpfs".
+	// Type is "bind", "ro-bind", "tmpfs" or "mqueue" (the box's own
+	// message queues; the OCI runtime's, not a flag of exec's).
 	Type string `json:"type"`
 	// Source is a host path (bind, ro-bind).
 	Source string `json:"source,omitempty"`
@@ -182,6 +183,10 @@ func (s *Spec) Validate() error {
 		case "tmpfs":
 			if m.Size < 0 {
 				return specErr(field, "%s: size must not be negative", m.Dest)
+			}
+		case "mqueue":
+			if m.Source != "" {
+				return specErr(field, "%s: an mqueue mount has no source", m.Dest)
 			}
 		default:
 			return specErr(fmt.Sprintf("mounts[%d].type", i), "unknown mount type %q", m.Type)

@@ -162,6 +162,7 @@ func ociMain() {
 		lg.fail(err)
 	}
 	lg.open(g.log, g.logFormat)
+	oci.Log = lg.write
 	var c ociCLI
 	parser, err := kong.New(&c, kong.Name("sandbox-oci"),
 		kong.Description("The OCI runtime interface of sandbox."),
@@ -321,15 +322,22 @@ func (l *ociLog) open(path, format string) {
 }
 
 func (l *ociLog) fail(err error) {
-	msg := err.Error()
-	fmt.Fprintln(os.Stderr, "sandbox-oci:", msg)
+	l.write("error", err.Error())
+	os.Exit(1)
+}
+
+func (l *ociLog) write(level, msg string) {
+	prefix := "sandbox-oci: "
+	if level != "error" {
+		prefix += level + ": "
+	}
+	fmt.Fprintln(os.Stderr, prefix+msg)
 	if l.w != nil {
 		if l.json {
-			data, _ := json.Marshal(map[string]string{"level": "error", "msg": msg, "time": time.Now().UTC().Format(time.RFC3339Nano)})
+			data, _ := json.Marshal(map[string]string{"level": level, "msg": msg, "time": time.Now().UTC().Format(time.RFC3339Nano)})
 			l.w.Write(append(data, '\n'))
 		} else {
-			fmt.Fprintln(l.w, "sandbox-oci:", msg)
+			fmt.Fprintln(l.w, prefix+msg)
 		}
 	}
-	os.Exit(1)
 }

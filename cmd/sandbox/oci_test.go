@@ -1264,3 +1264,157 @@ func TestOCIRootMountPointPlantedSymlink(t *testing.T) {
 		})
 	}
 }
+
+// Hooks in the runtime's namespaces: prestart and createRuntime at create
+// (status created, pid 1's pid), poststart at start (running), poststop at
+// delete, each with the state on stdin, in the listed order; a failed
+// poststart is a warning and start succeeds; a failed createRuntime fails
+// create and leaves no container, no holder and no process behind.
+func TestOCIHooks(t *testing.T) {
+	for _, c := range ociCallers {
+		t.Run(c.name, func(t *testing.T) {
+			c.gate(t)
+			bundle, root := ociBundle(t, c, "/bin/sh", "-c", "sleep 0.3")
+			out := hostDir(t)
+			hook := func(name string) specs.Hook {
+				return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `cat > "$1/` + name + `"; echo ` + name + ` >> "$1/order"`, "sh", out}}
+			}
+			ociEdit(t, bundle, func(s *specs.Spec) {
+				s.Annotations = map[string]string{"k": "v"}
+				s.Hooks = &specs.Hooks{
+					Prestart:      []specs.Hook{hook("prestart")},
+					CreateRuntime: []specs.Hook{hook("createRuntime1"), hook("createRuntime2")},
+					Poststart:     []specs.Hook{{Path: "/bin/false"}, hook("poststart")},
+					Poststop:      []specs.Hook{hook("poststop")},
+				}
+			})
+			if r := c.oci(t, root, "create", "--bundle", bundle, "h1"); r.code != 0 {
+				t.Fatalf("create:\n%s", r)
+			}
+			created := ociState(t, c, root, "h1")
+			r := c.oci(t, root, "start", "h1")
+			if r.code != 0 || !strings.Contains(r.stderr, "warning: hooks.poststart[0] (/bin/false)") {
+				t.Fatalf("start: want success with a warning on poststart[0]\n%s", r)
+			}
+			waitStatus(t, c, root, "h1", specs.StateStopped)
+			if r := c.oci(t, root, "delete", "h1"); r.code != 0 {
+				t.Fatalf("delete:\n%s", r)
+			}
+			order, _ := os.ReadFile(filepath.Join(out, "order"))
+			if want := "prestart\ncreateRuntime1\ncreateRuntime2\npoststart\npoststop\n"; string(order) != want {
+				t.Errorf("hooks ran %q, want %q", order, want)
+			}
+			for name, status := range map[string]specs.ContainerState{"prestart": specs.StateCreated, "createRuntime2": specs.StateCreated,
+				"poststart": specs.StateRunning, "poststop": specs.StateStopped} {
+				data, _ := os.ReadFile(filepath.Join(out, name))
+				var st specs.State
+				if err := json.Unmarshal(data, &st); err != nil {
+					t.Errorf("%s: stdin %q: %v", name, data, err)
+					continue
+				}
+				if st.ID != "h1" || st.Status != status || st.Bundle != created.Bundle || st.Annotations["k"] != "v" ||
+					(status != specs.StateStopped && st.Pid != created.Pid) {
+					t.Errorf("%s: state %+v, want status %s, pid %d", name, st, status, created.Pid)
+				}
+			}
+
+			ociEdit(t, bundle, func(s *specs.Spec) {
+				s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo no network >&2; exit 4"}}}}
+			})
+			r = c.oci(t, root, "create", "--bundle", bundle, "h2")
+			if r.code == 0 || !strings.Contains(r.stderr, "hooks.createRuntime[0]") || !strings.Contains(r.stderr, "no network") {
+				t.Errorf("create with a failing createRuntime hook: want an error naming it\n%s", r)
+			}
+			if ents, _ := os.ReadDir(root); len(ents) != 0 {
+				t.Errorf("state left: %v", ents)
+			}
+			if procs := pgrep("sandbox-hold h2"); len(procs) > 0 {
+				t.Errorf("holder left: %v", procs)
+			}
+		})
+	}
+}
+
+// process.oomScoreAdj: the payload has it; below the runtime's own it
+// needs CAP_SYS_RESOURCE, so a regular user's create fails naming the
+// field, and leaves nothing behind.
+func TestOCIOOMScoreAdj(t *testing.T) {
+	for _, c := range ociCallers {
+		t.Run(c.name, func(t *testing.T) {
+			c.gate(t)
+			bundle, root := ociBundle(t, c, "/bin/cat", "/proc/self/oom_score_adj")
+			set := func(v int) { ociEdit(t, bundle, func(s *specs.Spec) { s.Process.OOMScoreAdj = &v }) }
+			set(500)
+			if r := c.oci(t, root, "run", "--bundle", bundle, "o1"); r.code != 0 || r.stdout != "500\n" {
+				t.Errorf("run with oomScoreAdj 500:\n%s", r)
+			}
+			set(-500)
+			r := c.oci(t, root, "run", "--bundle", bundle, "o2")
+			// Root may lower it with CAP_SYS_RESOURCE, which a container
+			// running these tests may lack.
+			if c.root && hasCapSysResource(t) {
+				if r.code != 0 || r.stdout != "-500\n" {
+					t.Errorf("run as root with oomScoreAdj -500:\n%s", r)
+				}
+			} else if r.code == 0 || !strings.Contains(r.stderr, "process.oomScoreAdj") || !strings.Contains(r.stderr, "CAP_SYS_RESOURCE") {
+				t.Errorf("run without CAP_SYS_RESOURCE with oomScoreAdj -500: want an error naming the field\n%s", r)
+			}
+			if ents, _ := os.ReadDir(root); len(ents) != 0 {
+				t.Errorf("state left: %v", ents)
+			}
+		})
+	}
+}
+
+// hasCapSysResource tells whether this (root) process has CAP_SYS_RESOURCE.
+func hasCapSysResource(t *testing.T) bool {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapEff:\t"); ok {
+			n, err := strconv.ParseUint(v, 16, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n&(1<<24) != 0 // CAP_SYS_RESOURCE
+		}
+	}
+	t.Fatal("no CapEff in /proc/self/status")
+	return false
+}
+
+// A run whose payload cannot start (its cwd is missing) says why on
+// stderr, not only by its exit status.
+func TestOCIRunSetupErrorSaid(t *testing.T) {
+	c := ociCallers[0]
+	bundle, root := ociBundle(t, c, "/bin/true")
+	ociEdit(t, bundle, func(s *specs.Spec) { s.Process.Cwd = "/nonexistent-cwd" })
+	r := c.oci(t, root, "run", "--bundle", bundle, "s1")
+	if r.code == 0 || !strings.Contains(r.stderr, "the payload did not start") || !strings.Contains(r.stderr, "no such file") {
+		t.Errorf("run with a missing cwd: want an error on stderr\n%s", r)
+	}
+}
+
+// The config's mqueue mount is the box's own message queue file system
+// (its IPC namespace's), nosuid, nodev, noexec.
+func TestOCIMqueue(t *testing.T) {
+	for _, c := range ociCallers {
+		t.Run(c.name, func(t *testing.T) {
+			c.gate(t)
+			bundle, root := ociBundle(t, c, "/bin/sh", "-c", "grep ' /dev/mqueue ' /proc/self/mountinfo")
+			ociEdit(t, bundle, func(s *specs.Spec) {
+				s.Mounts = slices.DeleteFunc(s.Mounts, func(m specs.Mount) bool { return m.Type == "mqueue" })
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue",
+					Options: []string{"nosuid", "noexec", "nodev"}})
+			})
+			r := c.oci(t, root, "run", "--bundle", bundle, "m1")
+			f := strings.Fields(r.stdout)
+			if r.code != 0 || len(f) < 10 || !strings.Contains(r.stdout, " - mqueue ") ||
+				!strings.Contains(f[5], "nosuid") || !strings.Contains(f[5], "nodev") || !strings.Contains(f[5], "noexec") {
+				t.Errorf("/dev/mqueue in mountinfo: want an mqueue mount, nosuid, nodev, noexec\n%s", r)
+			}
+		})
+	}
+}

@@ -79,7 +79,7 @@ enum {
 	OP_READONLY, OP_PIVOT, OP_HOSTNAME, OP_LOOPBACK, OP_SESSION,
 	OP_NOT_DUMPABLE, OP_FORK, OP_CHDIR, OP_RLIMIT, OP_CREDS, OP_NO_NEW_PRIVS,
 	OP_SECCOMP, OP_EXEC, OP_SETCTTY, OP_TTY,
-	OP_LANDLOCK = 40,
+	OP_LANDLOCK = 40, OP_MQUEUE = 41,
 	OP_SYSCTL = 35,
 	OP_USERNS = 23, OP_UNSHARE = 24, OP_SPAWN = 25, OP_NETHOLD = 26,
 	OP_READY = 27, OP_SETNS = 28, OP_OPEN_TREE = 29,
@@ -597,7 +597,9 @@ fail:
 	return -1;
 }
 
-static int mount_fs(const char *fstype, const char *path, unsigned long flags, const char *data)
+// mount_src mounts a new file system named src (what mountinfo shows as its
+// source) of type fstype on box path path.
+static int mount_src(const char *src, const char *fstype, const char *path, unsigned long flags, const char *data)
 {
 	int fd = open_made(NEWROOT, path, 0, O_DIRECTORY);
 	if (fd < 0)
@@ -605,13 +607,18 @@ static int mount_fs(const char *fstype, const char *path, unsigned long flags, c
 	char d[64];
 	fdpath(d, sizeof d, fd);
 	int covered = covers_root(fd);
-	int r = mount(fstype, d, fstype, flags, data && *data ? data : NULL);
+	int r = mount(src, d, fstype, flags, data && *data ? data : NULL);
 	int e = errno;
 	close(fd);
 	errno = e;
 	if (r == 0 && covered)
 		root_covered();
 	return r;
+}
+
+static int mount_fs(const char *fstype, const char *path, unsigned long flags, const char *data)
+{
+	return mount_src(fstype, fstype, path, flags, data);
 }
 
 static int do_symlink(const struct op *o)
@@ -1056,10 +1063,12 @@ static int run_op(const struct op *o)
 	case OP_BIND:
 		return do_bind(o);
 	case OP_TMPFS:
-		return mount_fs("tmpfs", o->str[0],
+		return mount_src(*o->str[2] ? o->str[2] : "tmpfs", "tmpfs", o->str[0],
 				MS_NOSUID | MS_NODEV | ((o->flags & F_NOEXEC) ? MS_NOEXEC : 0), o->str[1]);
 	case OP_PROC:
 		return mount_fs("proc", o->str[0], MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	case OP_MQUEUE:
+		return mount_fs("mqueue", o->str[0], MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	case OP_DEVPTS:
 		return mount_fs("devpts", o->str[0], MS_NOSUID | MS_NOEXEC,
 				*o->str[1] ? o->str[1] : "newinstance,ptmxmode=0666,mode=0620");
