@@ -705,7 +705,7 @@ func (sv *supervisor) wait(ctx context.Context, plan *Plan, mapping idmap.Mappin
 	}
 	var memTick <-chan time.Time
 	if sv.cg != nil {
-		if _, err := sv.cg.HeldMemory(); err == nil {
+		if sv.cg.CanMeasureMemory() {
 			t := time.NewTicker(memPoll)
 			defer t.Stop()
 			memTick = t.C
