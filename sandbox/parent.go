@@ -660,12 +660,13 @@ func (sv *supervisor) waitAll() error {
 // and the wait(2) that follows returns at once), parked in the runtime's
 // network poller: a pidfd becomes readable when its process exits
 // (pidfd_open(2)). A goroutine blocked in waitid instead holds an OS thread
-// in a system call for the box's whole life, and while a P is in a system
-// call the runtime's sysmon thread never sleeps for long (it backs off from
-// 20 µs only while no P is busy): about a tenth of the supervisor's CPU per
-// box in a batch. On any error it returns at once, and the caller's wait
-// blocks as before. The pid cannot be reused before: it is an unreaped
-// child of this process.
+// in a system call for the box's whole life, and the runtime's sysmon
+// thread sleeps without a period only while every P is idle: with one in a
+// system call it polls (every 20 µs, backing off to 10 ms), a tenth of the
+// supervisor's CPU per box in a batch, half of which this saves
+// (docs/performance.md). On any error it returns at once, and the caller's
+// wait blocks as before. The pid cannot be reused before: it is an
+// unreaped child of this process.
 func awaitExit(pid int) {
 	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
 	if err != nil {
