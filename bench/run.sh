@@ -150,6 +150,10 @@ done
 
 # --- the machine -------------------------------------------------------------
 
+cgroup_mode() {
+	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo "cgroup v2"; else echo "cgroup v1 or hybrid"; fi
+}
+
 section "machine"
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 echo "cpus:      $(nproc) ($cpu)"
@@ -159,6 +163,19 @@ if [ -r /etc/debian_version ]; then
 fi
 echo "load:      $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min, at start)"
 echo "user:      $BENCH_USER (uid $(as_user id -u))"
+# Whether the batch's boxes get accounting cgroups: after `sandbox
+# cgroup-setup` (make test runs it) each box makes and removes its own,
+# which costs a batch much of its rate (docs/performance.md); without it
+# they account with rusage. The batch figures below depend on it.
+cg_setup=no
+for d in /sys/fs/cgroup/sandbox-"$BENCH_USER" /sys/fs/cgroup/*/sandbox-"$BENCH_USER"; do
+	[ -d "$d" ] && cg_setup=yes
+done
+if [ "$cg_setup" = yes ]; then
+	echo "cgroups:   $(cgroup_mode) host, set up for $BENCH_USER: every box gets accounting cgroups"
+else
+	echo "cgroups:   $(cgroup_mode) host, not set up for $BENCH_USER: boxes without a cgroup (rusage accounting)"
+fi
 echo "sandbox:   $(as_user "$sbx" version 2>&1 | head -n 1)"
 echo "bwrap:     $(bwrap --version)"
 echo "unshare:   $(unshare --version)"

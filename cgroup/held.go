@@ -51,6 +51,20 @@ func (b *Box) HeldMemory() (int64, error) {
 	return n, nil
 }
 
+// CanMeasureMemory reports whether HeldMemory can work for this box: it has
+// a v1 memory leaf, or its v2 cgroup has the memory controller. A stat, not
+// a first HeldMemory: v1's memory.stat is computed by the kernel on each
+// read, and before the box runs it holds nothing to sample.
+func (b *Box) CanMeasureMemory() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.v2 != nil {
+		_, err := os.Stat(filepath.Join(b.v2Dir, "memory.stat"))
+		return err == nil
+	}
+	return b.leafOf("memory") != nil
+}
+
 // sumStat adds up the values of keys in a flat keyed file ("key value"
 // lines, cgroup's memory.stat); a key the file lacks counts as 0.
 func sumStat(path string, keys []string) (int64, error) {

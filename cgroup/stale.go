@@ -37,6 +37,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -80,7 +81,7 @@ func claimParent(parent, prefix string) (release func()) {
 		return func() {}
 	}
 	var stale []staleLeaf
-	if unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) == nil {
+	if !onlyOwnLeaves(fd, parent) && unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) == nil {
 		stale = findStale(parent, prefix)
 	}
 	// Shared while our own leaf is made, so that no sweep takes it for
@@ -109,6 +110,57 @@ func claimParent(parent, prefix string) (release func()) {
 		if fd >= 0 {
 			unix.Close(fd)
 		}
+	}
+}
+
+// ownLeaves counts, per parent directory, the leaves this process holds
+// locked (lockLeaf to closeLock): in a batch, the parent usually holds
+// nothing else, and its sweep, a listing of the parent and of each leaf's
+// lock per hierarchy and box, would find nothing.
+var ownLeaves struct {
+	mu       sync.Mutex
+	byParent map[string]int
+	parentOf map[int]string // a lock's descriptor to its leaf's parent
+}
+
+// onlyOwnLeaves tells whether every subdirectory of parent (open as fd) is
+// a leaf this process holds locked, so that none can be stale: cgroupfs
+// keeps a directory's link count at 2 plus its number of subdirectories.
+// A leaf made by anyone else, stale or not, raises the count, and the
+// sweep runs as before; so does any count on a file system where the link
+// count means something else (fewer than 2 links).
+func onlyOwnLeaves(fd int, parent string) bool {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Nlink < 2 {
+		return false
+	}
+	ownLeaves.mu.Lock()
+	defer ownLeaves.mu.Unlock()
+	return st.Nlink == 2+uint64(ownLeaves.byParent[parent])
+}
+
+// holdLeaf and dropLeaf keep ownLeaves: lock is the descriptor holding the
+// lock of a leaf below parent.
+func holdLeaf(lock int, parent string) {
+	ownLeaves.mu.Lock()
+	defer ownLeaves.mu.Unlock()
+	if ownLeaves.byParent == nil {
+		ownLeaves.byParent, ownLeaves.parentOf = map[string]int{}, map[int]string{}
+	}
+	ownLeaves.byParent[parent]++
+	ownLeaves.parentOf[lock] = parent
+}
+
+func dropLeaf(lock int) {
+	ownLeaves.mu.Lock()
+	defer ownLeaves.mu.Unlock()
+	parent, ok := ownLeaves.parentOf[lock]
+	if !ok {
+		return
+	}
+	delete(ownLeaves.parentOf, lock)
+	if ownLeaves.byParent[parent]--; ownLeaves.byParent[parent] <= 0 {
+		delete(ownLeaves.byParent, parent)
 	}
 }
 
@@ -179,6 +231,7 @@ func lockLeaf(dir string) (int, error) {
 	for {
 		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
+			holdLeaf(fd, filepath.Dir(dir))
 			return fd, nil
 		}
 		if err != unix.EWOULDBLOCK && err != unix.EINTR {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // removeTree and sumOOMKillsV1 walk a box's cgroup and what the box made
@@ -42,5 +43,26 @@ func TestSumOOMKillsV1(t *testing.T) {
 	write("box/esc", "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n")
 	if n := sumOOMKillsV1(top); n != 3 {
 		t.Fatalf("sumOOMKillsV1 = %d, want 3 (v1 counts a kill only in the victim's own cgroup)", n)
+	}
+}
+
+// Stats reads v1's cpuacct.stat itself (not through the library): USER_HZ
+// ticks to durations, and a file without both fields is an error.
+func TestReadCpuacctStat(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good")
+	if err := os.WriteFile(good, []byte("user 12\nsystem 345\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	user, sys, err := readCpuacctStat(good)
+	if err != nil || user != 120*time.Millisecond || sys != 3450*time.Millisecond {
+		t.Fatalf("readCpuacctStat = %v, %v, %v; want 120ms, 3.45s", user, sys, err)
+	}
+	bad := filepath.Join(dir, "bad")
+	if err := os.WriteFile(bad, []byte("user 12\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := readCpuacctStat(bad); err == nil {
+		t.Fatal("no error for a cpuacct.stat without its system field")
 	}
 }
