@@ -134,3 +134,33 @@ func TestAttackSignalReusedPid(t *testing.T) {
 		<-done
 	}
 }
+
+// Delete removes a box's leaves, then lets their locks go. A New of
+// another box of the same process (a batch) in between counted the removed
+// leaf as one of the parent's subdirectories: a stale leaf beside it (a
+// killed supervisor's, what is left in it still running) then matched the
+// link count of "only this process's locked leaves", and the sweep that
+// kills and removes it was skipped.
+func TestAttackDeletedLeafHidesStale(t *testing.T) {
+	parent := t.TempDir() // a directory's link count is 2 + its subdirectories, as on cgroupfs
+	own := filepath.Join(parent, "test-00000000000000aa")
+	stale := filepath.Join(parent, "test-00000000000000bb")
+	for _, d := range []string{own, stale} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lk, err := lockLeaf(own)
+	if err != nil || lk < 0 {
+		t.Fatalf("lock %s: %d, %v", own, lk, err)
+	}
+	b := &Box{prefix: "test", fd: -1, lock: -1, v1: []*v1Leaf{{ctrl: "memory", dir: own, lock: lk}}}
+	deleteRemoved = func() { claimParent(parent, "test")() } // the next box's New
+	defer func() { deleteRemoved = nil }()
+	if err := b.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Fatalf("the stale leaf %s was not swept: a New while a Delete let go of its leaves took it for one of ours", stale)
+	}
+}

@@ -522,6 +522,7 @@ func (b *Box) AddProc(pid int) error {
 			if lf.required {
 				return fmt.Errorf("cgroup: add pid %d to %s cgroup %s: %w", pid, lf.ctrl, filepath.Join(lf.dir, innerLeaf), err)
 			}
+			dropLeaf(lf.lock) // uncounted before it goes (unholdLeaves)
 			removeTree(lf.dir)
 			closeLock(&lf.lock)
 			continue
@@ -797,6 +798,7 @@ func (b *Box) Delete() error {
 		unix.Close(b.fd)
 		b.fd = -1
 	}
+	b.unholdLeaves()
 	var errs []error
 	if b.v2 != nil {
 		if err := retryDelete(func() error { return removeTree(b.v2Dir) }, nil); err != nil {
@@ -807,6 +809,9 @@ func (b *Box) Delete() error {
 		if err := retryDelete(func() error { return removeTree(lf.dir) }, nil); err != nil {
 			errs = append(errs, fmt.Errorf("cgroup: remove %s cgroup %s: %w", lf.ctrl, lf.dir, err))
 		}
+	}
+	if deleteRemoved != nil {
+		deleteRemoved()
 	}
 	// Released after the removal, removed or not: a leaf that could not
 	// be removed now is left to the next New's sweep (stale.go).
@@ -840,6 +845,7 @@ func (b *Box) removeAll() {
 		unix.Close(b.fd)
 		b.fd = -1
 	}
+	b.unholdLeaves()
 	if b.v2 != nil {
 		removeTree(b.v2Dir)
 	}
@@ -940,6 +946,22 @@ func (b *Box) closeLocks() {
 		closeLock(&lf.lock)
 	}
 }
+
+// unholdLeaves takes the box's leaves out of this process's count of the
+// leaves it holds below each parent (stale.go's ownLeaves) before they are
+// removed, their locks still held: a leaf removed but still counted would
+// make a stale leaf beside it pass for one of ours, and a New in between
+// (another box of a batch) would skip the parent's sweep.
+func (b *Box) unholdLeaves() {
+	dropLeaf(b.lock)
+	for _, lf := range b.v1 {
+		dropLeaf(lf.lock)
+	}
+}
+
+// deleteRemoved, when set (tests), runs in Delete between the removal of
+// the leaves and the release of their locks.
+var deleteRemoved func()
 
 func closeLock(fd *int) {
 	if *fd >= 0 {
