@@ -114,9 +114,10 @@ func claimParent(parent, prefix string) (release func()) {
 }
 
 // ownLeaves counts, per parent directory, the leaves this process holds
-// locked (lockLeaf to closeLock): in a batch, the parent usually holds
-// nothing else, and its sweep, a listing of the parent and of each leaf's
-// lock per hierarchy and box, would find nothing.
+// locked and has not begun to remove (lockLeaf to unholdLeaves or
+// closeLock): in a batch, the parent usually holds nothing else, and its
+// sweep, a listing of the parent and of each leaf's lock per hierarchy and
+// box, would find nothing.
 var ownLeaves struct {
 	mu       sync.Mutex
 	byParent map[string]int
