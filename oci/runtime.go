@@ -142,8 +142,14 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 		ln.SetUnlinkOnClose(false)
 		defer ln.Close()
 	}
+	hst := specs.State{Version: specs.Version, ID: id, Bundle: cfg.Bundle, Annotations: cfg.Spec.Annotations}
+	createHooks, startHooks, err := containerHooks(cfg.Spec.Hooks, hst)
+	if err != nil {
+		return fail(err)
+	}
 	d, err = sandbox.Create(res.Spec, sandbox.CreateOptions{
 		Stdio: engineStdio(res.Spec.TTY), NetNS: res.NetNS, Mapping: res.Mapping,
+		CreateContainer: createHooks, StartContainer: startHooks,
 		// Host root (a root engine): the box runs as nobody or root's
 		// range, which cannot reach the engine's per-container files
 		// or make mount points in its rootfs; the binds are opened as
