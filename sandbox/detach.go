@@ -42,6 +42,9 @@ const createTimeout = 60 * time.Second
 // msgReady is pid 1's "setup done" (OpReady).
 const msgReady = 7
 
+// msgHookHold is pid 1's "mounts made, waiting" (OpHookHold).
+const msgHookHold = 61
+
 // Detached is a box made by Create, its payload not started yet.
 type Detached struct {
 	// Pid is the box's pid 1, in the caller's pid namespace.
@@ -95,6 +98,13 @@ type CreateOptions struct {
 	// payload's exec, as the payload. A failure of the first fails
 	// Create; of the second, the payload does not run.
 	CreateContainer, StartContainer []Hook
+	// CreateRuntime, with CreateContainer hooks, is called with pid 1's
+	// pid while pid 1 waits (OpHookHold) after the box's mounts, before
+	// the createContainer hooks: the OCI runtime's prestart and
+	// createRuntime hooks, which the spec orders first. An error fails
+	// Create. Without CreateContainer hooks it is not called: the runtime
+	// runs those hooks itself once Create returns.
+	CreateRuntime func(pid int) error
 }
 
 // Hook is an OCI hook that pid 1 runs (CreateOptions).
@@ -141,10 +151,14 @@ func hookOps(hooks []Hook, flags uint64) ([]Op, error) {
 // addHooks puts the OpHooks in a Plan of Create's (after detachPlan):
 // createContainer's just before OpPivot, startContainer's between OpReady
 // and OpFork.
-func addHooks(p *Plan, create, start []Hook) error {
+// With hold, an OpHookHold comes before createContainer's.
+func addHooks(p *Plan, create, start []Hook, hold bool) error {
 	cops, err := hookOps(create, 0)
 	if err != nil {
 		return err
+	}
+	if hold && len(cops) > 0 {
+		cops = append([]Op{{Code: OpHookHold}}, cops...)
 	}
 	sops, err := hookOps(start, FlagStartHook)
 	if err != nil {
@@ -244,7 +258,7 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 	if err := detachPlan(plan); err != nil {
 		return nil, &SetupError{Step: "plan", Err: err}
 	}
-	if err := addHooks(plan, o.CreateContainer, o.StartContainer); err != nil {
+	if err := addHooks(plan, o.CreateContainer, o.StartContainer, o.CreateRuntime != nil); err != nil {
 		return nil, err
 	}
 	// The cgroup, before the box exists, so that it is born limited (as
@@ -300,6 +314,17 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 				}
 			case m.typ == msgReady:
 				ready = true
+			case m.typ == msgHookHold:
+				box := sv.boxProcess()
+				if box == nil || o.CreateRuntime == nil {
+					return fail(&SetupError{Step: "create", Err: errors.New("a hook hold without pid 1 or hooks")})
+				}
+				if err := o.CreateRuntime(box.Pid); err != nil {
+					return fail(err)
+				}
+				if err := sv.releaseByte(); err != nil {
+					return fail(err)
+				}
 			case m.typ == msgTTY && m.fd >= 0:
 				console = os.NewFile(uintptr(m.fd), "sandbox-console")
 			case m.typ == msgOpError && m.index >= 0 && int(m.index) < len(plan.Ops) && plan.Ops[m.index].Code == OpHook:

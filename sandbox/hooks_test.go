@@ -14,25 +14,25 @@ func TestAddHooks(t *testing.T) {
 	state := []byte(`{"id":"x"}`)
 	create := []Hook{{Path: "/a", State: state}, {Path: "/b", Args: []string{"b0", "b1"}, Env: []string{"K=V"}, Timeout: 3, State: state}}
 	start := []Hook{{Path: "/c", State: state}}
-	if err := addHooks(p, create, start); err != nil {
+	if err := addHooks(p, create, start, true); err != nil {
 		t.Fatal(err)
 	}
 	var codes []string
 	for _, op := range p.Ops {
 		codes = append(codes, op.String())
 	}
-	want := "proc|hook createContainer[0] /a|hook createContainer[1] /b|pivot_root|sethostname|ready|hook startContainer[0] /c|fork|exec true"
+	want := "proc|hook hold|hook createContainer[0] /a|hook createContainer[1] /b|pivot_root|sethostname|ready|hook startContainer[0] /c|fork|exec true"
 	if got := strings.Join(codes, "|"); got != want {
 		t.Fatalf("plan %s\nwant %s", got, want)
 	}
-	b := p.Ops[2]
+	b := p.Ops[3]
 	if b.Str[0] != "/b\x00b0\x00b1\x00" || b.Str[1] != "K=V\x00" || b.Str[2] != string(state) || b.Arg != 3 || b.Arg2 != 1 || b.Flags&FlagStartHook != 0 {
 		t.Errorf("createContainer[1]: %+v", b)
 	}
-	if a := p.Ops[1]; a.Str[0] != "/a\x00/a\x00" {
+	if a := p.Ops[2]; a.Str[0] != "/a\x00/a\x00" {
 		t.Errorf("createContainer[0] without args: argv %q, want its path", a.Str[0])
 	}
-	if c := p.Ops[6]; c.Flags&FlagStartHook == 0 {
+	if c := p.Ops[7]; c.Flags&FlagStartHook == 0 {
 		t.Errorf("startContainer[0] without FlagStartHook: %+v", c)
 	}
 	if _, err := DecodePlan(p.Encode()); err != nil {
@@ -52,7 +52,7 @@ func TestAddHooks(t *testing.T) {
 		}
 	}
 	for _, bad := range []Hook{{Path: "rel", State: state}, {Path: "/x", Timeout: -1, State: state}, {Path: "/x", State: []byte("[]")}} {
-		if err := addHooks(&Plan{Ops: []Op{{Code: OpPivot}}}, []Hook{bad}, nil); err == nil || !strings.Contains(err.Error(), "hooks.createContainer[0]") {
+		if err := addHooks(&Plan{Ops: []Op{{Code: OpPivot}}}, []Hook{bad}, nil, false); err == nil || !strings.Contains(err.Error(), "hooks.createContainer[0]") {
 			t.Errorf("hook %+v: err %v, want one naming it", bad, err)
 		}
 	}

@@ -149,6 +149,11 @@ const (
 	// OpFork's to OpExec's. Arg2 is its index among its kind. A failure
 	// is ETIMEDOUT, or ECHILD with the hook's wait status.
 	OpHook OpCode = 60
+	// OpHookHold (pid 1, before the createContainer OpHooks) tells the
+	// supervisor the box's mounts are made (msgHookHold) and waits for the
+	// release byte: meanwhile the OCI runtime runs its prestart and
+	// createRuntime hooks, which the spec puts before createContainer's.
+	OpHookHold OpCode = 61
 )
 
 // SetnsOp is the OpSetns joining paths (types: CLONE_NEW* flags) in order.
@@ -203,7 +208,7 @@ var opNames = map[OpCode]string{
 	OpUserns:   "userns", OpUnshare: "unshare", OpSpawn: "spawn pid 1",
 	OpNetHold: "net hold",
 	OpReady:   "ready", OpSetns: "setns", OpOpenTree: "open tree",
-	OpHook: "hook",
+	OpHook: "hook", OpHookHold: "hook hold",
 }
 
 func (c OpCode) String() string {

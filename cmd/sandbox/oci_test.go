@@ -1436,6 +1436,15 @@ func TestOCIContainerHooks(t *testing.T) {
 			if err := os.Chmod(out, 0o777); err != nil {
 				t.Fatal(err)
 			}
+			// The hooks of the runtime (a root caller's: root) and of
+			// the box all append here.
+			order := filepath.Join(out, "order")
+			if err := os.WriteFile(order, nil, 0o666); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(order, 0o666); err != nil {
+				t.Fatal(err)
+			}
 			bundle, root := ociBundle(t, c, "/bin/sh", "-c",
 				`readlink /proc/self/ns/uts > /tmp/out/payload.uts; readlink /proc/self/ns/mnt > /tmp/out/payload.mnt; `+
 					`test -e "$HOSTPATH" && echo yes > /tmp/out/payload.host || echo no > /tmp/out/payload.host`)
@@ -1446,12 +1455,15 @@ func TestOCIContainerHooks(t *testing.T) {
 				s.Hooks = &specs.Hooks{
 					CreateContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c",
 						`cat > "$1/cc.state"; readlink /proc/self/ns/uts > "$1/cc.uts"; readlink /proc/self/ns/mnt > "$1/cc.mnt"; ` +
-							`test -e "$1" && echo yes > "$1/cc.host"; echo "$X" > "$1/cc.env"`, "sh", out},
+							`test -e "$1" && echo yes > "$1/cc.host"; echo "$X" > "$1/cc.env"; echo createContainer >> "$1/order"`, "sh", out},
 						Env: []string{"X=createContainer"}},
 						// It leaves a process behind, which must not live on in the box.
 						{Path: "/bin/sh", Args: []string{"sh", "-c", "setsid " + left + " > /dev/null 2>&1 < /dev/null &"}}},
 					StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c",
-						`cat > /tmp/out/sc.state; readlink /proc/self/ns/mnt > /tmp/out/sc.mnt; test -d /tmp/out && echo box > /tmp/out/sc.root`}}},
+						`cat > /tmp/out/sc.state; readlink /proc/self/ns/mnt > /tmp/out/sc.mnt; test -d /tmp/out && echo box > /tmp/out/sc.root; ` +
+							`echo startContainer >> /tmp/out/order`}}},
+					// The spec runs createRuntime before createContainer.
+					CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", `cat > "$1/cr.state"; echo createRuntime >> "$1/order"`, "sh", out}}},
 				}
 			})
 			if r := c.oci(t, root, "create", "--bundle", bundle, "k1"); r.code != 0 {
@@ -1488,7 +1500,10 @@ func TestOCIContainerHooks(t *testing.T) {
 			if read("cc.env") != "createContainer" {
 				t.Errorf("createContainer's env: %q", read("cc.env"))
 			}
-			for name, status := range map[string]specs.ContainerState{"cc.state": specs.StateCreating, "sc.state": specs.StateCreated} {
+			if o := read("order"); o != "createRuntime\ncreateContainer\nstartContainer" {
+				t.Errorf("hooks ran %q, want createRuntime, createContainer, startContainer", o)
+			}
+			for name, status := range map[string]specs.ContainerState{"cc.state": specs.StateCreating, "sc.state": specs.StateCreated, "cr.state": specs.StateCreated} {
 				var st specs.State
 				if err := json.Unmarshal([]byte(read(name)), &st); err != nil {
 					t.Errorf("%s: stdin %q: %v", name, read(name), err)

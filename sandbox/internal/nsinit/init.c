@@ -84,7 +84,7 @@ enum {
 	OP_SYSCTL = 35,
 	OP_USERNS = 23, OP_UNSHARE = 24, OP_SPAWN = 25, OP_NETHOLD = 26,
 	OP_READY = 27, OP_SETNS = 28, OP_OPEN_TREE = 29,
-	OP_HOOK = 60,
+	OP_HOOK = 60, OP_HOOK_HOLD = 61,
 };
 #define F_READONLY (1u << 0)
 #define F_NODEV (1u << 1)
@@ -112,7 +112,8 @@ enum {
 #define MAX_PLAN (64u << 20)
 
 // Messages to the supervisor: sandbox/parent.go reads the same layout.
-enum { MSG_OP_ERROR = 1, MSG_EXIT = 2, MSG_TTY = 3, MSG_USERNS = 4, MSG_PID = 5, MSG_NET = 6, MSG_READY = 7 };
+enum { MSG_OP_ERROR = 1, MSG_EXIT = 2, MSG_TTY = 3, MSG_USERNS = 4, MSG_PID = 5, MSG_NET = 6, MSG_READY = 7,
+	MSG_HOOK_HOLD = 61 };
 struct msg {
 	uint32_t type;
 	int32_t index;
@@ -1177,6 +1178,18 @@ static int run_op(const struct op *o)
 		return do_setns(o);
 	case OP_OPEN_TREE:
 		return do_open_tree(o);
+	case OP_HOOK_HOLD: {
+		// The box's mounts are made: the runtime runs its prestart and
+		// createRuntime hooks, which come before the createContainer
+		// hooks that follow, and sends the release byte.
+		unsigned char b;
+		report(MSG_HOOK_HOLD, 0, 0, 0);
+		if (read_full(sync_fd, &b, 1) < 0) {
+			errno = EPIPE; // the runtime is gone, or a hook failed
+			return -1;
+		}
+		return 0;
+	}
 	case OP_READY:
 		// Setup is done: the supervisor may hand the box over (OCI
 		// create) while pid 1 waits at OP_FORK for its byte.
