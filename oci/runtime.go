@@ -327,7 +327,7 @@ func Hold(root, id string) error {
 	e := <-ended
 	out := end{Known: e.Known, Status: int(e.Status)}
 	if e.Errno != 0 {
-		out.Error = fmt.Sprintf("payload setup step %d: %v", e.Op, e.Errno)
+		out.Error = "the payload's " + e.SetupFailure()
 	}
 	data, _ := json.Marshal(out)
 	// Under the directory's lock, as every command changes it: a delete
@@ -495,7 +495,7 @@ func Run(root, id string, o CreateOptions) (int, error) {
 	c.postStart()
 	e := d.Wait()
 	if e.Errno != 0 {
-		Log("error", fmt.Sprintf("the payload did not start: its setup step %d: %v", e.Op, e.Errno))
+		Log("error", "the payload did not start: "+e.SetupFailure())
 	}
 	// pid 1 is this process's child here (the creator's).
 	var ws unix.WaitStatus

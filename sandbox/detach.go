@@ -488,6 +488,24 @@ type DetachedEnd struct {
 	// in Op); the exit status is then 125 (setup), 126 or 127 (exec).
 	Errno syscall.Errno
 	Op    int
+	// HookStatus is set when that step was a startContainer hook: its
+	// wait status (SIGKILL past its timeout, with Errno ETIMEDOUT).
+	HookStatus syscall.WaitStatus
+}
+
+// SetupFailure says how the payload's setup failed (Errno is set).
+func (e DetachedEnd) SetupFailure() string {
+	if e.HookStatus == 0 {
+		return fmt.Sprintf("setup step %d: %v", e.Op, e.Errno)
+	}
+	why := fmt.Sprintf("exit status %d", e.HookStatus.ExitStatus())
+	switch {
+	case e.Errno == syscall.ETIMEDOUT:
+		why = "did not exit within its timeout: killed"
+	case e.HookStatus.Signaled():
+		why = fmt.Sprintf("killed by signal %d", e.HookStatus.Signal())
+	}
+	return fmt.Sprintf("hooks.startContainer (setup step %d): %s", e.Op, why)
 }
 
 // Wait is WaitDetached in the process that created the box (OCI run).
@@ -498,6 +516,7 @@ func (d *Detached) Wait() DetachedEnd {
 		case msgOpError:
 			if end.Errno == 0 {
 				end.Op, end.Errno = int(m.index), syscall.Errno(m.errno)
+				end.HookStatus = syscall.WaitStatus(m.status)
 			}
 		case msgExit:
 			end.Status, end.Known = syscall.WaitStatus(m.status), true
@@ -526,6 +545,7 @@ func WaitDetached(sync *os.File) DetachedEnd {
 		case msgOpError:
 			if end.Errno == 0 {
 				end.Op, end.Errno = int(m.index), syscall.Errno(m.errno)
+				end.HookStatus = syscall.WaitStatus(m.status)
 			}
 		case msgExit:
 			end.Status, end.Known = syscall.WaitStatus(m.status), true

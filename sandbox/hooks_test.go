@@ -57,3 +57,21 @@ func TestAddHooks(t *testing.T) {
 		}
 	}
 }
+
+// A failed startContainer hook is told apart from another setup step by
+// its wait status, never 0.
+func TestSetupFailure(t *testing.T) {
+	for _, tc := range []struct {
+		e    DetachedEnd
+		want string
+	}{
+		{DetachedEnd{Op: 7, Errno: syscall.ENOENT}, "setup step 7: no such file or directory"},
+		{DetachedEnd{Op: 7, Errno: syscall.ECHILD, HookStatus: 3 << 8}, "hooks.startContainer (setup step 7): exit status 3"},
+		{DetachedEnd{Op: 7, Errno: syscall.ETIMEDOUT, HookStatus: 9}, "hooks.startContainer (setup step 7): did not exit within its timeout: killed"},
+		{DetachedEnd{Op: 7, Errno: syscall.ECHILD, HookStatus: 15}, "hooks.startContainer (setup step 7): killed by signal 15"},
+	} {
+		if got := tc.e.SetupFailure(); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.e, got, tc.want)
+		}
+	}
+}

@@ -1529,12 +1529,17 @@ func TestOCIContainerHooks(t *testing.T) {
 			if read("payload.uts") != "" {
 				t.Errorf("the payload ran after a failing startContainer hook")
 			}
+			r := c.oci(t, root, "run", "--bundle", bundle, "k5")
+			if r.code == 0 || !strings.Contains(r.stderr, "the payload did not start: hooks.startContainer (setup step") ||
+				!strings.Contains(r.stderr, "exit status 3") || read("payload.uts") != "" {
+				t.Errorf("run with a failing startContainer hook: want an error naming it, no payload\n%s", r)
+			}
 
 			// A failing createContainer fails create, naming it.
 			ociEdit(t, bundle, func(s *specs.Spec) {
 				s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}, {Path: "/bin/sh", Args: []string{"sh", "-c", "exit 3"}}}}
 			})
-			r := c.oci(t, root, "create", "--bundle", bundle, "k3")
+			r = c.oci(t, root, "create", "--bundle", bundle, "k3")
 			if r.code == 0 || !strings.Contains(r.stderr, "hooks.createContainer[1] (/bin/sh): exit status 3") {
 				t.Errorf("create with a failing createContainer hook: want an error naming it\n%s", r)
 			}

@@ -1379,7 +1379,8 @@ static void hook_child(const struct op *ops, long i, long n, int in)
 // sandbox.HookOp): in the box's namespaces, as pid 1's child, given the
 // state on its stdin, killed when its timeout (Arg seconds, 0: none)
 // passes. Whatever it leaves running is killed when it ends. A failure
-// is ETIMEDOUT, or ECHILD with its wait status in op_status.
+// is ETIMEDOUT, or ECHILD, with its wait status in op_status (never 0:
+// the supervisor tells a hook's failure by it).
 static int do_hook(const struct op *ops, long i, long n)
 {
 	const struct op *o = &ops[i];
@@ -1448,6 +1449,7 @@ static int do_hook(const struct op *ops, long i, long n)
 	free(in);
 	kill_children(); // the hook too, when it timed out
 	if (timed_out) {
+		op_status = SIGKILL; // as killed: a hook's failure is never status 0
 		errno = ETIMEDOUT;
 		return -1;
 	}
