@@ -1455,7 +1455,8 @@ func TestOCIContainerHooks(t *testing.T) {
 				s.Hooks = &specs.Hooks{
 					CreateContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c",
 						`cat > "$1/cc.state"; readlink /proc/self/ns/uts > "$1/cc.uts"; readlink /proc/self/ns/mnt > "$1/cc.mnt"; ` +
-							`test -e "$1" && echo yes > "$1/cc.host"; echo "$X" > "$1/cc.env"; echo createContainer >> "$1/order"`, "sh", out},
+							`test -e "$1" && echo yes > "$1/cc.host"; echo "$X" > "$1/cc.env"; echo createContainer >> "$1/order"; ` +
+							`pid=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' "$1/cc.state"); ls /proc/$pid/fd > /dev/null 2>&1 && echo open > "$1/cc.fd" || echo denied > "$1/cc.fd"`, "sh", out},
 						Env: []string{"X=createContainer"}},
 						// It leaves a process behind, which must not live on in the box.
 						{Path: "/bin/sh", Args: []string{"sh", "-c", "setsid " + left + " > /dev/null 2>&1 < /dev/null &"}}},
@@ -1493,6 +1494,9 @@ func TestOCIContainerHooks(t *testing.T) {
 			}
 			if read("cc.host") != "yes" || read("payload.host") != "no" {
 				t.Errorf("host path %s: createContainer saw %q, the payload %q: want yes (before pivot_root), no", out, read("cc.host"), read("payload.host"))
+			}
+			if read("cc.fd") != "denied" {
+				t.Errorf("createContainer could list pid 1's descriptors: %q, want denied (pid 1 not dumpable)", read("cc.fd"))
 			}
 			if read("sc.root") != "box" {
 				t.Errorf("startContainer did not see the box's root (after pivot_root): %q", read("sc.root"))

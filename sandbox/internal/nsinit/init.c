@@ -1386,6 +1386,13 @@ static int do_hook(const struct op *ops, long i, long n)
 	const struct op *o = &ops[i];
 	if (o->flags & F_START_HOOK)
 		read_start();
+	// A hook runs with pid 1's ids and capabilities in the box's user
+	// namespace: non-dumpable (as OP_NOT_DUMPABLE makes it after the
+	// pivot), pid 1 cannot be ptraced by it, nor its descriptors (the
+	// sync socket, the trees opened as the caller) reopened through
+	// /proc/1/fd.
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return -1;
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -1;
