@@ -44,6 +44,12 @@
 //                                                        reaps; payload exits
 //              <-- MSG_EXIT {wait status}
 //              EOF (pid 1 exits)
+//
+// An OCI container's hooks in the box (OP_HOOK): before OP_PIVOT pid 1 may
+// say MSG_HOOK_HOLD (OP_HOOK_HOLD) and wait for a release byte while the
+// runtime runs its own prestart and createRuntime hooks, then runs the
+// createContainer hooks; the startContainer hooks come after OP_READY, and
+// the first of them reads the start byte that OP_FORK reads otherwise.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
