@@ -35,6 +35,10 @@ func TestAddHooks(t *testing.T) {
 	if c := p.Ops[7]; c.Flags&FlagStartHook == 0 {
 		t.Errorf("startContainer[0] without FlagStartHook: %+v", c)
 	}
+	// A decoded op may carry no strings (--dry-run prints what it got).
+	if got := (Op{Code: OpHook, Arg2: 2}).String(); got != "hook createContainer[2]" {
+		t.Errorf("an OpHook without strings: %q", got)
+	}
 	if _, err := DecodePlan(p.Encode()); err != nil {
 		t.Errorf("round trip: %v", err)
 	}

@@ -278,7 +278,10 @@ func (o Op) String() string {
 	case OpUnshare:
 		fmt.Fprintf(&b, " %s", namespaceNames(o.Arg))
 	case OpHook:
-		fmt.Fprintf(&b, " %s[%d] %s", hookKind(o.Flags), o.Arg2, strings.SplitN(o.Str[0], "\x00", 2)[0])
+		fmt.Fprintf(&b, " %s[%d]", hookKind(o.Flags), o.Arg2)
+		if len(o.Str) > 0 {
+			fmt.Fprintf(&b, " %s", strings.SplitN(o.Str[0], "\x00", 2)[0])
+		}
 	case OpNetHold:
 		b.WriteString(": the supervisor installs the egress policy and starts pasta on the box's network namespace")
 	case OpSetns:
