@@ -1547,6 +1547,18 @@ func TestOCIContainerHooks(t *testing.T) {
 			if r.code == 0 || !strings.Contains(r.stderr, "hooks.createContainer[1] (/bin/sh): exit status 3") {
 				t.Errorf("create with a failing createContainer hook: want an error naming it\n%s", r)
 			}
+			// A failing createRuntime, run while pid 1 waits before
+			// the createContainer hooks, fails create before them.
+			ociEdit(t, bundle, func(s *specs.Spec) {
+				s.Hooks = &specs.Hooks{
+					CreateRuntime:   []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "exit 4"}}},
+					CreateContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", `echo ran > "$1/cc6"`, "sh", out}}},
+				}
+			})
+			r = c.oci(t, root, "create", "--bundle", bundle, "k6")
+			if r.code == 0 || !strings.Contains(r.stderr, "hooks.createRuntime[0]") || read("cc6") != "" {
+				t.Errorf("create with a failing createRuntime before createContainer: want an error naming it, createContainer not run (%q)\n%s", read("cc6"), r)
+			}
 			// A hanging one is killed at its timeout, with what it
 			// started, and fails create.
 			marker := fmt.Sprintf("sleep 1%d.5", time.Now().UnixNano()%100000)
@@ -1569,7 +1581,7 @@ func TestOCIContainerHooks(t *testing.T) {
 			if ents, _ := os.ReadDir(root); len(ents) != 0 {
 				t.Errorf("state left: %v", ents)
 			}
-			for _, id := range []string{"k3", "k4"} {
+			for _, id := range []string{"k3", "k4", "k6"} {
 				if procs := pgrep("sandbox-hold " + id); len(procs) > 0 {
 					t.Errorf("holder left: %v", procs)
 				}
