@@ -190,11 +190,12 @@ func TestToSpecRefuses(t *testing.T) {
 		{"mounts[4].destination", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "x", Type: "tmpfs"})
 		}},
-		{"hooks.createContainer", func(s *specs.Spec) {
-			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}}
+		{"hooks.createContainer[0].path", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "true"}}}
 		}},
-		{"hooks.startContainer", func(s *specs.Spec) {
-			s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/true"}}, StartContainer: []specs.Hook{{Path: "/bin/true"}}}
+		{"hooks.startContainer[1].timeout", func(s *specs.Spec) {
+			neg := -1
+			s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/true"}}, StartContainer: []specs.Hook{{Path: "/bin/true"}, {Path: "/bin/true", Timeout: &neg}}}
 		}},
 		{"hooks.poststart[1].path", func(s *specs.Spec) {
 			s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/true"}, {Path: "true"}}}

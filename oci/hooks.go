@@ -14,6 +14,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/sandbox-dev/sandbox/sandbox"
 )
 
 // Hooks (config.json's hooks): programs of the config's choosing that the
@@ -22,7 +24,7 @@ import (
 // privileges (host root for a root engine), as runc runs them: whoever
 // writes config.json already chooses what the runtime runs (SECURITY.md).
 //
-// Those run in the runtime's namespaces are supported:
+// Those run by the runtime, in its namespaces:
 //
 //	prestart, createRuntime  create, once the box is built and pid 1 waits;
 //	                         a failure fails create (the box is removed)
@@ -32,8 +34,8 @@ import (
 //	                         is a warning
 //
 // createContainer and startContainer run in the container's namespaces,
-// which needs the exec path (sandbox.Join) to run a program of the
-// runtime's mount namespace: refused, naming the field, until then.
+// run by its pid 1 (sandbox.CreateOptions, OpHook), with the box's
+// privileges, not the caller's: see containerHooks.
 
 // Log reports what the runtime goes on after: at level "warning", what
 // the spec has it "log a warning" for (a failed poststart or poststop
@@ -48,16 +50,11 @@ func checkHooks(h *specs.Hooks) error {
 	if h == nil {
 		return nil
 	}
-	if len(h.CreateContainer) > 0 {
-		return fieldErr("hooks.createContainer", "hooks in the container's namespaces are not supported yet")
-	}
-	if len(h.StartContainer) > 0 {
-		return fieldErr("hooks.startContainer", "hooks in the container's namespaces are not supported yet")
-	}
 	for _, k := range []struct {
 		name  string
 		hooks []specs.Hook
-	}{{"prestart", h.Prestart}, {"createRuntime", h.CreateRuntime}, {"poststart", h.Poststart}, {"poststop", h.Poststop}} {
+	}{{"prestart", h.Prestart}, {"createRuntime", h.CreateRuntime}, {"createContainer", h.CreateContainer},
+		{"startContainer", h.StartContainer}, {"poststart", h.Poststart}, {"poststop", h.Poststop}} {
 		for i, hk := range k.hooks {
 			field := fmt.Sprintf("hooks.%s[%d]", k.name, i)
 			if !filepath.IsAbs(hk.Path) {
@@ -167,4 +164,46 @@ func runHook(h specs.Hook, state []byte) error {
 		err = fmt.Errorf("%w: %s", err, o)
 	}
 	return err
+}
+
+// maxHookState bounds the state a createContainer or startContainer hook
+// gets: it travels in the Plan, once per hook.
+const maxHookState = 1 << 20
+
+// containerHooks are the createContainer and startContainer hooks for
+// sandbox.Create, each with its state (runc's: "creating" for the first,
+// "created" for the second; pid 1 adds its pid). pid 1 runs them in the
+// box's namespaces as the box's root (createContainer, before pivot_root,
+// its root the runtime's tree) or as the payload (startContainer, after
+// every step of the payload's: credentials, no_new_privs, Landlock, the
+// seccomp filter), never with the caller's host privileges.
+func containerHooks(h *specs.Hooks, st specs.State) (create, start []sandbox.Hook, err error) {
+	if h == nil {
+		return nil, nil, nil
+	}
+	conv := func(kind string, hooks []specs.Hook, status specs.ContainerState) ([]sandbox.Hook, error) {
+		st := st
+		st.Status, st.Pid = status, 0
+		state, err := json.Marshal(st)
+		if err != nil {
+			return nil, err
+		}
+		if len(state) > maxHookState {
+			return nil, fieldErr("hooks."+kind, "the state (annotations) is %d bytes, more than %d", len(state), maxHookState)
+		}
+		var out []sandbox.Hook
+		for _, hk := range hooks {
+			t := 0
+			if hk.Timeout != nil {
+				t = *hk.Timeout
+			}
+			out = append(out, sandbox.Hook{Path: hk.Path, Args: hk.Args, Env: hk.Env, Timeout: t, State: state})
+		}
+		return out, nil
+	}
+	if create, err = conv("createContainer", h.CreateContainer, specs.StateCreating); err != nil {
+		return nil, nil, err
+	}
+	start, err = conv("startContainer", h.StartContainer, specs.StateCreated)
+	return create, start, err
 }

@@ -142,8 +142,35 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 		ln.SetUnlinkOnClose(false)
 		defer ln.Close()
 	}
+	hst := specs.State{Version: specs.Version, ID: id, Bundle: cfg.Bundle, Annotations: cfg.Spec.Annotations}
+	createHooks, startHooks, err := containerHooks(cfg.Spec.Hooks, hst)
+	if err != nil {
+		return fail(err)
+	}
+	// prestart (deprecated) and createRuntime: once the box is built, in
+	// the runtime's namespaces; a failure fails create, and fail removes
+	// the box. With createContainer hooks, which the spec runs after
+	// them, pid 1 waits for them before its pivot_root (CreateRuntime);
+	// without, once pid 1 waits to start.
+	runtimeHooks := func(pid int) error {
+		h := cfg.Spec.Hooks
+		if h == nil {
+			return nil
+		}
+		st := hst
+		st.Status, st.Pid = specs.StateCreated, pid
+		if err := runHooks("prestart", h.Prestart, st); err != nil {
+			return err
+		}
+		return runHooks("createRuntime", h.CreateRuntime, st)
+	}
+	var atHold func(int) error
+	if len(createHooks) > 0 {
+		atHold = runtimeHooks
+	}
 	d, err = sandbox.Create(res.Spec, sandbox.CreateOptions{
 		Stdio: engineStdio(res.Spec.TTY), NetNS: res.NetNS, Mapping: res.Mapping,
+		CreateContainer: createHooks, StartContainer: startHooks, CreateRuntime: atHold,
 		// Host root (a root engine): the box runs as nobody or root's
 		// range, which cannot reach the engine's per-container files
 		// or make mount points in its rootfs; the binds are opened as
@@ -169,14 +196,8 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 	} else {
 		return fail(errors.New("pid 1 is gone"))
 	}
-	// prestart (deprecated) and createRuntime: the box is built, pid 1
-	// waits; a failure fails create, and fail removes the box.
-	if h := cfg.Spec.Hooks; h != nil {
-		st := c.ociState()
-		if err := runHooks("prestart", h.Prestart, st); err != nil {
-			return fail(err)
-		}
-		if err := runHooks("createRuntime", h.CreateRuntime, st); err != nil {
+	if atHold == nil {
+		if err := runtimeHooks(d.Pid); err != nil {
 			return fail(err)
 		}
 	}
@@ -306,7 +327,7 @@ func Hold(root, id string) error {
 	e := <-ended
 	out := end{Known: e.Known, Status: int(e.Status)}
 	if e.Errno != 0 {
-		out.Error = fmt.Sprintf("payload setup step %d: %v", e.Op, e.Errno)
+		out.Error = "the payload's " + e.SetupFailure()
 	}
 	data, _ := json.Marshal(out)
 	// Under the directory's lock, as every command changes it: a delete
@@ -474,7 +495,7 @@ func Run(root, id string, o CreateOptions) (int, error) {
 	c.postStart()
 	e := d.Wait()
 	if e.Errno != 0 {
-		Log("error", fmt.Sprintf("the payload did not start: its setup step %d: %v", e.Op, e.Errno))
+		Log("error", "the payload did not start: "+e.SetupFailure())
 	}
 	// pid 1 is this process's child here (the creator's).
 	var ws unix.WaitStatus

@@ -42,6 +42,9 @@ const createTimeout = 60 * time.Second
 // msgReady is pid 1's "setup done" (OpReady).
 const msgReady = 7
 
+// msgHookHold is pid 1's "mounts made, waiting" (OpHookHold).
+const msgHookHold = 61
+
 // Detached is a box made by Create, its payload not started yet.
 type Detached struct {
 	// Pid is the box's pid 1, in the caller's pid namespace.
@@ -89,6 +92,118 @@ type CreateOptions struct {
 	// the box's ids, and the bind's flags are set as for any bind. See
 	// callerMounts for what differs.
 	CallerMounts bool
+	// CreateContainer and StartContainer are OCI hooks run by pid 1 in
+	// the box's namespaces (OpHook): the first after the box's mounts,
+	// before pivot_root, the second at the start, just before the
+	// payload's exec, as the payload. A failure of the first fails
+	// Create; of the second, the payload does not run.
+	CreateContainer, StartContainer []Hook
+	// CreateRuntime, with CreateContainer hooks, is called with pid 1's
+	// pid while pid 1 waits (OpHookHold) after the box's mounts, before
+	// the createContainer hooks: the OCI runtime's prestart and
+	// createRuntime hooks, which the spec orders first. An error fails
+	// Create. Without CreateContainer hooks it is not called: the runtime
+	// runs those hooks itself once Create returns.
+	CreateRuntime func(pid int) error
+}
+
+// Hook is an OCI hook that pid 1 runs (CreateOptions).
+type Hook struct {
+	Path string
+	// Args is its argv (none: Path alone); Env its whole environment.
+	Args, Env []string
+	// Timeout is in seconds; 0: none.
+	Timeout int
+	// State is the container's state JSON, without a pid: pid 1 adds its
+	// own, as the caller sees it, before the closing brace.
+	State []byte
+}
+
+// hookKind is the OCI name of an OpHook's kind.
+func hookKind(flags uint64) string {
+	if flags&FlagStartHook != 0 {
+		return "startContainer"
+	}
+	return "createContainer"
+}
+
+// hookOps are the OpHooks of hooks, flags FlagStartHook or 0.
+func hookOps(hooks []Hook, flags uint64) ([]Op, error) {
+	var ops []Op
+	for i, h := range hooks {
+		field := fmt.Sprintf("hooks.%s[%d]", hookKind(flags), i)
+		if !path.IsAbs(h.Path) || h.Timeout < 0 {
+			return nil, specErr(field, "%q, timeout %d: an absolute path and a timeout of 0 or more", h.Path, h.Timeout)
+		}
+		if len(h.State) == 0 || h.State[len(h.State)-1] != '}' {
+			return nil, specErr(field, "its state is not a JSON object")
+		}
+		args := h.Args
+		if len(args) == 0 {
+			args = []string{h.Path}
+		}
+		ops = append(ops, Op{Code: OpHook, Flags: flags, Arg: uint64(h.Timeout), Arg2: uint64(i),
+			Str: []string{joinNUL(append([]string{h.Path}, args...)), joinNUL(h.Env), string(h.State)}})
+	}
+	return ops, nil
+}
+
+// addHooks puts the OpHooks in a Plan of Create's (after detachPlan):
+// createContainer's just before OpPivot, startContainer's between OpReady
+// and OpFork.
+// With hold, an OpHookHold comes before createContainer's.
+func addHooks(p *Plan, create, start []Hook, hold bool) error {
+	cops, err := hookOps(create, 0)
+	if err != nil {
+		return err
+	}
+	if hold && len(cops) > 0 {
+		cops = append([]Op{{Code: OpHookHold}}, cops...)
+	}
+	sops, err := hookOps(start, FlagStartHook)
+	if err != nil {
+		return err
+	}
+	insert := func(code OpCode, after int, ops []Op) error {
+		if len(ops) == 0 {
+			return nil
+		}
+		for i, op := range p.Ops {
+			if op.Code == code {
+				i += after
+				p.Ops = append(p.Ops[:i], append(ops, p.Ops[i:]...)...)
+				return nil
+			}
+		}
+		return fmt.Errorf("the plan has no %s for the hooks", code)
+	}
+	if err := insert(OpPivot, 0, cops); err != nil {
+		return err
+	}
+	return insert(OpReady, 1, sops)
+}
+
+// hookError names a failed OpHook (a setup error of op).
+func hookError(op Op, errno syscall.Errno, status int32) error {
+	name := strings.SplitN(op.Str[0], "\x00", 2)[0]
+	err := fmt.Errorf("%w", errno)
+	switch {
+	case errno == syscall.ETIMEDOUT:
+		err = fmt.Errorf("did not exit within its timeout (%ds): killed", op.Arg)
+	case errno == syscall.ECHILD:
+		ws := syscall.WaitStatus(status)
+		switch {
+		case ws.Exited() && ws.ExitStatus() == 127:
+			err = errors.New("exit status 127 (not found)")
+		case ws.Exited() && ws.ExitStatus() == 125:
+			err = errors.New("exit status 125 (it or its setup failed)")
+		case ws.Exited():
+			err = fmt.Errorf("exit status %d", ws.ExitStatus())
+		case ws.Signaled():
+			err = fmt.Errorf("killed by signal %d", ws.Signal())
+		}
+	}
+	return fmt.Errorf("hooks.%s[%d] (%s): %w", hookKind(op.Flags), op.Arg2, name, err)
 }
 
 // Create builds the box of s and returns once its pid 1 is ready to start
@@ -143,6 +258,9 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 	if err := detachPlan(plan); err != nil {
 		return nil, &SetupError{Step: "plan", Err: err}
 	}
+	if err := addHooks(plan, o.CreateContainer, o.StartContainer, o.CreateRuntime != nil); err != nil {
+		return nil, err
+	}
 	// The cgroup, before the box exists, so that it is born limited (as
 	// Run does); it stays after Create returns (Detached.Cgroup).
 	var cg *cgroup.Box
@@ -196,8 +314,21 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 				}
 			case m.typ == msgReady:
 				ready = true
+			case m.typ == msgHookHold:
+				box := sv.boxProcess()
+				if box == nil || o.CreateRuntime == nil {
+					return fail(&SetupError{Step: "create", Err: errors.New("a hook hold without pid 1 or hooks")})
+				}
+				if err := o.CreateRuntime(box.Pid); err != nil {
+					return fail(err)
+				}
+				if err := sv.releaseByte(); err != nil {
+					return fail(err)
+				}
 			case m.typ == msgTTY && m.fd >= 0:
 				console = os.NewFile(uintptr(m.fd), "sandbox-console")
+			case m.typ == msgOpError && m.index >= 0 && int(m.index) < len(plan.Ops) && plan.Ops[m.index].Code == OpHook:
+				return fail(hookError(plan.Ops[m.index], syscall.Errno(m.errno), m.status))
 			case m.typ == msgOpError:
 				return fail(opError(plan, int(m.index), syscall.Errno(m.errno), s.Rootfs))
 			case m.typ == msgExit:
@@ -357,6 +488,24 @@ type DetachedEnd struct {
 	// in Op); the exit status is then 125 (setup), 126 or 127 (exec).
 	Errno syscall.Errno
 	Op    int
+	// HookStatus is set when that step was a startContainer hook: its
+	// wait status (SIGKILL past its timeout, with Errno ETIMEDOUT).
+	HookStatus syscall.WaitStatus
+}
+
+// SetupFailure says how the payload's setup failed (Errno is set).
+func (e DetachedEnd) SetupFailure() string {
+	if e.HookStatus == 0 {
+		return fmt.Sprintf("setup step %d: %v", e.Op, e.Errno)
+	}
+	why := fmt.Sprintf("exit status %d", e.HookStatus.ExitStatus())
+	switch {
+	case e.Errno == syscall.ETIMEDOUT:
+		why = "did not exit within its timeout: killed"
+	case e.HookStatus.Signaled():
+		why = fmt.Sprintf("killed by signal %d", e.HookStatus.Signal())
+	}
+	return fmt.Sprintf("hooks.startContainer (setup step %d): %s", e.Op, why)
 }
 
 // Wait is WaitDetached in the process that created the box (OCI run).
@@ -367,6 +516,7 @@ func (d *Detached) Wait() DetachedEnd {
 		case msgOpError:
 			if end.Errno == 0 {
 				end.Op, end.Errno = int(m.index), syscall.Errno(m.errno)
+				end.HookStatus = syscall.WaitStatus(m.status)
 			}
 		case msgExit:
 			end.Status, end.Known = syscall.WaitStatus(m.status), true
@@ -395,6 +545,7 @@ func WaitDetached(sync *os.File) DetachedEnd {
 		case msgOpError:
 			if end.Errno == 0 {
 				end.Op, end.Errno = int(m.index), syscall.Errno(m.errno)
+				end.HookStatus = syscall.WaitStatus(m.status)
 			}
 		case msgExit:
 			end.Status, end.Known = syscall.WaitStatus(m.status), true

@@ -138,6 +138,22 @@ const (
 	// An empty Str[0]: only the mount point is made (for a tmpfs, proc
 	// or devpts of the box's). See CreateOptions.CallerMounts.
 	OpOpenTree OpCode = 29
+	// OpHook (pid 1) runs an OCI createContainer or startContainer hook
+	// (Hook, HookOp): forks, execs Str[0]'s first element with the rest as
+	// its argv and Str[1] as its environment (both NUL-separated), writes
+	// Str[2] (the state JSON, its pid added by pid 1) to its stdin, kills
+	// it after Arg seconds (0: never), and kills whatever it left running
+	// once it ends. Before OpPivot (createContainer) its root is the
+	// host's tree; with FlagStartHook (startContainer, after OpReady) it
+	// first waits for the start byte and runs the payload's own steps,
+	// OpFork's to OpExec's. Arg2 is its index among its kind. A failure
+	// is ETIMEDOUT, or ECHILD with the hook's wait status.
+	OpHook OpCode = 60
+	// OpHookHold (pid 1, before the createContainer OpHooks) tells the
+	// supervisor the box's mounts are made (msgHookHold) and waits for the
+	// release byte: meanwhile the OCI runtime runs its prestart and
+	// createRuntime hooks, which the spec puts before createContainer's.
+	OpHookHold OpCode = 61
 )
 
 // SetnsOp is the OpSetns joining paths (types: CLONE_NEW* flags) in order.
@@ -175,6 +191,8 @@ const (
 	// lacks is an error, not skipped: a sysctl a config asks for is set or
 	// the box is not made.
 	FlagStrict uint64 = 1 << 12
+	// FlagStartHook (hook): a startContainer hook, run at the start.
+	FlagStartHook uint64 = 1 << 13
 )
 
 var opNames = map[OpCode]string{
@@ -190,6 +208,7 @@ var opNames = map[OpCode]string{
 	OpUserns:   "userns", OpUnshare: "unshare", OpSpawn: "spawn pid 1",
 	OpNetHold: "net hold",
 	OpReady:   "ready", OpSetns: "setns", OpOpenTree: "open tree",
+	OpHook: "hook", OpHookHold: "hook hold",
 }
 
 func (c OpCode) String() string {
@@ -258,6 +277,11 @@ func (o Op) String() string {
 		}
 	case OpUnshare:
 		fmt.Fprintf(&b, " %s", namespaceNames(o.Arg))
+	case OpHook:
+		fmt.Fprintf(&b, " %s[%d]", hookKind(o.Flags), o.Arg2)
+		if len(o.Str) > 0 {
+			fmt.Fprintf(&b, " %s", strings.SplitN(o.Str[0], "\x00", 2)[0])
+		}
 	case OpNetHold:
 		b.WriteString(": the supervisor installs the egress policy and starts pasta on the box's network namespace")
 	case OpSetns:

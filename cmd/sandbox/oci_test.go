@@ -1418,3 +1418,174 @@ func TestOCIMqueue(t *testing.T) {
 		})
 	}
 }
+
+// createContainer and startContainer hooks run in the box's namespaces,
+// run by its pid 1: createContainer before pivot_root (it sees the host's
+// tree, which the payload cannot), startContainer after it (it sees the
+// box's root) as the payload; each gets the state on stdin. A failing or
+// hanging createContainer fails create and leaves nothing; a failing
+// startContainer keeps the payload from running.
+func TestOCIContainerHooks(t *testing.T) {
+	for _, c := range ociCallers {
+		t.Run(c.name, func(t *testing.T) {
+			c.gate(t)
+			out := hostDir(t)
+			left := fmt.Sprintf("sleep 2%d.5", time.Now().UnixNano()%100000)
+			// The box's ids (a root caller's: nobody or root's range)
+			// write here.
+			if err := os.Chmod(out, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			// The hooks of the runtime (a root caller's: root) and of
+			// the box all append here.
+			order := filepath.Join(out, "order")
+			if err := os.WriteFile(order, nil, 0o666); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(order, 0o666); err != nil {
+				t.Fatal(err)
+			}
+			bundle, root := ociBundle(t, c, "/bin/sh", "-c",
+				`readlink /proc/self/ns/uts > /tmp/out/payload.uts; readlink /proc/self/ns/mnt > /tmp/out/payload.mnt; `+
+					`test -e "$HOSTPATH" && echo yes > /tmp/out/payload.host || echo no > /tmp/out/payload.host`)
+			ociEdit(t, bundle, func(s *specs.Spec) {
+				s.Process.Env = append(s.Process.Env, "HOSTPATH="+out)
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp/out", Type: "bind", Source: out, Options: []string{"rbind", "rw"}})
+				s.Annotations = map[string]string{"k": "v"}
+				s.Hooks = &specs.Hooks{
+					CreateContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c",
+						`cat > "$1/cc.state"; readlink /proc/self/ns/uts > "$1/cc.uts"; readlink /proc/self/ns/mnt > "$1/cc.mnt"; ` +
+							`test -e "$1" && echo yes > "$1/cc.host"; echo "$X" > "$1/cc.env"; echo createContainer >> "$1/order"; ` +
+							`pid=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' "$1/cc.state"); ls /proc/$pid/fd > /dev/null 2>&1 && echo open > "$1/cc.fd" || echo denied > "$1/cc.fd"`, "sh", out},
+						Env: []string{"X=createContainer"}},
+						// It leaves a process behind, which must not live on in the box.
+						{Path: "/bin/sh", Args: []string{"sh", "-c", "setsid " + left + " > /dev/null 2>&1 < /dev/null &"}}},
+					StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c",
+						`cat > /tmp/out/sc.state; readlink /proc/self/ns/mnt > /tmp/out/sc.mnt; test -d /tmp/out && echo box > /tmp/out/sc.root; ` +
+							`echo startContainer >> /tmp/out/order`}}},
+					// The spec runs createRuntime before createContainer.
+					CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", `cat > "$1/cr.state"; echo createRuntime >> "$1/order"`, "sh", out}}},
+				}
+			})
+			if r := c.oci(t, root, "create", "--bundle", bundle, "k1"); r.code != 0 {
+				t.Fatalf("create:\n%s", r)
+			}
+			created := ociState(t, c, root, "k1")
+			if p := pgrep(left); len(p) > 0 {
+				t.Errorf("what a createContainer hook left running lives on: %v", p)
+			}
+			if r := c.oci(t, root, "start", "k1"); r.code != 0 {
+				t.Fatalf("start:\n%s", r)
+			}
+			waitStatus(t, c, root, "k1", specs.StateStopped)
+			if r := c.oci(t, root, "delete", "k1"); r.code != 0 {
+				t.Fatalf("delete:\n%s", r)
+			}
+			read := func(name string) string {
+				b, _ := os.ReadFile(filepath.Join(out, name))
+				return strings.TrimSpace(string(b))
+			}
+			hostUTS, _ := os.Readlink("/proc/self/ns/uts")
+			if u := read("cc.uts"); u == "" || u == hostUTS || u != read("payload.uts") {
+				t.Errorf("createContainer's uts namespace %q, the host's %q, the payload's %q: want the payload's", u, hostUTS, read("payload.uts"))
+			}
+			if m := read("cc.mnt"); m == "" || m != read("payload.mnt") || m != read("sc.mnt") {
+				t.Errorf("mount namespaces: createContainer %q, startContainer %q, payload %q: want one", m, read("sc.mnt"), read("payload.mnt"))
+			}
+			if read("cc.host") != "yes" || read("payload.host") != "no" {
+				t.Errorf("host path %s: createContainer saw %q, the payload %q: want yes (before pivot_root), no", out, read("cc.host"), read("payload.host"))
+			}
+			if read("cc.fd") != "denied" {
+				t.Errorf("createContainer could list pid 1's descriptors: %q, want denied (pid 1 not dumpable)", read("cc.fd"))
+			}
+			if read("sc.root") != "box" {
+				t.Errorf("startContainer did not see the box's root (after pivot_root): %q", read("sc.root"))
+			}
+			if read("cc.env") != "createContainer" {
+				t.Errorf("createContainer's env: %q", read("cc.env"))
+			}
+			if o := read("order"); o != "createRuntime\ncreateContainer\nstartContainer" {
+				t.Errorf("hooks ran %q, want createRuntime, createContainer, startContainer", o)
+			}
+			for name, status := range map[string]specs.ContainerState{"cc.state": specs.StateCreating, "sc.state": specs.StateCreated, "cr.state": specs.StateCreated} {
+				var st specs.State
+				if err := json.Unmarshal([]byte(read(name)), &st); err != nil {
+					t.Errorf("%s: stdin %q: %v", name, read(name), err)
+					continue
+				}
+				if st.ID != "k1" || st.Status != status || st.Bundle != created.Bundle || st.Annotations["k"] != "v" || st.Pid != created.Pid {
+					t.Errorf("%s: state %+v, want status %s, pid %d", name, st, status, created.Pid)
+				}
+			}
+
+			// A failing startContainer: start goes through (as runc's),
+			// the payload never runs, the container stops.
+			os.Remove(filepath.Join(out, "payload.uts"))
+			ociEdit(t, bundle, func(s *specs.Spec) {
+				s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "exit 3"}}}}
+			})
+			if r := c.oci(t, root, "create", "--bundle", bundle, "k2"); r.code != 0 {
+				t.Fatalf("create:\n%s", r)
+			}
+			c.oci(t, root, "start", "k2")
+			waitStatus(t, c, root, "k2", specs.StateStopped)
+			c.oci(t, root, "delete", "k2")
+			if read("payload.uts") != "" {
+				t.Errorf("the payload ran after a failing startContainer hook")
+			}
+			r := c.oci(t, root, "run", "--bundle", bundle, "k5")
+			if r.code == 0 || !strings.Contains(r.stderr, "the payload did not start: hooks.startContainer (setup step") ||
+				!strings.Contains(r.stderr, "exit status 3") || read("payload.uts") != "" {
+				t.Errorf("run with a failing startContainer hook: want an error naming it, no payload\n%s", r)
+			}
+
+			// A failing createContainer fails create, naming it.
+			ociEdit(t, bundle, func(s *specs.Spec) {
+				s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}, {Path: "/bin/sh", Args: []string{"sh", "-c", "exit 3"}}}}
+			})
+			r = c.oci(t, root, "create", "--bundle", bundle, "k3")
+			if r.code == 0 || !strings.Contains(r.stderr, "hooks.createContainer[1] (/bin/sh): exit status 3") {
+				t.Errorf("create with a failing createContainer hook: want an error naming it\n%s", r)
+			}
+			// A failing createRuntime, run while pid 1 waits before
+			// the createContainer hooks, fails create before them.
+			ociEdit(t, bundle, func(s *specs.Spec) {
+				s.Hooks = &specs.Hooks{
+					CreateRuntime:   []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "exit 4"}}},
+					CreateContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", `echo ran > "$1/cc6"`, "sh", out}}},
+				}
+			})
+			r = c.oci(t, root, "create", "--bundle", bundle, "k6")
+			if r.code == 0 || !strings.Contains(r.stderr, "hooks.createRuntime[0]") || read("cc6") != "" {
+				t.Errorf("create with a failing createRuntime before createContainer: want an error naming it, createContainer not run (%q)\n%s", read("cc6"), r)
+			}
+			// A hanging one is killed at its timeout, with what it
+			// started, and fails create.
+			marker := fmt.Sprintf("sleep 1%d.5", time.Now().UnixNano()%100000)
+			one := 1
+			ociEdit(t, bundle, func(s *specs.Spec) {
+				s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/sh", Timeout: &one,
+					Args: []string{"sh", "-c", "setsid " + marker + " & " + marker}}}}
+			})
+			t0 := time.Now()
+			r = c.oci(t, root, "create", "--bundle", bundle, "k4")
+			if r.code == 0 || !strings.Contains(r.stderr, "hooks.createContainer[0] (/bin/sh): did not exit within its timeout (1s)") {
+				t.Errorf("create with a hanging createContainer hook: want an error naming it\n%s", r)
+			}
+			if d := time.Since(t0); d > 10*time.Second {
+				t.Errorf("create with a hook of timeout 1s took %v", d)
+			}
+			if p := pgrep(marker); len(p) > 0 {
+				t.Errorf("the hook's processes outlived it: %v", p)
+			}
+			if ents, _ := os.ReadDir(root); len(ents) != 0 {
+				t.Errorf("state left: %v", ents)
+			}
+			for _, id := range []string{"k3", "k4", "k6"} {
+				if procs := pgrep("sandbox-hold " + id); len(procs) > 0 {
+					t.Errorf("holder left: %v", procs)
+				}
+			}
+		})
+	}
+}

@@ -44,6 +44,12 @@
 //                                                        reaps; payload exits
 //              <-- MSG_EXIT {wait status}
 //              EOF (pid 1 exits)
+//
+// An OCI container's hooks in the box (OP_HOOK): before OP_PIVOT pid 1 may
+// say MSG_HOOK_HOLD (OP_HOOK_HOLD) and wait for a release byte while the
+// runtime runs its own prestart and createRuntime hooks, then runs the
+// createContainer hooks; the startContainer hooks come after OP_READY, and
+// the first of them reads the start byte that OP_FORK reads otherwise.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -71,6 +77,7 @@
 #include <sys/types.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 // Op codes and flags: the same numbers as sandbox/plan.go.
@@ -83,6 +90,7 @@ enum {
 	OP_SYSCTL = 35,
 	OP_USERNS = 23, OP_UNSHARE = 24, OP_SPAWN = 25, OP_NETHOLD = 26,
 	OP_READY = 27, OP_SETNS = 28, OP_OPEN_TREE = 29,
+	OP_HOOK = 60, OP_HOOK_HOLD = 61,
 };
 #define F_READONLY (1u << 0)
 #define F_NODEV (1u << 1)
@@ -98,6 +106,7 @@ enum {
 #define F_DETACH (1u << 10)
 #define F_TREE (1u << 11)
 #define F_STRICT (1u << 12)
+#define F_START_HOOK (1u << 13)
 
 // glibc's <unistd.h> has it, musl's not (close_range(2)).
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -109,7 +118,8 @@ enum {
 #define MAX_PLAN (64u << 20)
 
 // Messages to the supervisor: sandbox/parent.go reads the same layout.
-enum { MSG_OP_ERROR = 1, MSG_EXIT = 2, MSG_TTY = 3, MSG_USERNS = 4, MSG_PID = 5, MSG_NET = 6, MSG_READY = 7 };
+enum { MSG_OP_ERROR = 1, MSG_EXIT = 2, MSG_TTY = 3, MSG_USERNS = 4, MSG_PID = 5, MSG_NET = 6, MSG_READY = 7,
+	MSG_HOOK_HOLD = 61 };
 struct msg {
 	uint32_t type;
 	int32_t index;
@@ -147,6 +157,10 @@ static int hold; // the Plan header asks OP_USERNS to wait for the release byte
 static int tty_slave = -1; // --tty: the payload's terminal, from the box's own devpts
 static volatile pid_t payload_pid;
 static int detached; // F_DETACH: pid 1's own exit status is the payload's
+static int started; // pid 1 has read the start byte (a startContainer hook did)
+static int pivoted; // OP_PIVOT is done: "/" is the box's root
+static char host_pid[24]; // pid 1's pid as the caller sees it ("": unknown)
+static int op_status; // a failed hook's wait status, reported with its error
 
 static void report(uint32_t type, int index, int err, int status)
 {
@@ -757,6 +771,7 @@ static int do_pivot(void)
 		return -1;
 	if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
 		return -1;
+	pivoted = 1;
 	return 0;
 }
 
@@ -1017,7 +1032,13 @@ static int spawn(long index, uint64_t flags)
 	if (sandbox_sanitizer_log)
 		sandbox_sanitizer_log(0); // the log's descriptor, in this new process
 	prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0);
-	return prologue();
+	if (prologue() < 0)
+		return -1;
+	// Its pid in the caller's pid namespace, for the hooks' state: the
+	// caller's /proc is still there, under the old root.
+	ssize_t n = readlink(OLDROOT "/proc/self", host_pid, sizeof host_pid - 1);
+	host_pid[n > 0 ? n : 0] = 0;
+	return 0;
 }
 
 // do_setns joins existing namespaces: Str[0] lists their paths, Str[1]
@@ -1163,6 +1184,18 @@ static int run_op(const struct op *o)
 		return do_setns(o);
 	case OP_OPEN_TREE:
 		return do_open_tree(o);
+	case OP_HOOK_HOLD: {
+		// The box's mounts are made: the runtime runs its prestart and
+		// createRuntime hooks, which come before the createContainer
+		// hooks that follow, and sends the release byte.
+		unsigned char b;
+		report(MSG_HOOK_HOLD, 0, 0, 0);
+		if (read_full(sync_fd, &b, 1) < 0) {
+			errno = EPIPE; // the runtime is gone, or a hook failed
+			return -1;
+		}
+		return 0;
+	}
 	case OP_READY:
 		// Setup is done: the supervisor may hand the box over (OCI
 		// create) while pid 1 waits at OP_FORK for its byte.
@@ -1264,6 +1297,183 @@ static void reset_signals(void)
 		sigaction(forwarded[i], &sa, NULL);
 }
 
+// read_start waits for the byte that starts the payload (an OCI start);
+// EOF: the box is being deleted, and pid 1 ends quietly.
+static void read_start(void)
+{
+	unsigned char b;
+	if (!started && read_full(sync_fd, &b, 1) < 0)
+		_exit(125);
+	started = 1;
+}
+
+// kill_children kills every child of pid 1 and reaps it, until none is
+// left: a hook, and whatever it started and left behind (an orphan in the
+// box is re-parented to pid 1, its reaper), so that nothing of a hook
+// outlives it into the box's life. Only pid 1's children: a process an
+// OCI exec joined to the box has its parent outside and is not one. The
+// list is the box's own procfs's (at NEWROOT before the pivot); a kernel
+// without it (CONFIG_PROC_CHILDREN) gets kill(-1), which also ends such
+// joined processes.
+static void kill_children(void)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof path, "%s/proc/self/task/1/children", pivoted ? "" : NEWROOT);
+	for (;;) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			kill(-1, SIGKILL);
+		} else {
+			ssize_t n = read(fd, buf, sizeof buf - 1);
+			close(fd);
+			// Only whole numbers: one cut at the buffer's end is
+			// read in the next round.
+			while (n > 0 && buf[n - 1] != ' ')
+				n--;
+			buf[n > 0 ? n : 0] = 0;
+			for (char *p = buf, *end; *p; p = end) {
+				long pid = strtol(p, &end, 10);
+				if (end == p)
+					break;
+				if (pid > 1)
+					kill((pid_t)pid, SIGKILL);
+			}
+		}
+		if (waitpid(-1, NULL, __WALL) < 0 && errno != EINTR)
+			return; // ECHILD: none left
+	}
+}
+
+// hook_child is the hook's process: its stdin the state, its stdout and
+// stderr pid 1's stderr (the container's), nothing else of pid 1's
+// descriptors. A createContainer hook runs before the pivot, with the
+// host's tree (the old root, as the box's mount namespace has it) as its
+// root: its path and its interpreter resolve as in the runtime's. A
+// startContainer hook runs after the pivot, through the payload's own
+// steps first (rlimits, credentials, cwd, no_new_privs, Landlock, the
+// seccomp filter): what it may do is what the payload may.
+static void hook_child(const struct op *ops, long i, long n, int in)
+{
+	const struct op *o = &ops[i];
+	if (setsid() < 0 || dup2(in, 0) < 0 || dup2(2, 1) < 0)
+		_exit(125);
+	syscall(SYS_close_range, 3, ~0u, 0);
+	sync_fd = tty_slave = -1;
+	for (int k = 0; k < 3; k++)
+		root_fds[k] = -1;
+	for (int k = 0; k < MAX_TREES; k++)
+		trees[k] = -1;
+	if (!pivoted && (chdir(OLDROOT) < 0 || chroot(".") < 0 || chdir("/") < 0))
+		_exit(125);
+	if (o->flags & F_START_HOOK) {
+		long k = i + 1;
+		while (k < n && ops[k].code != OP_FORK)
+			k++;
+		for (k++; k < n && ops[k].code != OP_EXEC; k++)
+			if (ops[k].code != OP_SETCTTY && run_op(&ops[k]) < 0)
+				_exit(125);
+	}
+	char **argv = split(o->str[0], o->len[0]); // its path, then its argv
+	char **envp = split(o->str[1], o->len[1]);
+	if (!argv || !envp || !argv[0] || !argv[1])
+		_exit(125);
+	execve(argv[0], argv + 1, envp);
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+// do_hook runs an OCI createContainer or startContainer hook (OP_HOOK,
+// sandbox.HookOp): in the box's namespaces, as pid 1's child, given the
+// state on its stdin, killed when its timeout (Arg seconds, 0: none)
+// passes. Whatever it leaves running is killed when it ends. A failure
+// is ETIMEDOUT, or ECHILD, with its wait status in op_status (never 0:
+// the supervisor tells a hook's failure by it).
+static int do_hook(const struct op *ops, long i, long n)
+{
+	const struct op *o = &ops[i];
+	if (o->flags & F_START_HOOK)
+		read_start();
+	// A hook runs with pid 1's ids and capabilities in the box's user
+	// namespace: non-dumpable (as OP_NOT_DUMPABLE makes it after the
+	// pivot), pid 1 cannot be ptraced by it, nor its descriptors (the
+	// sync socket, the trees opened as the caller) reopened through
+	// /proc/1/fd.
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return -1;
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(p[0]), close(p[1]);
+		return -1;
+	}
+	if (pid == 0)
+		hook_child(ops, i, n, p[0]);
+	close(p[0]);
+	// The state, Go's JSON with the pid added before its closing brace,
+	// written as the hook reads it (the pipe does not block: a hook that
+	// never reads its stdin still meets its timeout). A hook that does
+	// not read it costs nothing: EPIPE, not SIGPIPE (ignored only here:
+	// the payload inherits the default).
+	char tail[48];
+	snprintf(tail, sizeof tail, *host_pid ? ",\"pid\":%s}" : "}", host_pid);
+	size_t body = o->len[2] > 0 ? o->len[2] - 1 : 0, left = body + strlen(tail);
+	char *in = malloc(left);
+	if (in) {
+		memcpy(in, o->str[2], body);
+		memcpy(in + body, tail, left - body);
+	} else {
+		left = 0;
+		close(p[1]), p[1] = -1; // no memory: an empty stdin
+	}
+	const char *next = in;
+	if (p[1] >= 0)
+		fcntl(p[1], F_SETFL, O_NONBLOCK);
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+	sigaction(SIGPIPE, &ign, &old);
+
+	struct timespec start, now, tick = {0, 10 * 1000 * 1000};
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	int st = 0, timed_out = 0;
+	for (;;) {
+		if (left > 0) {
+			ssize_t w = write(p[1], next, left);
+			if (w > 0)
+				next += w, left -= (size_t)w;
+			else if (errno != EAGAIN && errno != EINTR)
+				left = 0; // EPIPE: it closed its stdin
+			if (left == 0)
+				close(p[1]), p[1] = -1;
+		}
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid || (r < 0 && errno != EINTR))
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		int64_t ns = (int64_t)(now.tv_sec - start.tv_sec) * 1000000000 + (now.tv_nsec - start.tv_nsec);
+		if (o->arg > 0 && ns >= (int64_t)o->arg * 1000000000) {
+			timed_out = 1;
+			break;
+		}
+		nanosleep(&tick, NULL);
+	}
+	if (p[1] >= 0)
+		close(p[1]);
+	sigaction(SIGPIPE, &old, NULL);
+	free(in);
+	kill_children(); // the hook too, when it timed out
+	if (timed_out) {
+		op_status = SIGKILL; // as killed: a hook's failure is never status 0
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		op_status = st;
+		errno = ECHILD;
+		return -1;
+	}
+	return 0;
+}
+
 static void run_init(int fd)
 {
 	sync_fd = fd;
@@ -1310,6 +1520,13 @@ static void run_init(int fd)
 			}
 			continue;
 		}
+		if (ops[i].code == OP_HOOK) {
+			if (do_hook(ops, i, n) < 0) {
+				report(MSG_OP_ERROR, (int)i, errno, op_status);
+				_exit(125);
+			}
+			continue;
+		}
 		if (ops[i].code == OP_FORK) {
 			// The first process, until the supervisor has reaped it,
 			// is charged to the box's user and user namespace like
@@ -1317,10 +1534,10 @@ static void run_init(int fd)
 			// be one short while it lingers (a slow exit, or a zombie
 			// not yet waited for). The supervisor sends one byte once
 			// it is reaped; by the end of pid 1's setup it has
-			// almost always come. EOF: the supervisor is gone.
-			unsigned char gone;
-			if (read_full(sync_fd, &gone, 1) < 0)
-				_exit(125);
+			// almost always come. EOF: the supervisor is gone. (In a
+			// box of Create's the byte is the start, which a
+			// startContainer hook has read already.)
+			read_start();
 			// The signals to forward stay blocked from before the fork
 			// until the reaper's handlers are in place, so that none
 			// finds pid 1 without them (and kills the box) or the
