@@ -152,9 +152,10 @@ func ToSpec(c *Config, h Host) (*Result, error) {
 		return nil, fieldErr("root.path", "%s: not a directory", root)
 	}
 	sp.Rootfs = root
-	if !s.Root.Readonly {
-		note("root.readonly false: the root is read-only all the same (binds and tmpfs mounts are writable)")
-	}
+	// root.readonly false: the root is writable as its owners and modes
+	// allow the box's ids (never host root), nosuid and nodev all the
+	// same; the host's mounts below it stay read-only.
+	sp.RootfsWritable = !s.Root.Readonly
 	if s.Hostname != "" {
 		sp.Hostname = s.Hostname
 	}
@@ -485,26 +486,28 @@ func mapLinux(l *specs.Linux, p *specs.Process, h Host, r *Result, note func(str
 		}
 		r.Seccomp = b
 	}
-	masked := sandbox.MaskedPaths()
+	// Masked and read-only paths: any path in the box, resolved inside
+	// its root by pid 1 after every mount (a missing one is skipped, as
+	// runc skips it); the box's own stay, and are not asked twice.
+	masked, ro := sandbox.MaskedPaths(), sandbox.ReadOnlyPaths()
 	for i, m := range l.MaskedPaths {
 		c := path.Clean(m)
 		switch {
-		case slices.Contains(masked, c), c == "/sys" || strings.HasPrefix(c, "/sys/"):
-			// masked already; the box has no /sys
-		case strings.HasPrefix(c, "/proc/") && h.Exists != nil && !h.Exists(c):
-			// not in this kernel's procfs
-		default:
-			return fieldErr(fmt.Sprintf("linux.maskedPaths[%d]", i), "%s: only %s (and /sys, which a box has not) are masked", m, strings.Join(masked, ", "))
+		case !path.IsAbs(m) || strings.IndexByte(m, 0) >= 0:
+			return fieldErr(fmt.Sprintf("linux.maskedPaths[%d]", i), "%q: must be an absolute path", m)
+		case c == "/":
+			return fieldErr(fmt.Sprintf("linux.maskedPaths[%d]", i), "%q: the root cannot be masked", m)
+		case !slices.Contains(masked, c):
+			sp.MaskedPaths = append(sp.MaskedPaths, c)
 		}
 	}
-	ro := sandbox.ReadOnlyPaths()
 	for i, m := range l.ReadonlyPaths {
 		c := path.Clean(m)
 		switch {
-		case slices.Contains(ro, c), slices.Contains(masked, c), c == "/sys" || strings.HasPrefix(c, "/sys/"):
-		case strings.HasPrefix(c, "/proc/") && h.Exists != nil && !h.Exists(c):
-		default:
-			return fieldErr(fmt.Sprintf("linux.readonlyPaths[%d]", i), "%s: only %s are read-only", m, strings.Join(ro, ", "))
+		case !path.IsAbs(m) || strings.IndexByte(m, 0) >= 0:
+			return fieldErr(fmt.Sprintf("linux.readonlyPaths[%d]", i), "%q: must be an absolute path", m)
+		case !slices.Contains(ro, c):
+			sp.ReadOnlyPaths = append(sp.ReadOnlyPaths, c)
 		}
 	}
 	switch l.RootfsPropagation {

@@ -276,8 +276,9 @@ func TestToSpecRefuses(t *testing.T) {
 			s.Linux.Resources = &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: &w}}
 		}},
 		{"linux.devices[0]", func(s *specs.Spec) { s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/sda", Type: "b"}} }},
-		{"linux.maskedPaths[0]", func(s *specs.Spec) { s.Linux.MaskedPaths = []string{"/etc/shadow"} }},
-		{"linux.readonlyPaths[0]", func(s *specs.Spec) { s.Linux.ReadonlyPaths = []string{"/usr"} }},
+		{"linux.maskedPaths[0]", func(s *specs.Spec) { s.Linux.MaskedPaths = []string{"etc/shadow"} }},
+		{"linux.maskedPaths[1]", func(s *specs.Spec) { s.Linux.MaskedPaths = []string{"/etc/shadow", "/"} }},
+		{"linux.readonlyPaths[0]", func(s *specs.Spec) { s.Linux.ReadonlyPaths = []string{"usr"} }},
 		{"linux.rootfsPropagation", func(s *specs.Spec) { s.Linux.RootfsPropagation = "shared" }},
 		{"linux.mountLabel", func(s *specs.Spec) { s.Linux.MountLabel = "x" }},
 	} {

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -186,17 +187,25 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 		}
 	}
 
-	// Masks last among the mounts, so no mount above can uncover them.
-	for _, m := range maskedPaths {
-		add(Op{Code: OpMask, Str: []string{m}})
+	// Masks last among the mounts, so no mount above can uncover them:
+	// the box's own, then the caller's (an OCI config's), which may cover
+	// a mount of its own; then the read-only paths, the same way.
+	for _, m := range append(slices.Clone(maskedPaths), s.MaskedPaths...) {
+		add(Op{Code: OpMask, Str: []string{path.Clean(m)}})
 	}
-	for _, r := range readOnlyPaths {
-		add(Op{Code: OpReadOnly, Flags: FlagSelfBind | FlagRecursive, Str: []string{r}})
+	for _, r := range append(slices.Clone(readOnlyPaths), s.ReadOnlyPaths...) {
+		add(Op{Code: OpReadOnly, Flags: FlagSelfBind | FlagRecursive, Str: []string{path.Clean(r)}})
 	}
 	// The root itself is read-only; the box's own mounts on it (/tmp, /dev,
 	// binds) keep theirs. What --rootfs brought below its top is read-only
-	// since its bind.
-	add(Op{Code: OpReadOnly, Str: []string{"/"}})
+	// since its bind. A writable root (RootfsWritable) is read-only only
+	// where the host's mount was: its files are then writable as their
+	// owners and modes allow the box's ids, still nosuid and nodev.
+	if s.RootfsWritable {
+		add(Op{Code: OpReadOnly, Arg: ReadOnlyAsSource, Str: []string{"/"}})
+	} else {
+		add(Op{Code: OpReadOnly, Str: []string{"/"}})
+	}
 	add(Op{Code: OpPivot})
 
 	hostname := s.Hostname

@@ -43,6 +43,10 @@ const (
 	// OpReadOnly makes the mount at box path Str[0] read-only, recursively
 	// when Flags has FlagRecursive. Str[0] is bound onto itself first when
 	// FlagSelfBind is set (for a directory that is not a mount point).
+	// With Arg ReadOnlyAsSource (on "/", Spec.RootfsWritable) it does so
+	// only when the top of the --rootfs bind (FlagTopWritable) was
+	// read-only at its source: a writable root is as writable as the
+	// host's mount, never more.
 	OpReadOnly OpCode = 8
 	// OpPivot makes the new root the root and detaches the old one.
 	OpPivot OpCode = 9
@@ -148,6 +152,9 @@ func SetnsOp(paths []string, types []uint64) Op {
 	}
 	return Op{Code: OpSetns, Str: []string{joinNUL(paths), joinNUL(ts)}}
 }
+
+// ReadOnlyAsSource is OpReadOnly's Arg for a writable root (see OpReadOnly).
+const ReadOnlyAsSource uint64 = 1
 
 // Flags on ops.
 const (
@@ -262,6 +269,11 @@ func (o Op) String() string {
 		b.WriteString(": the supervisor installs the egress policy and starts pasta on the box's network namespace")
 	case OpSetns:
 		fmt.Fprintf(&b, " %s", strings.ReplaceAll(strings.TrimSuffix(o.Str[0], "\x00"), "\x00", ", "))
+	case OpReadOnly:
+		fmt.Fprintf(&b, " %s", o.Str[0])
+		if o.Arg == ReadOnlyAsSource {
+			b.WriteString(" (if its source's mount is read-only)")
+		}
 	default:
 		for _, s := range o.Str {
 			if s != "" {

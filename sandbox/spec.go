@@ -36,9 +36,23 @@ type Spec struct {
 	// fresh tmpfs holding a read-only view of the host's /usr, /bin, /sbin,
 	// /lib*, and /etc.
 	Rootfs string `json:"rootfs,omitempty"`
+	// RootfsWritable leaves the top of Rootfs writable as its owners and
+	// modes allow the box's ids (an OCI config's root.readonly false): it
+	// stays nosuid and nodev, read-only where the host has it read-only,
+	// and the mounts the host has below it stay read-only.
+	RootfsWritable bool `json:"rootfs_writable,omitempty"`
 	// Mounts are applied in order, after the root and before /proc, /dev
 	// and /tmp are final, so a later mount can cover an earlier one.
 	Mounts []Mount `json:"mounts,omitempty"`
+	// MaskedPaths are box paths hidden as the box's own masks hide theirs
+	// (an OCI config's linux.maskedPaths): an empty read-only tmpfs over a
+	// directory, /dev/null bound read-only over anything else; a missing
+	// path is skipped. ReadOnlyPaths are made read-only, recursively. Both
+	// are resolved inside the new root (a symlink in it cannot lead them
+	// out), after every mount, so that they cover what is mounted below
+	// them; the box's own masks and read-only paths stay.
+	MaskedPaths   []string `json:"masked_paths,omitempty"`
+	ReadOnlyPaths []string `json:"read_only_paths,omitempty"`
 	// Workdir is the working directory inside the box (default /).
 	Workdir string `json:"workdir,omitempty"`
 	// Env adds KEY=VALUE variables to the box's environment.
@@ -173,6 +187,9 @@ func (s *Spec) Validate() error {
 			return specErr("command", "argument contains a NUL byte")
 		}
 	}
+	if s.RootfsWritable && s.Rootfs == "" {
+		return specErr("rootfs_writable", "needs a rootfs")
+	}
 	for i, m := range s.Mounts {
 		field := "--" + m.Type
 		switch m.Type {
@@ -196,6 +213,20 @@ func (s *Spec) Validate() error {
 		}
 		if err := checkBoxPath(m.Dest); err != nil {
 			return specErr(field, "destination %q: %v", m.Dest, err)
+		}
+	}
+	for _, p := range s.MaskedPaths {
+		if err := checkBoxPath(p); err != nil {
+			return specErr("masked_paths", "%q: %v", p, err)
+		}
+		// A mask on the root would hide the whole box, the payload too.
+		if path.Clean(p) == "/" {
+			return specErr("masked_paths", "%q: the root cannot be masked", p)
+		}
+	}
+	for _, p := range s.ReadOnlyPaths {
+		if err := checkBoxPath(p); err != nil {
+			return specErr("read_only_paths", "%q: %v", p, err)
 		}
 	}
 	if s.Workdir != "" {

@@ -67,6 +67,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/vfs.h>
@@ -147,6 +148,10 @@ static int hold; // the Plan header asks OP_USERNS to wait for the release byte
 static int tty_slave = -1; // --tty: the payload's terminal, from the box's own devpts
 static volatile pid_t payload_pid;
 static int detached; // F_DETACH: pid 1's own exit status is the payload's
+// The top of the --rootfs bind (F_TOP_WRITABLE) was read-only at its source:
+// OP_READONLY's RO_AS_SOURCE makes a writable root read-only only then.
+static int rootfs_src_ro;
+#define RO_AS_SOURCE 1
 
 static void report(uint32_t type, int index, int err, int status)
 {
@@ -543,6 +548,13 @@ static int do_bind(const struct op *o)
 	struct stat st;
 	if (fstat(src, &st) < 0)
 		goto fail;
+	if (o->flags & F_TOP_WRITABLE) {
+		// Before the box's own flags: what the host's mount is.
+		struct statvfs sv;
+		if (fstatvfs(src, &sv) < 0)
+			goto fail;
+		rootfs_src_ro = (sv.f_flag & ST_RDONLY) != 0;
+	}
 	int dst = open_made(NEWROOT, o->str[1], !S_ISDIR(st.st_mode), 0);
 	if (dst < 0)
 		goto fail;
@@ -717,6 +729,10 @@ static int do_sysctl(const struct op *o)
 
 static int do_readonly(const struct op *o)
 {
+	// A writable root (root.readonly false): read-only only where the
+	// host's mount of the rootfs is.
+	if (o->arg == RO_AS_SOURCE && !rootfs_src_ro)
+		return 0;
 	if (o->flags & F_SELFBIND) {
 		int fd = open_in(NEWROOT, o->str[0], 0);
 		if (fd < 0)

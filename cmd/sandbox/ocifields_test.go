@@ -1,0 +1,236 @@
+package main
+
+// config.json fields beyond the first slice's: a writable root, masked and
+// read-only paths of the config's own, supplementary groups, joined ipc
+// and uts namespaces (docs/oci.md).
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ociRootfs copies the busybox rootfs into a new directory and gives it to
+// the host ids the caller's box runs its root as (the test user's for a
+// rootless caller; nobody, or root's range, for root), as an engine's image
+// belongs to the ids its containers run as.
+func ociRootfs(t *testing.T, c ociCaller) string {
+	t.Helper()
+	needRoot(t) // to chown
+	rootfs := filepath.Join(hostDir(t), "rootfs")
+	if out, err := exec.Command("cp", "-a", env.rootfs, rootfs).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	uid, gid := ociBoxRoot(t, c)
+	if out, err := exec.Command("chown", "-hR", fmt.Sprintf("%d:%d", uid, gid), rootfs).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v\n%s", err, out)
+	}
+	// The box's ids must reach it (hostDir is the test user's, 0700).
+	if err := os.Chmod(filepath.Dir(rootfs), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return rootfs
+}
+
+// ociBoxRoot is the host uid and gid the caller's box maps its root to.
+func ociBoxRoot(t *testing.T, c ociCaller) (uid, gid int) {
+	t.Helper()
+	bundle, root := ociBundle(t, c, "/bin/sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map")
+	r := c.oci(t, root, "run", "--bundle", bundle, "ids")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || len(lines) != 2 {
+		t.Fatalf("the box's id maps:\n%s", r)
+	}
+	if _, err := fmt.Sscanf(lines[0], "%d %d", new(int), &uid); err != nil {
+		t.Fatalf("uid_map %q: %v", lines[0], err)
+	}
+	if _, err := fmt.Sscanf(lines[1], "%d %d", new(int), &gid); err != nil {
+		t.Fatalf("gid_map %q: %v", lines[1], err)
+	}
+	return uid, gid
+}
+
+// rootOptions is the script that prints the mount options of the box's /.
+const rootOptions = `awk '$5 == "/" { print "OPTS " $6 }' /proc/self/mountinfo`
+
+// root.readonly false: the payload writes into the rootfs as the files'
+// owners and modes allow; the root stays nosuid and nodev; a file of host
+// root's stays unwritable. root.readonly true: read-only. A rootfs the host
+// mounts read-only stays read-only either way.
+func TestOCIWritableRoot(t *testing.T) {
+	for _, c := range ociCallers {
+		t.Run(c.name, func(t *testing.T) {
+			c.gate(t)
+			rootfs := ociRootfs(t, c)
+			// One file of host root's: not the box's to write.
+			marker := filepath.Join(rootfs, "etc/rootfs-marker")
+			if err := os.Chown(marker, 0, 0); err != nil {
+				t.Fatal(err)
+			}
+			script := `touch /made 2>/dev/null && echo WROTE; echo x 2>/dev/null >>/etc/rootfs-marker && echo WROTE-MARKER; ` + rootOptions
+			bundle, root := ociBundle(t, c, "/bin/sh", "-c", script)
+			run := func(ro bool, path string) (result, []string) {
+				t.Helper()
+				ociEdit(t, bundle, func(s *specs.Spec) { s.Root.Path, s.Root.Readonly = path, ro })
+				r := c.oci(t, root, "run", "--bundle", bundle, "w")
+				_, opts, _ := strings.Cut(r.stdout, "OPTS ")
+				if r.code != 0 || opts == "" {
+					t.Fatalf("run (root.readonly %v):\n%s", ro, r)
+				}
+				return r, strings.Split(strings.TrimSpace(opts), ",")
+			}
+			has := func(opts []string, want ...string) bool {
+				for _, w := range want {
+					found := false
+					for _, o := range opts {
+						found = found || o == w
+					}
+					if !found {
+						return false
+					}
+				}
+				return true
+			}
+
+			r, opts := run(false, rootfs)
+			if !strings.Contains(r.stdout, "WROTE\n") || !has(opts, "rw", "nosuid", "nodev") {
+				t.Errorf("root.readonly false: want the rootfs written, rw,nosuid,nodev\n%s", r)
+			}
+			if _, err := os.Stat(filepath.Join(rootfs, "made")); err != nil {
+				t.Errorf("root.readonly false: the file is not in the rootfs: %v", err)
+			}
+			if strings.Contains(r.stdout, "WROTE-MARKER") {
+				t.Errorf("root.readonly false: the box wrote a file of host root's\n%s", r)
+			}
+			os.Remove(filepath.Join(rootfs, "made"))
+
+			r, opts = run(true, rootfs)
+			if strings.Contains(r.stdout, "WROTE") || !has(opts, "ro", "nosuid", "nodev") {
+				t.Errorf("root.readonly true: want no write, ro,nosuid,nodev\n%s", r)
+			}
+			if _, err := os.Stat(filepath.Join(rootfs, "made")); err == nil {
+				t.Errorf("root.readonly true: a file was made in the rootfs")
+			}
+
+			// The host's read-only bind of the rootfs: as read-only
+			// in the box with root.readonly false (a root caller's
+			// copy of it is not locked; the box must not clear it).
+			ro := filepath.Join(hostDir(t), "ro")
+			os.Chmod(filepath.Dir(ro), 0o755)
+			if err := os.Mkdir(ro, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Mount(rootfs, ro, "", syscall.MS_BIND, ""); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { syscall.Unmount(ro, syscall.MNT_DETACH) })
+			if err := syscall.Mount("", ro, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
+				t.Fatal(err)
+			}
+			r, opts = run(false, ro)
+			if strings.Contains(r.stdout, "WROTE") || !has(opts, "ro", "nosuid", "nodev") {
+				t.Errorf("root.readonly false on a read-only host mount: want no write, ro,nosuid,nodev\n%s", r)
+			}
+			if _, err := os.Stat(filepath.Join(rootfs, "made")); err == nil {
+				t.Errorf("root.readonly false on a read-only host mount: a file was made in the rootfs")
+			}
+		})
+	}
+}
+
+// linux.maskedPaths and linux.readonlyPaths of the config's own: a masked
+// directory is empty and read-only, a masked file reads empty (it is
+// /dev/null: a write goes nowhere, the file is untouched), a mask covers a mount below it, a missing path is skipped,
+// read-only paths (a directory, a file, a tmpfs of the config's) cannot be
+// written, the rest of a writable root can. A symlink planted in the rootfs
+// naming a host path leads the mask and the read-only path to that path in
+// the box's root, never to the host's.
+func TestOCIMaskedReadonlyPaths(t *testing.T) {
+	for _, c := range ociCallers {
+		t.Run(c.name, func(t *testing.T) {
+			c.gate(t)
+			rootfs := ociRootfs(t, c)
+			uid, gid := ociBoxRoot(t, c)
+			// The host directories the planted links name, each with a
+			// file; the rootfs has a directory at the same path, with a
+			// file of its own.
+			hostMask, hostRO := hostDir(t), hostDir(t)
+			for _, d := range []string{hostMask, hostRO} {
+				if err := os.WriteFile(filepath.Join(d, "host-file"), []byte("host\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				in := filepath.Join(rootfs, d)
+				if err := os.MkdirAll(in, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(in, "box-file"), []byte("box\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, f := range []struct{ name, data string }{{"secret/a", "a"}, {"secretfile", "s"}, {"rodir/f", "f"}, {"rofile", "r"}} {
+				p := filepath.Join(rootfs, f.name)
+				os.MkdirAll(filepath.Dir(p), 0o755)
+				if err := os.WriteFile(p, []byte(f.data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Symlink(hostMask, filepath.Join(rootfs, "evil-mask")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("../../../../../../.."+hostRO, filepath.Join(rootfs, "evil-ro")); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command("chown", "-hR", fmt.Sprintf("%d:%d", uid, gid), rootfs).CombinedOutput(); err != nil {
+				t.Fatalf("chown: %v\n%s", err, out)
+			}
+			data := hostDir(t)
+			os.WriteFile(filepath.Join(data, "d"), []byte("d"), 0o644)
+			os.Chmod(data, 0o755)
+			script := `[ -z "$(ls -A /secret)" ] && echo MASKED-DIR; [ -z "$(cat /secretfile)" ] && echo MASKED-FILE; ` +
+				`touch /secret/n 2>/dev/null || echo RO-MASKED-DIR; echo x 2>/dev/null >/secretfile; [ -z "$(cat /secretfile)" ] && echo STILL-MASKED-FILE; ` +
+				`[ -z "$(ls -A /data)" ] && echo MASKED-MOUNT; ` +
+				`touch /rodir/n 2>/dev/null || echo RO-DIR; echo x 2>/dev/null >>/rofile || echo RO-FILE; ` +
+				`touch /scratch/n 2>/dev/null || echo RO-TMPFS; touch /made && echo WRITABLE; ` +
+				`cat ` + hostMask + `/* 2>/dev/null | grep -q . || echo LINK-MASKED-IN-BOX; ` +
+				`touch ` + hostRO + `/n 2>/dev/null || echo LINK-RO-IN-BOX`
+			bundle, root := ociBundle(t, c, "/bin/sh", "-c", script)
+			ociEdit(t, bundle, func(s *specs.Spec) {
+				s.Root.Path, s.Root.Readonly = rootfs, false
+				s.Mounts = append(s.Mounts,
+					specs.Mount{Destination: "/data", Type: "bind", Source: data, Options: []string{"rbind"}},
+					specs.Mount{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs"})
+				s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/secret", "/secretfile", "/missing/x", "/data", "/evil-mask")
+				s.Linux.ReadonlyPaths = append(s.Linux.ReadonlyPaths, "/rodir", "/rofile", "/scratch", "/missing/y", "/evil-ro")
+			})
+			r := c.oci(t, root, "run", "--bundle", bundle, "mp")
+			if r.code != 0 {
+				t.Fatalf("run:\n%s", r)
+			}
+			for _, w := range []string{"MASKED-DIR", "MASKED-FILE", "RO-MASKED-DIR", "STILL-MASKED-FILE", "MASKED-MOUNT",
+				"RO-DIR", "RO-FILE", "RO-TMPFS", "WRITABLE", "LINK-MASKED-IN-BOX", "LINK-RO-IN-BOX"} {
+				if !strings.Contains(r.stdout, w+"\n") {
+					t.Errorf("want %s\n%s", w, r)
+				}
+			}
+			// A write to the masked file went to /dev/null.
+			if b, err := os.ReadFile(filepath.Join(rootfs, "secretfile")); err != nil || string(b) != "s" {
+				t.Errorf("the masked file in the rootfs: %q, %v", b, err)
+			}
+			// The host's directories are as they were.
+			for _, d := range []string{hostMask, hostRO} {
+				if b, err := os.ReadFile(filepath.Join(d, "host-file")); err != nil || string(b) != "host\n" {
+					t.Errorf("%s/host-file: %q, %v", d, b, err)
+				}
+				if ents, _ := os.ReadDir(d); len(ents) != 1 {
+					t.Errorf("%s: %d entries, want host-file alone", d, len(ents))
+				}
+			}
+		})
+	}
+}

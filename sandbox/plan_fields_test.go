@@ -1,0 +1,57 @@
+package sandbox
+
+import (
+	"strings"
+	"testing"
+)
+
+// A writable root (an OCI config's root.readonly false): the rootfs bind
+// is nosuid and nodev as ever, its submounts read-only, and the last
+// read-only op on "/" only restores the host's own read-only flag.
+func TestPlanRootfsWritable(t *testing.T) {
+	for _, writable := range []bool{false, true} {
+		s := &Spec{Args: []string{"true"}, Rootfs: "/srv/root", RootfsWritable: writable}
+		if err := s.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		p := mustPlan(t, s)
+		o := ops(p)
+		if want := FlagReadOnly | FlagNoDev | FlagNoSuid | FlagTopWritable; p.Ops[3].Code != OpBind || p.Ops[3].Flags&want != want {
+			t.Fatalf("writable %v: rootfs bind %s flags %#x, want %#x set", writable, o[3], p.Ops[3].Flags, want)
+		}
+		pivot := indexOf(o, "pivot_root")
+		last := p.Ops[pivot-1]
+		if last.Code != OpReadOnly || last.Str[0] != "/" || (last.Arg == ReadOnlyAsSource) != writable {
+			t.Fatalf("writable %v: the op before the pivot is %s (arg %d)\n%s", writable, o[pivot-1], last.Arg, strings.Join(o, "\n"))
+		}
+	}
+	s := &Spec{Args: []string{"true"}, RootfsWritable: true}
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "rootfs_writable") {
+		t.Errorf("a writable root without a rootfs: %v", err)
+	}
+}
+
+// The caller's masked and read-only paths come after its mounts (a mask
+// covers a mount below it) and the box's own, before the pivot.
+func TestPlanMaskedReadOnlyPaths(t *testing.T) {
+	s := &Spec{Args: []string{"true"}, Rootfs: "/srv/root", Mounts: []Mount{{Type: "tmpfs", Dest: "/data"}},
+		MaskedPaths: []string{"/data/x/"}, ReadOnlyPaths: []string{"/etc"}}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	o := ops(mustPlan(t, s))
+	mount, mask, own, ro, pivot := indexOf(o, "tmpfs /data"), indexOf(o, "mask /data/x"), indexOf(o, "mask /proc/kcore"),
+		indexOf(o, "readonly /etc"), indexOf(o, "pivot_root")
+	if mount < 0 || own < 0 || mask < own || mask < mount || ro < mask || pivot < ro {
+		t.Fatalf("tmpfs %d, box's mask %d, mask %d, read-only %d, pivot %d:\n%s", mount, own, mask, ro, pivot, strings.Join(o, "\n"))
+	}
+	for _, bad := range []*Spec{
+		{Args: []string{"true"}, MaskedPaths: []string{"/"}},
+		{Args: []string{"true"}, MaskedPaths: []string{"rel"}},
+		{Args: []string{"true"}, ReadOnlyPaths: []string{"rel"}},
+	} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("%+v: no error", bad)
+		}
+	}
+}
