@@ -208,13 +208,6 @@ func mapProcess(p *specs.Process, h Host, sp *sandbox.Spec, oom **int, note func
 	}
 	sp.Workdir = p.Cwd
 	sp.UID, sp.GID = int(p.User.UID), int(p.User.GID)
-	if len(p.User.AdditionalGids) > 0 {
-		// The payload's groups are emptied; it would run without groups
-		// it was given, which may be what grants it a file.
-		if extra := slices.DeleteFunc(slices.Clone(p.User.AdditionalGids), func(g uint32) bool { return g == p.User.GID }); len(extra) > 0 {
-			return fieldErr("process.user.additionalGids", "%v: supplementary groups are not supported yet", extra)
-		}
-	}
 	if p.User.Umask != nil && int(*p.User.Umask) != h.Umask {
 		return fieldErr("process.user.umask", "%#o: the box inherits the runtime's umask (%#o)", *p.User.Umask, h.Umask)
 	}
@@ -465,8 +458,14 @@ func mapLinux(l *specs.Linux, p *specs.Process, h Host, r *Result, note func(str
 	if !have[specs.UTSNamespace] && sp.Hostname != "" {
 		return fieldErr("hostname", "needs a uts namespace")
 	}
-	if err := mapIDs(l, h, r); err != nil {
+	gids, setgroups, err := mapIDs(l, h, r)
+	if err != nil {
 		return err
+	}
+	if p != nil {
+		if err := mapGroups(p.User, gids, setgroups, &sp.Groups); err != nil {
+			return err
+		}
 	}
 	if err := mapSysctl(l.Sysctl, have, r, note); err != nil {
 		return err
@@ -690,6 +689,38 @@ func mapCPU(c *specs.LinuxCPU, sp *sandbox.Spec) error {
 	return nil
 }
 
+// mapGroups gives the payload the config's supplementary groups
+// (additionalGids but the primary gid) where the box's user namespace lets
+// it have them: setgroups(2) allowed there, and every group mapped. A group
+// the payload would go without may be what grants it a file, or what a
+// file's group is meant to keep out: refused, never dropped.
+func mapGroups(u specs.User, gids []syscall.SysProcIDMap, setgroups bool, out *[]int) error {
+	var extra []int
+	for _, g := range u.AdditionalGids {
+		if g != u.GID && !slices.Contains(extra, int(g)) {
+			extra = append(extra, int(g))
+		}
+	}
+	if len(extra) == 0 {
+		return nil
+	}
+	if !setgroups {
+		return fieldErr("process.user.additionalGids", "%v: the box's user namespace maps one gid (a regular caller's own, where setgroups(2) is denied; "+
+			"a root caller's nobody or first id of its range): map a range (linux.gidMappings: the caller at 0 and its /etc/subgid range from 1, through newgidmap)", extra)
+	}
+	for _, g := range extra {
+		mapped := false
+		for _, m := range gids {
+			mapped = mapped || g >= m.ContainerID && g-m.ContainerID < m.Size
+		}
+		if !mapped {
+			return fieldErr("process.user.additionalGids", "%d: not a gid of the box's user namespace (%s)", g, strings.TrimSpace(idmap.MapText(gids)))
+		}
+	}
+	*out = extra
+	return nil
+}
+
 // mapIDs matches the config's id mappings with the two the box can make:
 // the caller's id alone at process.user (idmap.ModeSelf), or the caller at
 // 0 and its subordinate ranges from 1 (idmap.ModeAuto, through newuidmap).
@@ -701,7 +732,12 @@ func mapCPU(c *specs.LinuxCPU, sp *sandbox.Spec) error {
 // as they are: the box's root is the engine's root, the user on the host,
 // as with runc, in a user namespace of its own. The rule that a box never
 // runs as root is about host root, which such a process is not.
-func mapIDs(l *specs.Linux, h Host, r *Result) error {
+//
+// It returns the box's gid map and whether setgroups(2) is allowed in it
+// (for mapGroups): so it is with a map of the caller's subordinate ranges
+// (newgidmap allows it) and in an engine's user namespace; a map of one
+// gid has the caller's gid alone, or a root caller's one gid.
+func mapIDs(l *specs.Linux, h Host, r *Result) ([]syscall.SysProcIDMap, bool, error) {
 	sp := &r.Spec
 	if len(l.UIDMappings) == 0 && len(l.GIDMappings) == 0 {
 		sp.Map = idmap.ModeSelf
@@ -713,8 +749,11 @@ func mapIDs(l *specs.Linux, h Host, r *Result) error {
 				UID: sp.UID, GID: sp.GID,
 			}
 			r.Mapping = &m
+			return m.GIDs, true, nil
 		}
-		return nil
+		// One gid: the caller's (setgroups denied), or a root caller's
+		// nobody or first id of its range.
+		return nil, false, nil
 	}
 	for _, mode := range []idmap.Mode{idmap.ModeSelf, idmap.ModeAuto} {
 		m, err := idmap.Plan(idmap.Request{Mode: mode, UID: sp.UID, GID: sp.GID,
@@ -724,10 +763,10 @@ func mapIDs(l *specs.Linux, h Host, r *Result) error {
 		}
 		if sameMap(m.UIDs, l.UIDMappings) && sameMap(m.GIDs, l.GIDMappings) {
 			sp.Map = mode
-			return nil
+			return m.GIDs, mode == idmap.ModeAuto && m.SetgroupsAllowed, nil
 		}
 	}
-	return fieldErr("linux.uidMappings", "%v: the box maps either the caller's id (%d) alone to process.user.uid, "+
+	return nil, false, fieldErr("linux.uidMappings", "%v: the box maps either the caller's id (%d) alone to process.user.uid, "+
 		"or the caller's id to 0 and its /etc/subuid ranges from 1", l.UIDMappings, h.UID)
 }
 

@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -37,5 +38,55 @@ func TestToSpecMaskedReadonlyPaths(t *testing.T) {
 	}
 	if !slices.Equal(r.Spec.MaskedPaths, []string{"/etc/shadow", "/sys/firmware"}) || !slices.Equal(r.Spec.ReadOnlyPaths, []string{"/usr"}) {
 		t.Errorf("masked %q, read-only %q", r.Spec.MaskedPaths, r.Spec.ReadOnlyPaths)
+	}
+}
+
+// additionalGids: kept where the box's user namespace allows setgroups and
+// maps them (the caller's subordinate range, an engine's user namespace);
+// refused naming the field with the caller's gid alone, or a gid unmapped.
+func TestToSpecAdditionalGids(t *testing.T) {
+	sub := func(s *specs.Spec) {
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}, {ContainerID: 1, HostID: 300000, Size: 65536}}
+		s.Linux.GIDMappings = s.Linux.UIDMappings
+	}
+	engine := testHost
+	engine.UID, engine.GID = 0, 0
+	engine.UserNSUIDs = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}, {ContainerID: 1, HostID: 300000, Size: 65536}}
+	engine.UserNSGIDs = engine.UserNSUIDs
+	for _, tc := range []struct {
+		name   string
+		h      Host
+		edit   func(*specs.Spec)
+		gids   []uint32
+		want   []int
+		refuse bool
+	}{
+		{"the caller's gid alone", testHost, nil, []uint32{5}, nil, true},
+		{"the primary gid only", testHost, nil, []uint32{0}, nil, false},
+		{"subordinate range", testHost, sub, []uint32{0, 5, 10, 5}, []int{5, 10}, false},
+		{"outside the range", testHost, sub, []uint32{5, 65537}, nil, true},
+		{"an engine's user namespace", engine, func(s *specs.Spec) { s.Linux.UIDMappings, s.Linux.GIDMappings = nil, nil }, []uint32{7}, []int{7}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := ToSpec(bundle(t, func(s *specs.Spec) {
+				if tc.edit != nil {
+					tc.edit(s)
+				}
+				s.Process.User.AdditionalGids = tc.gids
+			}), tc.h)
+			if tc.refuse {
+				var fe *FieldError
+				if !errors.As(err, &fe) || fe.Field != "process.user.additionalGids" {
+					t.Fatalf("err %v, want one naming process.user.additionalGids", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(r.Spec.Groups, tc.want) {
+				t.Errorf("groups %v, want %v", r.Spec.Groups, tc.want)
+			}
+		})
 	}
 }

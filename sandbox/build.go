@@ -7,6 +7,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -244,6 +245,21 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	if ps.mapping.SetgroupsAllowed {
 		creds.Flags |= FlagSetgroups
 	}
+	if len(s.Groups) > 0 {
+		// setgroups(2) with gids the namespace maps, where it is allowed:
+		// else the payload would run without groups it was given.
+		if !ps.mapping.SetgroupsAllowed {
+			return nil, specErr("groups", "%v: setgroups is denied in the box's user namespace (it maps the caller's gid alone)", s.Groups)
+		}
+		var gs []string
+		for _, g := range s.Groups {
+			if !idMapped(ps.mapping.GIDs, g) {
+				return nil, specErr("groups", "%d: not a gid of the box's user namespace", g)
+			}
+			gs = append(gs, fmt.Sprint(g))
+		}
+		creds.Str = []string{joinNUL(gs)}
+	}
 	add(creds)
 	workdir := s.Workdir
 	if workdir == "" {
@@ -275,6 +291,16 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	env := boxEnv(s, h.environ())
 	add(Op{Code: OpExec, Str: []string{joinNUL(s.Args), joinNUL(env), lookup(env, "PATH")}})
 	return p, nil
+}
+
+// idMapped tells whether id (inside) is in the map.
+func idMapped(m []syscall.SysProcIDMap, id int) bool {
+	for _, l := range m {
+		if id >= l.ContainerID && id-l.ContainerID < l.Size {
+			return true
+		}
+	}
+	return false
 }
 
 // boxEnv is the payload's environment: cleared by default, because the

@@ -69,7 +69,8 @@ const (
 	OpRlimit OpCode = 16
 	// OpCreds drops the capability bounding set to the mask in Arg, sets the
 	// payload's uid to Arg2 and gid to Arg3, and leaves exactly the kept
-	// capabilities.
+	// capabilities. With FlagSetgroups its supplementary groups become the
+	// gids in Str[0] (decimal, NUL-separated; none when absent).
 	OpCreds OpCode = 17
 	// OpNoNewPrivs sets PR_SET_NO_NEW_PRIVS.
 	OpNoNewPrivs OpCode = 18
@@ -248,6 +249,9 @@ func (o Op) String() string {
 		fmt.Fprintf(&b, " %s=%d:%d", rlimitName(int(o.Arg)), o.Arg2, o.Arg3)
 	case OpCreds:
 		fmt.Fprintf(&b, " uid=%d gid=%d caps=%#x", o.Arg2, o.Arg3, o.Arg)
+		if len(o.Str) > 0 && o.Str[0] != "" {
+			fmt.Fprintf(&b, " groups=%s", strings.ReplaceAll(strings.TrimSuffix(o.Str[0], "\x00"), "\x00", ","))
+		}
 	case OpSeccomp:
 		fmt.Fprintf(&b, " (%d instructions)", len(o.Str[0])/8)
 	case OpLandlock:

@@ -2,7 +2,10 @@ package sandbox
 
 import (
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/sandbox-dev/sandbox/idmap"
 )
 
 // A writable root (an OCI config's root.readonly false): the rootfs bind
@@ -52,6 +55,33 @@ func TestPlanMaskedReadOnlyPaths(t *testing.T) {
 	} {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("%+v: no error", bad)
+		}
+	}
+}
+
+// Supplementary groups go to the credentials step where the mapping allows
+// setgroups and maps them; elsewhere the Plan is refused.
+func TestPlanGroups(t *testing.T) {
+	auto := idmap.Mapping{GIDs: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 1000, Size: 1}, {ContainerID: 1, HostID: 300000, Size: 100}},
+		SetgroupsAllowed: true}
+	s := &Spec{Args: []string{"true"}, Groups: []int{5, 100}}
+	p, err := buildPlan(s, fakeHost, payloadSpec{mapping: auto})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := ops(p); indexOf(o, "credentials uid=0 gid=0 caps=0x0 groups=5,100") < 0 {
+		t.Fatalf("no groups in the credentials:\n%s", strings.Join(o, "\n"))
+	}
+	for _, tc := range []struct {
+		groups []int
+		m      idmap.Mapping
+	}{
+		{[]int{5}, idmap.Mapping{GIDs: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 1000, Size: 1}}}},
+		{[]int{101}, auto},
+	} {
+		s := &Spec{Args: []string{"true"}, Groups: tc.groups}
+		if _, err := buildPlan(s, fakeHost, payloadSpec{mapping: tc.m}); err == nil || !strings.Contains(err.Error(), "groups") {
+			t.Errorf("groups %v, mapping %+v: %v", tc.groups, tc.m, err)
 		}
 	}
 }

@@ -77,6 +77,11 @@ type Spec struct {
 	// UID and GID are the payload's identity inside the box (default 0).
 	UID int `json:"uid"`
 	GID int `json:"gid"`
+	// Groups are the payload's supplementary groups, gids inside the box
+	// (an OCI config's additionalGids). They need a mapping where
+	// setgroups(2) is allowed (--map auto, a root caller's, an engine's
+	// user namespace's) that maps each of them. Without: none.
+	Groups []int `json:"groups,omitempty"`
 	// Map chooses the id mapping: idmap.ModeSelf (default: the caller's id
 	// alone) or idmap.ModeAuto (also the caller's subordinate ranges).
 	Map idmap.Mode `json:"map,omitempty"`
@@ -293,6 +298,11 @@ func (s *Spec) Validate() error {
 	}
 	if s.UID < 0 || s.UID > 65535*65536 || s.GID < 0 || s.GID > 65535*65536 {
 		return specErr("--uid/--gid", "out of range")
+	}
+	for _, g := range s.Groups {
+		if g < 0 || g > 65535*65536 {
+			return specErr("groups", "%d: out of range", g)
+		}
 	}
 	if len(s.Hostname) > 64 || strings.ContainsAny(s.Hostname, "/\x00") {
 		return specErr("--hostname", "%q is not a valid host name", s.Hostname)

@@ -14,6 +14,9 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/sandbox-dev/sandbox/idmap"
+	"github.com/sandbox-dev/sandbox/internal/testenv"
 )
 
 // ociRootfs copies the busybox rootfs into a new directory and gives it to
@@ -230,6 +233,47 @@ func TestOCIMaskedReadonlyPaths(t *testing.T) {
 				if ents, _ := os.ReadDir(d); len(ents) != 1 {
 					t.Errorf("%s: %d entries, want host-file alone", d, len(ents))
 				}
+			}
+		})
+	}
+}
+
+// process.user.additionalGids: with the caller's subordinate range mapped
+// (newgidmap: setgroups allowed) the payload has them (id -G); with the
+// caller's gid alone (setgroups denied), or a root caller's one gid, the
+// config is refused naming the field.
+func TestOCIAdditionalGids(t *testing.T) {
+	for _, c := range ociCallers {
+		t.Run(c.name, func(t *testing.T) {
+			c.gate(t)
+			bundle, root := ociBundle(t, c, "/bin/sh", "-c", "id -G")
+			ociEdit(t, bundle, func(s *specs.Spec) { s.Process.User.AdditionalGids = []uint32{5, 10} })
+			r := c.oci(t, root, "run", "--bundle", bundle, "g1")
+			if r.code == 0 || !strings.Contains(r.stderr, "process.user.additionalGids") {
+				t.Errorf("additionalGids with one gid mapped: want an error naming the field\n%s", r)
+			}
+			if ents, _ := os.ReadDir(root); len(ents) != 0 {
+				t.Errorf("state left: %v", ents)
+			}
+			if c.root {
+				return // root has no subordinate range here: one gid
+			}
+			subU, _, err := idmap.SubIDs("uid", testenv.UserName(), env.uid)
+			subG, _, err2 := idmap.SubIDs("gid", testenv.UserName(), env.uid)
+			if err != nil || err2 != nil || len(subU) == 0 || len(subG) == 0 {
+				testenv.Skip(t, "the test user has no subordinate ranges (make testuser gives it some): %v %v", err, err2)
+			}
+			ociEdit(t, bundle, func(s *specs.Spec) {
+				s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(env.uid), Size: 1}, {ContainerID: 1, HostID: subU[0].Start, Size: subU[0].Count}}
+				s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(env.gid), Size: 1}, {ContainerID: 1, HostID: subG[0].Start, Size: subG[0].Count}}
+			})
+			r = c.oci(t, root, "run", "--bundle", bundle, "g2")
+			if r.code != 0 || strings.TrimSpace(r.stdout) != "0 5 10" {
+				t.Errorf("additionalGids 5, 10 with the subordinate range: want id -G \"0 5 10\"\n%s", r)
+			}
+			ociEdit(t, bundle, func(s *specs.Spec) { s.Process.User.AdditionalGids = []uint32{subG[0].Count + 1} })
+			if r := c.oci(t, root, "run", "--bundle", bundle, "g3"); r.code == 0 || !strings.Contains(r.stderr, "process.user.additionalGids") {
+				t.Errorf("an unmapped gid: want an error naming the field\n%s", r)
 			}
 		})
 	}

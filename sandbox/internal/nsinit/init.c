@@ -795,6 +795,36 @@ static int do_loopback(void)
 	return r;
 }
 
+// set_groups gives the payload the supplementary groups of str[0] (decimal
+// gids, NUL-separated; none when empty), all mapped in the box's user
+// namespace (the Plan checked): an OCI config's additionalGids.
+static int set_groups(const struct op *o)
+{
+	size_t n = 0;
+	for (uint32_t i = 0; i < o->len[0]; i++)
+		n += o->str[0][i] == 0;
+	gid_t *g = calloc(n ? n : 1, sizeof *g);
+	if (!g)
+		return -1;
+	size_t k = 0;
+	for (const char *p = o->str[0]; k < n; p += strlen(p) + 1) {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(p, &end, 10);
+		if (errno || *end || end == p || v > UINT32_MAX - 1) {
+			free(g);
+			errno = EINVAL;
+			return -1;
+		}
+		g[k++] = (gid_t)v;
+	}
+	int r = setgroups(n, g);
+	int e = errno;
+	free(g);
+	errno = e;
+	return r;
+}
+
 // do_creds leaves the payload with exactly the kept capabilities under its
 // final uid and gid. The order matters: the bounding set can only be dropped
 // while CAP_SETPCAP is held, and setresuid away from 0 clears the permitted
@@ -812,7 +842,7 @@ static int do_creds(const struct op *o)
 	}
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		return -1;
-	if ((o->flags & F_SETGROUPS) && setgroups(0, NULL) < 0)
+	if ((o->flags & F_SETGROUPS) && set_groups(o) < 0)
 		return -1;
 	if (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
 		return -1;
