@@ -437,13 +437,29 @@ func mapLinux(l *specs.Linux, p *specs.Process, h Host, r *Result, note func(str
 		}
 		have[ns.Type] = true
 		if ns.Path != "" {
-			if ns.Type != specs.NetworkNamespace {
-				return fieldErr(field+".path", "%s: joining a %s namespace is not supported yet", ns.Path, ns.Type)
-			}
 			if !filepath.IsAbs(ns.Path) {
 				return fieldErr(field+".path", "%s: must be an absolute path", ns.Path)
 			}
-			r.NetNS = ns.Path
+			switch ns.Type {
+			case specs.NetworkNamespace:
+				r.NetNS = ns.Path
+			case specs.IPCNamespace, specs.UTSNamespace:
+				// A pod's containers join its first's (the CRI's pause
+				// container). setns(2) takes CAP_SYS_ADMIN in the
+				// runtime's own user namespace too: a regular user's
+				// runtime cannot join anything.
+				if h.UID != 0 {
+					return fieldErr(field+".path", "%s: joining a %s namespace needs CAP_SYS_ADMIN in the runtime's user namespace (root, or root of an engine's user namespace)", ns.Path, ns.Type)
+				}
+				if ns.Type == specs.IPCNamespace {
+					sp.IPCNS = ns.Path
+				} else {
+					sp.UTSNS = ns.Path
+				}
+			default:
+				// pid, mount, user, cgroup: the box's own always.
+				return fieldErr(field+".path", "%s: joining a %s namespace is not supported", ns.Path, ns.Type)
+			}
 		}
 	}
 	if !have[specs.NetworkNamespace] || r.NetNS != "" {
@@ -457,6 +473,23 @@ func mapLinux(l *specs.Linux, p *specs.Process, h Host, r *Result, note func(str
 	}
 	if !have[specs.UTSNamespace] && sp.Hostname != "" {
 		return fieldErr("hostname", "needs a uts namespace")
+	}
+	if sp.UTSNS != "" && sp.Hostname != "" {
+		// The joined namespace is another user namespace's, where the
+		// box's root has no CAP_SYS_ADMIN: its host name is its owner's.
+		return fieldErr("hostname", "%q: the uts namespace is joined (%s): its host name is set by its owner, not this box", sp.Hostname, sp.UTSNS)
+	}
+	if sp.IPCNS != "" {
+		// Its message queue file system cannot be mounted by the box
+		// (CAP_SYS_ADMIN over the IPC namespace): left out. mq_open(3)
+		// reaches the queues without it.
+		sp.Mounts = slices.DeleteFunc(sp.Mounts, func(m sandbox.Mount) bool {
+			if m.Type == "mqueue" {
+				note("mounts %s (mqueue): not mounted: the ipc namespace is joined (%s), and its queues' file system is its owner's to mount", m.Dest, sp.IPCNS)
+				return true
+			}
+			return false
+		})
 	}
 	gids, setgroups, err := mapIDs(l, h, r)
 	if err != nil {
@@ -548,10 +581,14 @@ func mapSysctl(sysctls map[string]string, have map[specs.LinuxNamespaceType]bool
 			// namespace, where the box's root has no capability.
 			return fieldErr("linux.sysctl", "%s: not supported in a joined network namespace (%s)", k, r.NetNS)
 		}
+		if sp.IPCNS != "" && !strings.HasPrefix(k, "net.") && k != "kernel.hostname" {
+			// Every other key allowed is the IPC namespace's.
+			return fieldErr("linux.sysctl", "%s: the ipc namespace is joined (%s): its limits are its owner's, not this box's to set", k, sp.IPCNS)
+		}
 		if k == "kernel.hostname" {
 			// The UTS namespace's, but its file is host root's: set
 			// with sethostname, as the hostname field is.
-			if !have[specs.UTSNamespace] || sp.Hostname != "" && sp.Hostname != v {
+			if !have[specs.UTSNamespace] || sp.UTSNS != "" || sp.Hostname != "" && sp.Hostname != v {
 				return fieldErr("linux.sysctl", "%s=%q: needs a uts namespace, and the hostname field (%q) unset or the same", k, v, sp.Hostname)
 			}
 			sp.Hostname = v

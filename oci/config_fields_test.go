@@ -90,3 +90,54 @@ func TestToSpecAdditionalGids(t *testing.T) {
 		})
 	}
 }
+
+// ipc and uts namespaces joined by path (a CRI pod's pause container's),
+// for a root runtime: the paths go to the Spec; a hostname, kernel.hostname
+// or an IPC sysctl in a joined namespace is refused naming the field; the
+// mqueue mount is left out (a note).
+func TestToSpecJoinIPCUTS(t *testing.T) {
+	root := testHost
+	root.UID, root.GID = 0, 0
+	join := func(s *specs.Spec) {
+		s.Linux.UIDMappings, s.Linux.GIDMappings = nil, nil
+		s.Hostname = ""
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue"})
+		for i, n := range s.Linux.Namespaces {
+			switch n.Type {
+			case specs.IPCNamespace:
+				s.Linux.Namespaces[i].Path = "/proc/7/ns/ipc"
+			case specs.UTSNamespace:
+				s.Linux.Namespaces[i].Path = "/proc/7/ns/uts"
+			}
+		}
+	}
+	r, err := ToSpec(bundle(t, join), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Spec.IPCNS != "/proc/7/ns/ipc" || r.Spec.UTSNS != "/proc/7/ns/uts" {
+		t.Errorf("ipc %q uts %q", r.Spec.IPCNS, r.Spec.UTSNS)
+	}
+	for _, m := range r.Spec.Mounts {
+		if m.Type == "mqueue" {
+			t.Errorf("an mqueue mount in a joined ipc namespace: %+v", r.Spec.Mounts)
+		}
+	}
+	if n := strings.Join(r.Notes, "\n"); !strings.Contains(n, "/dev/mqueue (mqueue): not mounted") {
+		t.Errorf("no note on the mqueue mount:\n%s", n)
+	}
+	for field, edit := range map[string]func(*specs.Spec){
+		"hostname":     func(s *specs.Spec) { s.Hostname = "pod" },
+		"linux.sysctl": func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.shmmax": "1000"} },
+	} {
+		_, err := ToSpec(bundle(t, func(s *specs.Spec) { join(s); edit(s) }), root)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != field {
+			t.Errorf("%s in joined namespaces: err %v, want one naming it", field, err)
+		}
+	}
+	_, err = ToSpec(bundle(t, func(s *specs.Spec) { join(s); s.Linux.Sysctl = map[string]string{"kernel.hostname": "pod"} }), root)
+	if err == nil || !strings.Contains(err.Error(), "kernel.hostname") {
+		t.Errorf("kernel.hostname in a joined uts namespace: %v", err)
+	}
+}

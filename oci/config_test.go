@@ -221,6 +221,8 @@ func TestToSpecRefuses(t *testing.T) {
 		}},
 		{"linux.namespaces[0].path", func(s *specs.Spec) { s.Linux.Namespaces[0].Path = "/proc/1/ns/pid" }},
 		{"linux.namespaces[5].path", func(s *specs.Spec) { s.Linux.Namespaces[5].Path = "rel/net" }},
+		// A regular user's runtime cannot setns(2) anything.
+		{"linux.namespaces[1].path", func(s *specs.Spec) { s.Linux.Namespaces[1].Path = "/proc/1/ns/ipc" }},
 		{"linux.uidMappings", func(s *specs.Spec) {
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 1}}
 		}},

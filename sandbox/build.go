@@ -85,8 +85,25 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 			userns.Flags |= FlagSetgroups
 		}
 	}
+	// Joined IPC and UTS namespaces, as the caller, before the box's user
+	// namespace (from which it would have no capability over them).
+	var joins []string
+	var joinTypes []uint64
+	ns := uint64(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWCGROUP)
+	for _, j := range []struct {
+		path string
+		flag uint64
+	}{{s.IPCNS, unix.CLONE_NEWIPC}, {s.UTSNS, unix.CLONE_NEWUTS}} {
+		if j.path != "" {
+			joins, joinTypes = append(joins, j.path), append(joinTypes, j.flag)
+		} else {
+			ns |= j.flag
+		}
+	}
+	if len(joins) > 0 {
+		add(SetnsOp(joins, joinTypes))
+	}
 	add(userns)
-	ns := uint64(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWCGROUP)
 	if s.Net != "host" {
 		ns |= unix.CLONE_NEWNET
 	}
@@ -127,7 +144,10 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	add(Op{Code: OpProc, Str: []string{"/proc"}})
 	// The box's user namespace limits, while its /proc/sys is writable.
 	add(userSysctls(s))
-	add(ipcSysctls(s))
+	if s.IPCNS == "" {
+		// A joined IPC namespace keeps the limits its owner set.
+		add(ipcSysctls(s))
+	}
 	if op, ok := pidMaxSysctl(s, h.pidMax()); ok {
 		add(op)
 	}
@@ -213,7 +233,9 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	if hostname == "" {
 		hostname = "sandbox"
 	}
-	add(Op{Code: OpHostname, Str: []string{hostname}})
+	if s.UTSNS == "" {
+		add(Op{Code: OpHostname, Str: []string{hostname}})
+	}
 	if s.Net != "host" {
 		// With --net user pasta has brought it up already; again is harmless.
 		add(Op{Code: OpLoopback})

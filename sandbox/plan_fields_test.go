@@ -85,3 +85,31 @@ func TestPlanGroups(t *testing.T) {
 		}
 	}
 }
+
+// Joined IPC and UTS namespaces: joined before the box's user namespace,
+// not unshared, no IPC limits or host name set in them; a host name or an
+// mqueue mount with them is refused.
+func TestPlanJoinIPCUTS(t *testing.T) {
+	s := &Spec{Args: []string{"true"}, IPCNS: "/proc/7/ns/ipc", UTSNS: "/proc/7/ns/uts"}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p := mustPlan(t, s)
+	o := ops(p)
+	if o[0] != "setns /proc/7/ns/ipc, /proc/7/ns/uts" || p.Ops[1].Code != OpUserns || o[2] != "unshare mount,pid,net,cgroup" {
+		t.Fatalf("namespaces:\n%s", strings.Join(o, "\n"))
+	}
+	if indexOf(o, "sethostname") >= 0 || indexOf(o, "sysctl /proc/sys/kernel: shmmax") >= 0 {
+		t.Fatalf("a host name or IPC limits set in joined namespaces:\n%s", strings.Join(o, "\n"))
+	}
+	for _, bad := range []*Spec{
+		{Args: []string{"true"}, UTSNS: "/proc/7/ns/uts", Hostname: "x"},
+		{Args: []string{"true"}, IPCNS: "/proc/7/ns/ipc", Mounts: []Mount{{Type: "mqueue", Dest: "/dev/mqueue"}}},
+		{Args: []string{"true"}, IPCNS: "/proc/7/ns/ipc", Sysctls: map[string]string{"kernel.shmmax": "1"}},
+		{Args: []string{"true"}, IPCNS: "rel"},
+	} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("%+v: no error", bad)
+		}
+	}
+}

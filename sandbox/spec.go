@@ -62,6 +62,19 @@ type Spec struct {
 	KeepEnv bool `json:"keep_env,omitempty"`
 	// Hostname is the box's host name (default "sandbox").
 	Hostname string `json:"hostname,omitempty"`
+	// IPCNS and UTSNS are IPC and UTS namespaces to join (paths, such as
+	// /proc/PID/ns/ipc of a pod's first container: an OCI config's
+	// namespace path) instead of the box's own. They are joined by the
+	// init stage's first process as the caller, before the box's user
+	// namespace exists (setns(2) needs CAP_SYS_ADMIN over the namespace
+	// and in the caller's own user namespace: root, or root of an engine's
+	// user namespace). The box's root has no capability in a namespace
+	// another user namespace owns: it sets no host name in a joined UTS
+	// namespace (Hostname must be empty), and neither the IPC limits nor a
+	// message queue file system (mqueue mounts, IPC sysctls refused) in a
+	// joined IPC namespace, whose own stand.
+	IPCNS string `json:"ipc_ns,omitempty"`
+	UTSNS string `json:"uts_ns,omitempty"`
 	// Net is "none" (default: an own network namespace with loopback only),
 	// "host" (share the caller's network) or "user" (an own network
 	// namespace joined to the outside by pasta, under an egress policy
@@ -302,6 +315,28 @@ func (s *Spec) Validate() error {
 	for _, g := range s.Groups {
 		if g < 0 || g > 65535*65536 {
 			return specErr("groups", "%d: out of range", g)
+		}
+	}
+	for _, j := range []struct{ field, path string }{{"ipc_ns", s.IPCNS}, {"uts_ns", s.UTSNS}} {
+		if j.path != "" {
+			if err := checkBoxPath(j.path); err != nil {
+				return specErr(j.field, "%q: %v", j.path, err)
+			}
+		}
+	}
+	if s.UTSNS != "" && s.Hostname != "" {
+		return specErr("hostname", "%q: the joined UTS namespace (%s) is another user namespace's: the box cannot set its host name", s.Hostname, s.UTSNS)
+	}
+	if s.IPCNS != "" {
+		for k := range s.Sysctls {
+			if !strings.HasPrefix(k, "net.") {
+				return specErr("sysctl", "%s: the joined IPC namespace (%s) is another user namespace's: the box cannot set it", k, s.IPCNS)
+			}
+		}
+		for _, m := range s.Mounts {
+			if m.Type == "mqueue" {
+				return specErr("--mqueue", "%s: the joined IPC namespace (%s) is another user namespace's: the box cannot mount its queues", m.Dest, s.IPCNS)
+			}
 		}
 	}
 	if len(s.Hostname) > 64 || strings.ContainsAny(s.Hostname, "/\x00") {

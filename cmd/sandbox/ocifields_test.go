@@ -278,3 +278,69 @@ func TestOCIAdditionalGids(t *testing.T) {
 		})
 	}
 }
+
+// linux.namespaces with a path for ipc and uts (a CRI pod's containers join
+// its pause container's): as root, a second container that joins the
+// first's sees its SysV shared memory segment and its host name; one that
+// does not join sees neither; a hostname with a joined uts namespace is
+// refused naming it. A regular user's runtime, which cannot setns(2), is
+// refused naming the path.
+func TestOCIJoinIPCUTS(t *testing.T) {
+	c := ociCallers[1]
+	c.gate(t)
+	rootfs := ociRootfs(t, c)
+	uid, gid := ociBoxRoot(t, c)
+	probe := filepath.Join(rootfs, "probe")
+	if out, err := exec.Command("cp", env.probe, probe).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	os.Chown(probe, uid, gid)
+	os.Chmod(probe, 0o755)
+	bundle, root := ociBundle(t, c, "/bin/sh", "-c", "/probe shmget 4242 && sleep 100")
+	ociEdit(t, bundle, func(s *specs.Spec) { s.Root.Path, s.Hostname = rootfs, "pod-a" })
+	if r := c.oci(t, root, "create", "--bundle", bundle, "a"); r.code != 0 {
+		t.Fatalf("create a:\n%s", r)
+	}
+	t.Cleanup(func() { c.oci(t, root, "delete", "--force", "a") })
+	if r := c.oci(t, root, "start", "a"); r.code != 0 {
+		t.Fatalf("start a:\n%s", r)
+	}
+	pid := ociState(t, c, root, "a").Pid
+	// Waits for a's segment (up to 5 s), then says what it sees.
+	script := `i=0; while [ $i -lt 50 ] && ! grep -qE '^ *4242 ' /proc/sysvipc/shm; do sleep 0.1; i=$((i+1)); done; ` +
+		`grep -qE '^ *4242 ' /proc/sysvipc/shm && echo SHM || echo NO-SHM; echo "host $(hostname)"`
+	joined, _ := ociBundle(t, c, "/bin/sh", "-c", script)
+	join := func(s *specs.Spec) {
+		s.Root.Path, s.Hostname = rootfs, ""
+		for i, n := range s.Linux.Namespaces {
+			switch n.Type {
+			case specs.IPCNamespace:
+				s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/ipc", pid)
+			case specs.UTSNamespace:
+				s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/uts", pid)
+			}
+		}
+	}
+	ociEdit(t, joined, join)
+	r := c.oci(t, root, "run", "--bundle", joined, "b")
+	if r.code != 0 || !strings.Contains(r.stdout, "SHM\n") || strings.Contains(r.stdout, "NO-SHM") || !strings.Contains(r.stdout, "host pod-a\n") {
+		t.Errorf("a container joining a's ipc and uts namespaces: want a's segment and host name\n%s", r)
+	}
+	// Not joined: its own namespaces, neither a's segment nor its name.
+	own, _ := ociBundle(t, c, "/bin/sh", "-c", `grep -qE '^ *4242 ' /proc/sysvipc/shm && echo SHM || echo NO-SHM; echo "host $(hostname)"`)
+	ociEdit(t, own, func(s *specs.Spec) { s.Root.Path = rootfs })
+	if r := c.oci(t, root, "run", "--bundle", own, "c"); r.code != 0 || !strings.Contains(r.stdout, "NO-SHM\n") || strings.Contains(r.stdout, "pod-a") {
+		t.Errorf("a container of its own namespaces:\n%s", r)
+	}
+	ociEdit(t, joined, func(s *specs.Spec) { s.Hostname = "b" })
+	if r := c.oci(t, root, "run", "--bundle", joined, "d"); r.code == 0 || !strings.Contains(r.stderr, "hostname") {
+		t.Errorf("a hostname with a joined uts namespace: want an error naming it\n%s", r)
+	}
+
+	rl := ociCallers[0]
+	rb, rroot := ociBundle(t, rl, "/bin/true")
+	ociEdit(t, rb, func(s *specs.Spec) { s.Hostname = ""; join(s); s.Root.Path = env.rootfs })
+	if r := rl.oci(t, rroot, "run", "--bundle", rb, "e"); r.code == 0 || !strings.Contains(r.stderr, "].path") || !strings.Contains(r.stderr, "CAP_SYS_ADMIN") {
+		t.Errorf("a regular user's runtime joining an ipc namespace: want an error naming the path\n%s", r)
+	}
+}
