@@ -152,9 +152,10 @@ func ToSpec(c *Config, h Host) (*Result, error) {
 		return nil, fieldErr("root.path", "%s: not a directory", root)
 	}
 	sp.Rootfs = root
-	if !s.Root.Readonly {
-		note("root.readonly false: the root is read-only all the same (binds and tmpfs mounts are writable)")
-	}
+	// root.readonly false: the root is writable as its owners and modes
+	// allow the box's ids (never host root), nosuid and nodev all the
+	// same; the host's mounts below it stay read-only.
+	sp.RootfsWritable = !s.Root.Readonly
 	if s.Hostname != "" {
 		sp.Hostname = s.Hostname
 	}
@@ -207,13 +208,6 @@ func mapProcess(p *specs.Process, h Host, sp *sandbox.Spec, oom **int, note func
 	}
 	sp.Workdir = p.Cwd
 	sp.UID, sp.GID = int(p.User.UID), int(p.User.GID)
-	if len(p.User.AdditionalGids) > 0 {
-		// The payload's groups are emptied; it would run without groups
-		// it was given, which may be what grants it a file.
-		if extra := slices.DeleteFunc(slices.Clone(p.User.AdditionalGids), func(g uint32) bool { return g == p.User.GID }); len(extra) > 0 {
-			return fieldErr("process.user.additionalGids", "%v: supplementary groups are not supported yet", extra)
-		}
-	}
 	if p.User.Umask != nil && int(*p.User.Umask) != h.Umask {
 		return fieldErr("process.user.umask", "%#o: the box inherits the runtime's umask (%#o)", *p.User.Umask, h.Umask)
 	}
@@ -443,13 +437,29 @@ func mapLinux(l *specs.Linux, p *specs.Process, h Host, r *Result, note func(str
 		}
 		have[ns.Type] = true
 		if ns.Path != "" {
-			if ns.Type != specs.NetworkNamespace {
-				return fieldErr(field+".path", "%s: joining a %s namespace is not supported yet", ns.Path, ns.Type)
-			}
 			if !filepath.IsAbs(ns.Path) {
 				return fieldErr(field+".path", "%s: must be an absolute path", ns.Path)
 			}
-			r.NetNS = ns.Path
+			switch ns.Type {
+			case specs.NetworkNamespace:
+				r.NetNS = ns.Path
+			case specs.IPCNamespace, specs.UTSNamespace:
+				// A pod's containers join its first's (the CRI's pause
+				// container). setns(2) takes CAP_SYS_ADMIN in the
+				// runtime's own user namespace too: a regular user's
+				// runtime cannot join anything.
+				if h.UID != 0 {
+					return fieldErr(field+".path", "%s: joining a %s namespace needs CAP_SYS_ADMIN in the runtime's user namespace (root, or root of an engine's user namespace)", ns.Path, ns.Type)
+				}
+				if ns.Type == specs.IPCNamespace {
+					sp.IPCNS = ns.Path
+				} else {
+					sp.UTSNS = ns.Path
+				}
+			default:
+				// pid, mount, user, cgroup: the box's own always.
+				return fieldErr(field+".path", "%s: joining a %s namespace is not supported", ns.Path, ns.Type)
+			}
 		}
 	}
 	if !have[specs.NetworkNamespace] || r.NetNS != "" {
@@ -464,8 +474,31 @@ func mapLinux(l *specs.Linux, p *specs.Process, h Host, r *Result, note func(str
 	if !have[specs.UTSNamespace] && sp.Hostname != "" {
 		return fieldErr("hostname", "needs a uts namespace")
 	}
-	if err := mapIDs(l, h, r); err != nil {
+	if sp.UTSNS != "" && sp.Hostname != "" {
+		// The joined namespace is another user namespace's, where the
+		// box's root has no CAP_SYS_ADMIN: its host name is its owner's.
+		return fieldErr("hostname", "%q: the uts namespace is joined (%s): its host name is set by its owner, not this box", sp.Hostname, sp.UTSNS)
+	}
+	if sp.IPCNS != "" {
+		// Its message queue file system cannot be mounted by the box
+		// (CAP_SYS_ADMIN over the IPC namespace): left out. mq_open(3)
+		// reaches the queues without it.
+		sp.Mounts = slices.DeleteFunc(sp.Mounts, func(m sandbox.Mount) bool {
+			if m.Type == "mqueue" {
+				note("mounts %s (mqueue): not mounted: the ipc namespace is joined (%s), and its queues' file system is its owner's to mount", m.Dest, sp.IPCNS)
+				return true
+			}
+			return false
+		})
+	}
+	gids, setgroups, err := mapIDs(l, h, r)
+	if err != nil {
 		return err
+	}
+	if p != nil {
+		if err := mapGroups(p.User, gids, setgroups, &sp.Groups); err != nil {
+			return err
+		}
 	}
 	if err := mapSysctl(l.Sysctl, have, r, note); err != nil {
 		return err
@@ -485,26 +518,28 @@ func mapLinux(l *specs.Linux, p *specs.Process, h Host, r *Result, note func(str
 		}
 		r.Seccomp = b
 	}
-	masked := sandbox.MaskedPaths()
+	// Masked and read-only paths: any path in the box, resolved inside
+	// its root by pid 1 after every mount (a missing one is skipped, as
+	// runc skips it); the box's own stay, and are not asked twice.
+	masked, ro := sandbox.MaskedPaths(), sandbox.ReadOnlyPaths()
 	for i, m := range l.MaskedPaths {
 		c := path.Clean(m)
 		switch {
-		case slices.Contains(masked, c), c == "/sys" || strings.HasPrefix(c, "/sys/"):
-			// masked already; the box has no /sys
-		case strings.HasPrefix(c, "/proc/") && h.Exists != nil && !h.Exists(c):
-			// not in this kernel's procfs
-		default:
-			return fieldErr(fmt.Sprintf("linux.maskedPaths[%d]", i), "%s: only %s (and /sys, which a box has not) are masked", m, strings.Join(masked, ", "))
+		case !path.IsAbs(m) || strings.IndexByte(m, 0) >= 0:
+			return fieldErr(fmt.Sprintf("linux.maskedPaths[%d]", i), "%q: must be an absolute path", m)
+		case c == "/":
+			return fieldErr(fmt.Sprintf("linux.maskedPaths[%d]", i), "%q: the root cannot be masked", m)
+		case !slices.Contains(masked, c):
+			sp.MaskedPaths = append(sp.MaskedPaths, c)
 		}
 	}
-	ro := sandbox.ReadOnlyPaths()
 	for i, m := range l.ReadonlyPaths {
 		c := path.Clean(m)
 		switch {
-		case slices.Contains(ro, c), slices.Contains(masked, c), c == "/sys" || strings.HasPrefix(c, "/sys/"):
-		case strings.HasPrefix(c, "/proc/") && h.Exists != nil && !h.Exists(c):
-		default:
-			return fieldErr(fmt.Sprintf("linux.readonlyPaths[%d]", i), "%s: only %s are read-only", m, strings.Join(ro, ", "))
+		case !path.IsAbs(m) || strings.IndexByte(m, 0) >= 0:
+			return fieldErr(fmt.Sprintf("linux.readonlyPaths[%d]", i), "%q: must be an absolute path", m)
+		case !slices.Contains(ro, c):
+			sp.ReadOnlyPaths = append(sp.ReadOnlyPaths, c)
 		}
 	}
 	switch l.RootfsPropagation {
@@ -546,10 +581,14 @@ func mapSysctl(sysctls map[string]string, have map[specs.LinuxNamespaceType]bool
 			// namespace, where the box's root has no capability.
 			return fieldErr("linux.sysctl", "%s: not supported in a joined network namespace (%s)", k, r.NetNS)
 		}
+		if sp.IPCNS != "" && !strings.HasPrefix(k, "net.") && k != "kernel.hostname" {
+			// Every other key allowed is the IPC namespace's.
+			return fieldErr("linux.sysctl", "%s: the ipc namespace is joined (%s): its limits are its owner's, not this box's to set", k, sp.IPCNS)
+		}
 		if k == "kernel.hostname" {
 			// The UTS namespace's, but its file is host root's: set
 			// with sethostname, as the hostname field is.
-			if !have[specs.UTSNamespace] || sp.Hostname != "" && sp.Hostname != v {
+			if !have[specs.UTSNamespace] || sp.UTSNS != "" || sp.Hostname != "" && sp.Hostname != v {
 				return fieldErr("linux.sysctl", "%s=%q: needs a uts namespace, and the hostname field (%q) unset or the same", k, v, sp.Hostname)
 			}
 			sp.Hostname = v
@@ -687,6 +726,38 @@ func mapCPU(c *specs.LinuxCPU, sp *sandbox.Spec) error {
 	return nil
 }
 
+// mapGroups gives the payload the config's supplementary groups
+// (additionalGids but the primary gid) where the box's user namespace lets
+// it have them: setgroups(2) allowed there, and every group mapped. A group
+// the payload would go without may be what grants it a file, or what a
+// file's group is meant to keep out: refused, never dropped.
+func mapGroups(u specs.User, gids []syscall.SysProcIDMap, setgroups bool, out *[]int) error {
+	var extra []int
+	for _, g := range u.AdditionalGids {
+		if g != u.GID && !slices.Contains(extra, int(g)) {
+			extra = append(extra, int(g))
+		}
+	}
+	if len(extra) == 0 {
+		return nil
+	}
+	if !setgroups {
+		return fieldErr("process.user.additionalGids", "%v: the box's user namespace maps one gid (a regular caller's own, where setgroups(2) is denied; "+
+			"a root caller's nobody or first id of its range): map a range (linux.gidMappings: the caller at 0 and its /etc/subgid range from 1, through newgidmap)", extra)
+	}
+	for _, g := range extra {
+		mapped := false
+		for _, m := range gids {
+			mapped = mapped || g >= m.ContainerID && g-m.ContainerID < m.Size
+		}
+		if !mapped {
+			return fieldErr("process.user.additionalGids", "%d: not a gid of the box's user namespace (%s)", g, strings.TrimSpace(idmap.MapText(gids)))
+		}
+	}
+	*out = extra
+	return nil
+}
+
 // mapIDs matches the config's id mappings with the two the box can make:
 // the caller's id alone at process.user (idmap.ModeSelf), or the caller at
 // 0 and its subordinate ranges from 1 (idmap.ModeAuto, through newuidmap).
@@ -698,7 +769,12 @@ func mapCPU(c *specs.LinuxCPU, sp *sandbox.Spec) error {
 // as they are: the box's root is the engine's root, the user on the host,
 // as with runc, in a user namespace of its own. The rule that a box never
 // runs as root is about host root, which such a process is not.
-func mapIDs(l *specs.Linux, h Host, r *Result) error {
+//
+// It returns the box's gid map and whether setgroups(2) is allowed in it
+// (for mapGroups): so it is with a map of the caller's subordinate ranges
+// (newgidmap allows it) and in an engine's user namespace; a map of one
+// gid has the caller's gid alone, or a root caller's one gid.
+func mapIDs(l *specs.Linux, h Host, r *Result) ([]syscall.SysProcIDMap, bool, error) {
 	sp := &r.Spec
 	if len(l.UIDMappings) == 0 && len(l.GIDMappings) == 0 {
 		sp.Map = idmap.ModeSelf
@@ -710,8 +786,11 @@ func mapIDs(l *specs.Linux, h Host, r *Result) error {
 				UID: sp.UID, GID: sp.GID,
 			}
 			r.Mapping = &m
+			return m.GIDs, true, nil
 		}
-		return nil
+		// One gid: the caller's (setgroups denied), or a root caller's
+		// nobody or first id of its range.
+		return nil, false, nil
 	}
 	for _, mode := range []idmap.Mode{idmap.ModeSelf, idmap.ModeAuto} {
 		m, err := idmap.Plan(idmap.Request{Mode: mode, UID: sp.UID, GID: sp.GID,
@@ -721,10 +800,10 @@ func mapIDs(l *specs.Linux, h Host, r *Result) error {
 		}
 		if sameMap(m.UIDs, l.UIDMappings) && sameMap(m.GIDs, l.GIDMappings) {
 			sp.Map = mode
-			return nil
+			return m.GIDs, mode == idmap.ModeAuto && m.SetgroupsAllowed, nil
 		}
 	}
-	return fieldErr("linux.uidMappings", "%v: the box maps either the caller's id (%d) alone to process.user.uid, "+
+	return nil, false, fieldErr("linux.uidMappings", "%v: the box maps either the caller's id (%d) alone to process.user.uid, "+
 		"or the caller's id to 0 and its /etc/subuid ranges from 1", l.UIDMappings, h.UID)
 }
 

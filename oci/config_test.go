@@ -222,6 +222,8 @@ func TestToSpecRefuses(t *testing.T) {
 		}},
 		{"linux.namespaces[0].path", func(s *specs.Spec) { s.Linux.Namespaces[0].Path = "/proc/1/ns/pid" }},
 		{"linux.namespaces[5].path", func(s *specs.Spec) { s.Linux.Namespaces[5].Path = "rel/net" }},
+		// A regular user's runtime cannot setns(2) anything.
+		{"linux.namespaces[1].path", func(s *specs.Spec) { s.Linux.Namespaces[1].Path = "/proc/1/ns/ipc" }},
 		{"linux.uidMappings", func(s *specs.Spec) {
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 1}}
 		}},
@@ -277,8 +279,9 @@ func TestToSpecRefuses(t *testing.T) {
 			s.Linux.Resources = &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: &w}}
 		}},
 		{"linux.devices[0]", func(s *specs.Spec) { s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/sda", Type: "b"}} }},
-		{"linux.maskedPaths[0]", func(s *specs.Spec) { s.Linux.MaskedPaths = []string{"/etc/shadow"} }},
-		{"linux.readonlyPaths[0]", func(s *specs.Spec) { s.Linux.ReadonlyPaths = []string{"/usr"} }},
+		{"linux.maskedPaths[0]", func(s *specs.Spec) { s.Linux.MaskedPaths = []string{"etc/shadow"} }},
+		{"linux.maskedPaths[1]", func(s *specs.Spec) { s.Linux.MaskedPaths = []string{"/etc/shadow", "/"} }},
+		{"linux.readonlyPaths[0]", func(s *specs.Spec) { s.Linux.ReadonlyPaths = []string{"usr"} }},
 		{"linux.rootfsPropagation", func(s *specs.Spec) { s.Linux.RootfsPropagation = "shared" }},
 		{"linux.mountLabel", func(s *specs.Spec) { s.Linux.MountLabel = "x" }},
 	} {

@@ -5,7 +5,9 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -83,8 +85,25 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 			userns.Flags |= FlagSetgroups
 		}
 	}
+	// Joined IPC and UTS namespaces, as the caller, before the box's user
+	// namespace (from which it would have no capability over them).
+	var joins []string
+	var joinTypes []uint64
+	ns := uint64(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWCGROUP)
+	for _, j := range []struct {
+		path string
+		flag uint64
+	}{{s.IPCNS, unix.CLONE_NEWIPC}, {s.UTSNS, unix.CLONE_NEWUTS}} {
+		if j.path != "" {
+			joins, joinTypes = append(joins, j.path), append(joinTypes, j.flag)
+		} else {
+			ns |= j.flag
+		}
+	}
+	if len(joins) > 0 {
+		add(SetnsOp(joins, joinTypes))
+	}
 	add(userns)
-	ns := uint64(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWCGROUP)
 	if s.Net != "host" {
 		ns |= unix.CLONE_NEWNET
 	}
@@ -125,7 +144,10 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	add(Op{Code: OpProc, Str: []string{"/proc"}})
 	// The box's user namespace limits, while its /proc/sys is writable.
 	add(userSysctls(s))
-	add(ipcSysctls(s))
+	if s.IPCNS == "" {
+		// A joined IPC namespace keeps the limits its owner set.
+		add(ipcSysctls(s))
+	}
 	if op, ok := pidMaxSysctl(s, h.pidMax()); ok {
 		add(op)
 	}
@@ -186,24 +208,34 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 		}
 	}
 
-	// Masks last among the mounts, so no mount above can uncover them.
-	for _, m := range maskedPaths {
-		add(Op{Code: OpMask, Str: []string{m}})
+	// Masks last among the mounts, so no mount above can uncover them:
+	// the box's own, then the caller's (an OCI config's), which may cover
+	// a mount of its own; then the read-only paths, the same way.
+	for _, m := range append(slices.Clone(maskedPaths), s.MaskedPaths...) {
+		add(Op{Code: OpMask, Str: []string{path.Clean(m)}})
 	}
-	for _, r := range readOnlyPaths {
-		add(Op{Code: OpReadOnly, Flags: FlagSelfBind | FlagRecursive, Str: []string{r}})
+	for _, r := range append(slices.Clone(readOnlyPaths), s.ReadOnlyPaths...) {
+		add(Op{Code: OpReadOnly, Flags: FlagSelfBind | FlagRecursive, Str: []string{path.Clean(r)}})
 	}
 	// The root itself is read-only; the box's own mounts on it (/tmp, /dev,
 	// binds) keep theirs. What --rootfs brought below its top is read-only
-	// since its bind.
-	add(Op{Code: OpReadOnly, Str: []string{"/"}})
+	// since its bind. A writable root (RootfsWritable) is read-only only
+	// where the host's mount was: its files are then writable as their
+	// owners and modes allow the box's ids, still nosuid and nodev.
+	if s.RootfsWritable {
+		add(Op{Code: OpReadOnly, Arg: ReadOnlyAsSource, Str: []string{"/"}})
+	} else {
+		add(Op{Code: OpReadOnly, Str: []string{"/"}})
+	}
 	add(Op{Code: OpPivot})
 
 	hostname := s.Hostname
 	if hostname == "" {
 		hostname = "sandbox"
 	}
-	add(Op{Code: OpHostname, Str: []string{hostname}})
+	if s.UTSNS == "" {
+		add(Op{Code: OpHostname, Str: []string{hostname}})
+	}
 	if s.Net != "host" {
 		// With --net user pasta has brought it up already; again is harmless.
 		add(Op{Code: OpLoopback})
@@ -234,6 +266,21 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	creds := Op{Code: OpCreds, Arg: keep, Arg2: uint64(s.UID), Arg3: uint64(s.GID)}
 	if ps.mapping.SetgroupsAllowed {
 		creds.Flags |= FlagSetgroups
+	}
+	if len(s.Groups) > 0 {
+		// setgroups(2) with gids the namespace maps, where it is allowed:
+		// else the payload would run without groups it was given.
+		if !ps.mapping.SetgroupsAllowed {
+			return nil, specErr("groups", "%v: setgroups is denied in the box's user namespace (it maps the caller's gid alone)", s.Groups)
+		}
+		var gs []string
+		for _, g := range s.Groups {
+			if !idMapped(ps.mapping.GIDs, g) {
+				return nil, specErr("groups", "%d: not a gid of the box's user namespace", g)
+			}
+			gs = append(gs, fmt.Sprint(g))
+		}
+		creds.Str = []string{joinNUL(gs)}
 	}
 	add(creds)
 	workdir := s.Workdir
@@ -266,6 +313,16 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	env := boxEnv(s, h.environ())
 	add(Op{Code: OpExec, Str: []string{joinNUL(s.Args), joinNUL(env), lookup(env, "PATH")}})
 	return p, nil
+}
+
+// idMapped tells whether id (inside) is in the map.
+func idMapped(m []syscall.SysProcIDMap, id int) bool {
+	for _, l := range m {
+		if id >= l.ContainerID && id-l.ContainerID < l.Size {
+			return true
+		}
+	}
+	return false
 }
 
 // boxEnv is the payload's environment: cleared by default, because the

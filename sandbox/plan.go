@@ -43,6 +43,10 @@ const (
 	// OpReadOnly makes the mount at box path Str[0] read-only, recursively
 	// when Flags has FlagRecursive. Str[0] is bound onto itself first when
 	// FlagSelfBind is set (for a directory that is not a mount point).
+	// With Arg ReadOnlyAsSource (on "/", Spec.RootfsWritable) it does so
+	// only when the top of the --rootfs bind (FlagTopWritable) was
+	// read-only at its source: a writable root is as writable as the
+	// host's mount, never more.
 	OpReadOnly OpCode = 8
 	// OpPivot makes the new root the root and detaches the old one.
 	OpPivot OpCode = 9
@@ -65,7 +69,8 @@ const (
 	OpRlimit OpCode = 16
 	// OpCreds drops the capability bounding set to the mask in Arg, sets the
 	// payload's uid to Arg2 and gid to Arg3, and leaves exactly the kept
-	// capabilities.
+	// capabilities. With FlagSetgroups its supplementary groups become the
+	// gids in Str[0] (decimal, NUL-separated; none when absent).
 	OpCreds OpCode = 17
 	// OpNoNewPrivs sets PR_SET_NO_NEW_PRIVS.
 	OpNoNewPrivs OpCode = 18
@@ -165,6 +170,9 @@ func SetnsOp(paths []string, types []uint64) Op {
 	return Op{Code: OpSetns, Str: []string{joinNUL(paths), joinNUL(ts)}}
 }
 
+// ReadOnlyAsSource is OpReadOnly's Arg for a writable root (see OpReadOnly).
+const ReadOnlyAsSource uint64 = 1
+
 // Flags on ops.
 const (
 	FlagReadOnly  uint64 = 1 << 0 // bind: make it read-only, recursively
@@ -260,6 +268,9 @@ func (o Op) String() string {
 		fmt.Fprintf(&b, " %s=%d:%d", rlimitName(int(o.Arg)), o.Arg2, o.Arg3)
 	case OpCreds:
 		fmt.Fprintf(&b, " uid=%d gid=%d caps=%#x", o.Arg2, o.Arg3, o.Arg)
+		if len(o.Str) > 0 && o.Str[0] != "" {
+			fmt.Fprintf(&b, " groups=%s", strings.ReplaceAll(strings.TrimSuffix(o.Str[0], "\x00"), "\x00", ","))
+		}
 	case OpSeccomp:
 		fmt.Fprintf(&b, " (%d instructions)", len(o.Str[0])/8)
 	case OpLandlock:
@@ -286,6 +297,11 @@ func (o Op) String() string {
 		b.WriteString(": the supervisor installs the egress policy and starts pasta on the box's network namespace")
 	case OpSetns:
 		fmt.Fprintf(&b, " %s", strings.ReplaceAll(strings.TrimSuffix(o.Str[0], "\x00"), "\x00", ", "))
+	case OpReadOnly:
+		fmt.Fprintf(&b, " %s", o.Str[0])
+		if o.Arg == ReadOnlyAsSource {
+			b.WriteString(" (if its source's mount is read-only)")
+		}
 	default:
 		for _, s := range o.Str {
 			if s != "" {

@@ -36,9 +36,23 @@ type Spec struct {
 	// fresh tmpfs holding a read-only view of the host's /usr, /bin, /sbin,
 	// /lib*, and /etc.
 	Rootfs string `json:"rootfs,omitempty"`
+	// RootfsWritable leaves the top of Rootfs writable as its owners and
+	// modes allow the box's ids (an OCI config's root.readonly false): it
+	// stays nosuid and nodev, read-only where the host has it read-only,
+	// and the mounts the host has below it stay read-only.
+	RootfsWritable bool `json:"rootfs_writable,omitempty"`
 	// Mounts are applied in order, after the root and before /proc, /dev
 	// and /tmp are final, so a later mount can cover an earlier one.
 	Mounts []Mount `json:"mounts,omitempty"`
+	// MaskedPaths are box paths hidden as the box's own masks hide theirs
+	// (an OCI config's linux.maskedPaths): an empty read-only tmpfs over a
+	// directory, /dev/null bound read-only over anything else; a missing
+	// path is skipped. ReadOnlyPaths are made read-only, recursively. Both
+	// are resolved inside the new root (a symlink in it cannot lead them
+	// out), after every mount, so that they cover what is mounted below
+	// them; the box's own masks and read-only paths stay.
+	MaskedPaths   []string `json:"masked_paths,omitempty"`
+	ReadOnlyPaths []string `json:"read_only_paths,omitempty"`
 	// Workdir is the working directory inside the box (default /).
 	Workdir string `json:"workdir,omitempty"`
 	// Env adds KEY=VALUE variables to the box's environment.
@@ -48,6 +62,19 @@ type Spec struct {
 	KeepEnv bool `json:"keep_env,omitempty"`
 	// Hostname is the box's host name (default "sandbox").
 	Hostname string `json:"hostname,omitempty"`
+	// IPCNS and UTSNS are IPC and UTS namespaces to join (paths, such as
+	// /proc/PID/ns/ipc of a pod's first container: an OCI config's
+	// namespace path) instead of the box's own. They are joined by the
+	// init stage's first process as the caller, before the box's user
+	// namespace exists (setns(2) needs CAP_SYS_ADMIN over the namespace
+	// and in the caller's own user namespace: root, or root of an engine's
+	// user namespace). The box's root has no capability in a namespace
+	// another user namespace owns: it sets no host name in a joined UTS
+	// namespace (Hostname must be empty), and neither the IPC limits nor a
+	// message queue file system (mqueue mounts, IPC sysctls refused) in a
+	// joined IPC namespace, whose own stand.
+	IPCNS string `json:"ipc_ns,omitempty"`
+	UTSNS string `json:"uts_ns,omitempty"`
 	// Net is "none" (default: an own network namespace with loopback only),
 	// "host" (share the caller's network) or "user" (an own network
 	// namespace joined to the outside by pasta, under an egress policy
@@ -63,6 +90,11 @@ type Spec struct {
 	// UID and GID are the payload's identity inside the box (default 0).
 	UID int `json:"uid"`
 	GID int `json:"gid"`
+	// Groups are the payload's supplementary groups, gids inside the box
+	// (an OCI config's additionalGids). They need a mapping where
+	// setgroups(2) is allowed (--map auto, a root caller's, an engine's
+	// user namespace's) that maps each of them. Without: none.
+	Groups []int `json:"groups,omitempty"`
 	// Map chooses the id mapping: idmap.ModeSelf (default: the caller's id
 	// alone) or idmap.ModeAuto (also the caller's subordinate ranges).
 	Map idmap.Mode `json:"map,omitempty"`
@@ -173,6 +205,9 @@ func (s *Spec) Validate() error {
 			return specErr("command", "argument contains a NUL byte")
 		}
 	}
+	if s.RootfsWritable && s.Rootfs == "" {
+		return specErr("rootfs_writable", "needs a rootfs")
+	}
 	for i, m := range s.Mounts {
 		field := "--" + m.Type
 		switch m.Type {
@@ -196,6 +231,20 @@ func (s *Spec) Validate() error {
 		}
 		if err := checkBoxPath(m.Dest); err != nil {
 			return specErr(field, "destination %q: %v", m.Dest, err)
+		}
+	}
+	for _, p := range s.MaskedPaths {
+		if err := checkBoxPath(p); err != nil {
+			return specErr("masked_paths", "%q: %v", p, err)
+		}
+		// A mask on the root would hide the whole box, the payload too.
+		if path.Clean(p) == "/" {
+			return specErr("masked_paths", "%q: the root cannot be masked", p)
+		}
+	}
+	for _, p := range s.ReadOnlyPaths {
+		if err := checkBoxPath(p); err != nil {
+			return specErr("read_only_paths", "%q: %v", p, err)
 		}
 	}
 	if s.Workdir != "" {
@@ -262,6 +311,33 @@ func (s *Spec) Validate() error {
 	}
 	if s.UID < 0 || s.UID > 65535*65536 || s.GID < 0 || s.GID > 65535*65536 {
 		return specErr("--uid/--gid", "out of range")
+	}
+	for _, g := range s.Groups {
+		if g < 0 || g > 65535*65536 {
+			return specErr("groups", "%d: out of range", g)
+		}
+	}
+	for _, j := range []struct{ field, path string }{{"ipc_ns", s.IPCNS}, {"uts_ns", s.UTSNS}} {
+		if j.path != "" {
+			if err := checkBoxPath(j.path); err != nil {
+				return specErr(j.field, "%q: %v", j.path, err)
+			}
+		}
+	}
+	if s.UTSNS != "" && s.Hostname != "" {
+		return specErr("hostname", "%q: the joined UTS namespace (%s) is another user namespace's: the box cannot set its host name", s.Hostname, s.UTSNS)
+	}
+	if s.IPCNS != "" {
+		for k := range s.Sysctls {
+			if !strings.HasPrefix(k, "net.") {
+				return specErr("sysctl", "%s: the joined IPC namespace (%s) is another user namespace's: the box cannot set it", k, s.IPCNS)
+			}
+		}
+		for _, m := range s.Mounts {
+			if m.Type == "mqueue" {
+				return specErr("--mqueue", "%s: the joined IPC namespace (%s) is another user namespace's: the box cannot mount its queues", m.Dest, s.IPCNS)
+			}
+		}
 	}
 	if len(s.Hostname) > 64 || strings.ContainsAny(s.Hostname, "/\x00") {
 		return specErr("--hostname", "%q is not a valid host name", s.Hostname)

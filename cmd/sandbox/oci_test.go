@@ -560,9 +560,15 @@ func TestOCIPodmanRootless(t *testing.T) {
 	limits := []string{"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", "--network", "none"}
 
 	t.Run("run", func(t *testing.T) {
-		r := run(append(append([]string{"run", "--rm"}, limits...), "--rootfs", rootfs, "/bin/sh", "-c", "id; cat /proc/self/uid_map; exit 7")...)
+		r := run(append(append([]string{"run", "--rm"}, limits...), "--rootfs", rootfs, "/bin/sh", "-c",
+			"id; cat /proc/self/uid_map; touch /podman-wrote && echo WROTE; exit 7")...)
 		if r.code != 7 || !strings.Contains(r.stdout, "uid=0(root) gid=0(root)") {
 			t.Fatalf("podman run:\n%s", r)
+		}
+		// podman asks for a writable root (root.readonly false): the
+		// rootfs is the test user's, the box's root.
+		if _, err := os.Stat(filepath.Join(rootfs, "podman-wrote")); err != nil || !strings.Contains(r.stdout, "WROTE\n") {
+			t.Errorf("podman run: the payload did not write into its writable root: %v\n%s", err, r)
 		}
 		// The box's root is the engine's root (the test user), its other
 		// ids the user's subordinate range, as with runc.

@@ -583,7 +583,7 @@ func alloc(mb int, hold time.Duration) error {
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: probe syscall NAME... | tiocsti | tioclinux | fds | caps | ids | keyring | list |")
 	fmt.Fprintln(os.Stderr, "       ptrace-attach PID | connect tcp|unix-abstract|unix ADDR | netlink-links | open-write PATH | x32 | i386 | alloc MB [HOLD] |")
-	fmt.Fprintln(os.Stderr, "       http URL... | resolve NAME... | nft-flush")
+	fmt.Fprintln(os.Stderr, "       http URL... | resolve NAME... | nft-flush | shmget KEY")
 	os.Exit(2)
 }
 
@@ -621,6 +621,17 @@ func main() {
 		for _, name := range os.Args[2:] {
 			fmt.Printf("%s: %s\n", name, result(attempts[name]()))
 		}
+	case "shmget":
+		// A SysV shared memory segment of key KEY, left in the IPC
+		// namespace (/proc/sysvipc/shm lists it).
+		if len(os.Args) < 3 {
+			usage()
+		}
+		key, err := strconv.Atoi(os.Args[2])
+		fail(err)
+		id, err := unix.SysvShmGet(key, 4096, unix.IPC_CREAT|0o600)
+		fail(err)
+		fmt.Printf("shmid: %d\n", id)
 	case "tiocsti":
 		tiocsti()
 	case "fds":

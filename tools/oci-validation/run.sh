@@ -46,10 +46,48 @@ install -m 0755 "$OUT/bin/runtimetest" "$OUT/work/runtimetest"
 # The runtime as the suite calls it (one path, no flags): a state root of
 # the suite's own, so that a container it leaves behind is not among the
 # machine's others, and is removed below.
+#
+# The suite's bundles are root's (it untars its rootfs as root), written for
+# a runtime whose container runs as host root, which this one's never does:
+# a root caller's box maps its root to nobody, or to root's /etc/subuid
+# range (docs/oci.md). So before create and run the wrapper gives the
+# bundle's rootfs to the host ids the box maps its root to, as an engine
+# that runs its containers in user namespaces gives them its images; the
+# payload then writes into a writable root (root.readonly false) as it does
+# under runc. Those ids are asked of the runtime itself, once, below.
 state=$OUT/state
 rm -rf "$state" && mkdir -m 0700 "$state"
+probe=$OUT/probe
+rm -rf "$probe" && mkdir -p "$probe/rootfs"
+tar -xf "$OUT/work/rootfs-amd64.tar.gz" -C "$probe/rootfs" &&
+	"$RUNTIME" spec --bundle "$probe" &&
+	python3 -c '
+import json, sys
+p = sys.argv[1] + "/config.json"
+c = json.load(open(p))
+c["process"]["args"] = ["sh", "-c", "head -n1 /proc/self/uid_map; head -n1 /proc/self/gid_map"]
+json.dump(c, open(p, "w"))' "$probe" || { echo "run.sh: the probe bundle" >&2; exit 1; }
+boxids=$("$RUNTIME" --root "$state" run --bundle "$probe" probe </dev/null | awk '{ printf "%s%s", sep, $2; sep = ":" }')
+rm -rf "$probe"
+case $boxids in
+[1-9]*:[1-9]*) ;;
+*) echo "run.sh: the ids a root caller's box runs as: got \"$boxids\"" >&2; exit 1 ;;
+esac
 cat >"$OUT/runtime" <<EOF
 #!/bin/sh
+cmd= bundle=. prev=
+for a in "\$@"; do
+	case \$prev in --bundle | -b) bundle=\$a ;; esac
+	case \$a in
+	--bundle=*) bundle=\${a#--bundle=} ;;
+	create | run) [ -n "\$cmd" ] || cmd=\$a ;;
+	esac
+	prev=\$a
+done
+if [ -n "\$cmd" ] && [ -f "\$bundle/config.json" ]; then
+	rootfs=\$(python3 -c 'import json, os, sys; print(os.path.join(sys.argv[1], json.load(open(os.path.join(sys.argv[1], "config.json")))["root"]["path"]))' "\$bundle") &&
+		chown -hR $boxids "\$rootfs"
+fi
 exec "$RUNTIME" --root "$state" "\$@"
 EOF
 chmod 0755 "$OUT/runtime"

@@ -73,6 +73,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/vfs.h>
@@ -161,6 +162,10 @@ static int started; // pid 1 has read the start byte (a startContainer hook did)
 static int pivoted; // OP_PIVOT is done: "/" is the box's root
 static char host_pid[24]; // pid 1's pid as the caller sees it ("": unknown)
 static int op_status; // a failed hook's wait status, reported with its error
+// The top of the --rootfs bind (F_TOP_WRITABLE) was read-only at its source:
+// OP_READONLY's RO_AS_SOURCE makes a writable root read-only only then.
+static int rootfs_src_ro;
+#define RO_AS_SOURCE 1
 
 static void report(uint32_t type, int index, int err, int status)
 {
@@ -557,6 +562,13 @@ static int do_bind(const struct op *o)
 	struct stat st;
 	if (fstat(src, &st) < 0)
 		goto fail;
+	if (o->flags & F_TOP_WRITABLE) {
+		// Before the box's own flags: what the host's mount is.
+		struct statvfs sv;
+		if (fstatvfs(src, &sv) < 0)
+			goto fail;
+		rootfs_src_ro = (sv.f_flag & ST_RDONLY) != 0;
+	}
 	int dst = open_made(NEWROOT, o->str[1], !S_ISDIR(st.st_mode), 0);
 	if (dst < 0)
 		goto fail;
@@ -731,6 +743,10 @@ static int do_sysctl(const struct op *o)
 
 static int do_readonly(const struct op *o)
 {
+	// A writable root (root.readonly false): read-only only where the
+	// host's mount of the rootfs is.
+	if (o->arg == RO_AS_SOURCE && !rootfs_src_ro)
+		return 0;
 	if (o->flags & F_SELFBIND) {
 		int fd = open_in(NEWROOT, o->str[0], 0);
 		if (fd < 0)
@@ -794,6 +810,36 @@ static int do_loopback(void)
 	return r;
 }
 
+// set_groups gives the payload the supplementary groups of str[0] (decimal
+// gids, NUL-separated; none when empty), all mapped in the box's user
+// namespace (the Plan checked): an OCI config's additionalGids.
+static int set_groups(const struct op *o)
+{
+	size_t n = 0;
+	for (uint32_t i = 0; i < o->len[0]; i++)
+		n += o->str[0][i] == 0;
+	gid_t *g = calloc(n ? n : 1, sizeof *g);
+	if (!g)
+		return -1;
+	size_t k = 0;
+	for (const char *p = o->str[0]; k < n; p += strlen(p) + 1) {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(p, &end, 10);
+		if (errno || *end || end == p || v > UINT32_MAX - 1) {
+			free(g);
+			errno = EINVAL;
+			return -1;
+		}
+		g[k++] = (gid_t)v;
+	}
+	int r = setgroups(n, g);
+	int e = errno;
+	free(g);
+	errno = e;
+	return r;
+}
+
 // do_creds leaves the payload with exactly the kept capabilities under its
 // final uid and gid. The order matters: the bounding set can only be dropped
 // while CAP_SETPCAP is held, and setresuid away from 0 clears the permitted
@@ -811,7 +857,7 @@ static int do_creds(const struct op *o)
 	}
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		return -1;
-	if ((o->flags & F_SETGROUPS) && setgroups(0, NULL) < 0)
+	if ((o->flags & F_SETGROUPS) && set_groups(o) < 0)
 		return -1;
 	if (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
 		return -1;
