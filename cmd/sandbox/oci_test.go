@@ -1589,3 +1589,69 @@ func TestOCIContainerHooks(t *testing.T) {
 		})
 	}
 }
+
+// TestOCIHookForkChain: a createContainer hook leaves a process that forks
+// and exits without end, each child carrying on (a "runner": never the same
+// pid for long, each re-parented to pid 1 as its parent exits). pid 1's
+// kill of a hook's leftovers must still end, promptly, with the runner
+// dead: the round of re-reading its children must not chase it for as long
+// as it runs (here until its own deadline, far past the test's bound).
+func TestOCIHookForkChain(t *testing.T) {
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		testenv.Skip(t, "no gcc to build the runner: %v", err)
+	}
+	for _, c := range ociCallers {
+		t.Run(c.name, func(t *testing.T) {
+			c.gate(t)
+			dir := hostDir(t)
+			src, runner := filepath.Join(dir, "runner.c"), filepath.Join(dir, "runner")
+			if err := os.WriteFile(src, []byte(`#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	long end = atol(argv[1]);
+	if (fork() != 0)
+		_exit(0); // the hook itself ends at once
+	for (;;) {
+		if (time(NULL) >= end)
+			_exit(0);
+		pid_t p = fork();
+		if (p < 0)
+			continue;
+		if (p != 0 && fork() != 0)
+			_exit(0); // two children go on, re-parented
+	}
+}
+`), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command(gcc, "-O2", "-static", "-o", runner, src).CombinedOutput(); err != nil {
+				testenv.Skip(t, "gcc -static: %v\n%s", err, out)
+			}
+			if err := os.Chmod(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			const runFor = 25 * time.Second
+			end := strconv.FormatInt(time.Now().Add(runFor).Unix(), 10)
+			bundle, root := ociBundle(t, c, "/bin/true")
+			ociEdit(t, bundle, func(s *specs.Spec) {
+				s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: runner, Args: []string{"runner", end}}}}
+			})
+			t0 := time.Now()
+			r := c.oci(t, root, "create", "--bundle", bundle, "f1")
+			took := time.Since(t0)
+			defer c.oci(t, root, "delete", "--force", "f1")
+			if took > 10*time.Second {
+				t.Errorf("create with a hook that left a fork-and-exit runner took %v (the runner ran for %v): pid 1 chased it", took, runFor)
+			}
+			if r.code != 0 {
+				t.Errorf("create:\n%s", r)
+			}
+			if p := pgrep(runner); len(p) > 0 {
+				t.Errorf("the runner lives on: %v", p)
+			}
+		})
+	}
+}

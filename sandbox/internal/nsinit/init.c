@@ -1315,12 +1315,25 @@ static void read_start(void)
 // list is the box's own procfs's (at NEWROOT before the pivot); a kernel
 // without it (CONFIG_PROC_CHILDREN) gets kill(-1), which also ends such
 // joined processes.
+//
+// The list is a snapshot: a process that forks and exits, its children
+// doing the same, is re-parented to pid 1 only as each parent exits, and can
+// stay ahead of the rounds for as long as it likes. So the rounds are
+// bounded (KILL_CHASE_NS, a second): past it, kill(-1), which the kernel sends to every
+// process of the namespace at once (a process it reaches cannot fork), ends
+// them, joined processes too.
+#define KILL_CHASE_NS (1000 * 1000 * 1000)
 static void kill_children(void)
 {
 	char path[64], buf[4096];
 	snprintf(path, sizeof path, "%s/proc/self/task/1/children", pivoted ? "" : NEWROOT);
-	for (;;) {
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (int all = 0;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((int64_t)(now.tv_sec - start.tv_sec) * 1000000000 + (now.tv_nsec - start.tv_nsec) >= KILL_CHASE_NS)
+			all = 1;
+		int fd = all ? -1 : open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			kill(-1, SIGKILL);
 		} else {
