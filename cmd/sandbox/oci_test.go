@@ -1655,3 +1655,32 @@ int main(int argc, char **argv)
 		})
 	}
 }
+
+// TestOCIHookSignalsPid1: a hook is a process of the box, not the engine: a
+// signal it sends pid 1 while pid 1 waits for it (a SIGTERM, which from
+// outside ends a box stuck in setup) must not end the box as if the engine
+// had killed it, with a status of its choosing.
+func TestOCIHookSignalsPid1(t *testing.T) {
+	for _, c := range ociCallers {
+		t.Run(c.name, func(t *testing.T) {
+			c.gate(t)
+			out := hostDir(t)
+			if err := os.Chmod(out, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			bundle, root := ociBundle(t, c, "/bin/sh", "-c", "echo ran > /tmp/out/payload; exit 7")
+			ociEdit(t, bundle, func(s *specs.Spec) {
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp/out", Type: "bind", Source: out, Options: []string{"rbind", "rw"}})
+				s.Hooks = &specs.Hooks{
+					CreateContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "kill -USR1 1; sleep 0.3"}}},
+					StartContainer:  []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "kill -TERM 1; sleep 0.3"}}},
+				}
+			})
+			r := c.oci(t, root, "run", "--bundle", bundle, "s1")
+			b, _ := os.ReadFile(filepath.Join(out, "payload"))
+			if r.code != 7 || strings.TrimSpace(string(b)) != "ran" {
+				t.Errorf("run: exit %d, payload %q: want 7, ran (the hooks' signals to pid 1 ignored)\n%s", r.code, b, r)
+			}
+		})
+	}
+}

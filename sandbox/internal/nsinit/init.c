@@ -1259,8 +1259,18 @@ static void reap(const sigset_t *unblock)
 // supervisor's SIGINT or SIGTERM would do nothing and a run stuck in setup
 // would hang. The supervisor is told "killed by sig", as if the payload had
 // been, and pid 1 exits.
-static void setup_signal(int sig)
+//
+// Once this is the box's pid 1, only a signal from outside the box does: the
+// engine's or the supervisor's (a sender in an ancestor pid namespace, whose
+// pid is 0 here), or the kernel's. A process of the box's own (an OCI hook, a process exec joined
+// to it) is not one to end the box as if the engine had; nor can it pass
+// for one: si_code SI_USER is the kernel's to set (rt_sigqueueinfo(2)
+// refuses it from another process), and with it the sender's true pid.
+static void setup_signal(int sig, siginfo_t *info, void *ctx)
 {
+	(void)ctx;
+	if (info && getpid() == 1 && info->si_code != SI_KERNEL && (info->si_code != SI_USER || info->si_pid != 0))
+		return;
 	report(MSG_EXIT, 0, 0, sig);
 	_exit(128 + sig);
 }
@@ -1291,7 +1301,8 @@ static void reset_signals(void)
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = setup_signal;
+	sa.sa_sigaction = setup_signal;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigfillset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
 		sigaction(forwarded[i], &sa, NULL);
