@@ -1684,3 +1684,79 @@ func TestOCIHookSignalsPid1(t *testing.T) {
 		})
 	}
 }
+
+// TestOCIHookFakesChildrenList: a createContainer hook is the box's root
+// (CAP_SYS_CHROOT, CAP_SYS_ADMIN over the box's mounts): it can leave its
+// chroot, put a tmpfs over the new root's /proc and a FIFO where pid 1 reads
+// its children, and leave a process running. pid 1 must neither block on
+// the FIFO nor take the list it finds for the truth: the leftover is killed
+// and create ends promptly (an error or not).
+func TestOCIHookFakesChildrenList(t *testing.T) {
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		testenv.Skip(t, "no gcc to build the hook: %v", err)
+	}
+	for _, c := range ociCallers {
+		t.Run(c.name, func(t *testing.T) {
+			c.gate(t)
+			dir := hostDir(t)
+			if err := os.Chmod(dir, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			marker := fmt.Sprintf("sleep 3%d.5", time.Now().UnixNano()%100000)
+			src, hook := filepath.Join(dir, "hook.c"), filepath.Join(dir, "hook")
+			if err := os.WriteFile(src, []byte(`#define _GNU_SOURCE
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	// argv[1]: a directory to chroot into and climb out of.
+	if (chroot(argv[1]) < 0) { perror("chroot"); return 1; }
+	for (int i = 0; i < 64; i++)
+		chdir("..");
+	if (chroot(".") < 0) { perror("chroot ."); return 1; }
+	if (mount("tmpfs", "/newroot/proc", "tmpfs", 0, NULL) < 0) { perror("mount"); return 1; }
+	mkdir("/newroot/proc/self", 0755);
+	mkdir("/newroot/proc/self/task", 0755);
+	mkdir("/newroot/proc/self/task/1", 0755);
+	if (mkfifo("/newroot/proc/self/task/1/children", 0644) < 0) { perror("mkfifo"); return 1; }
+	if (fork() == 0) {
+		setsid();
+		execl("/bin/sh", "sh", "-c", argv[2], (char *)NULL);
+		_exit(1);
+	}
+	return 0;
+}
+`), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command(gcc, "-O2", "-static", "-o", hook, src).CombinedOutput(); err != nil {
+				testenv.Skip(t, "gcc -static: %v\n%s", err, out)
+			}
+			if err := os.Chmod(hook, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			jail := filepath.Join(dir, "jail")
+			if err := os.Mkdir(jail, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			bundle, root := ociBundle(t, c, "/bin/true")
+			one := 1
+			ociEdit(t, bundle, func(s *specs.Spec) {
+				s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: hook, Args: []string{"hook", jail, marker}, Timeout: &one}}}
+			})
+			t0 := time.Now()
+			r := c.oci(t, root, "create", "--bundle", bundle, "p1")
+			took := time.Since(t0)
+			defer c.oci(t, root, "delete", "--force", "p1")
+			if took > 10*time.Second {
+				t.Errorf("create with a hook that faked pid 1's children list took %v\n%s", took, r)
+			}
+			if p := pgrep(marker); len(p) > 0 {
+				t.Errorf("the hook's leftover lives on: %v\n%s", p, r)
+			}
+		})
+	}
+}

@@ -1327,24 +1327,35 @@ static void read_start(void)
 // without it (CONFIG_PROC_CHILDREN) gets kill(-1), which also ends such
 // joined processes.
 //
-// The list is a snapshot: a process that forks and exits, its children
-// doing the same, is re-parented to pid 1 only as each parent exits, and can
-// stay ahead of the rounds for as long as it likes. So the rounds are
-// bounded (KILL_CHASE_NS, a second): past it, kill(-1), which the kernel sends to every
-// process of the namespace at once (a process it reaches cannot fork), ends
-// them, joined processes too.
+// The list is a snapshot, and the hook may have made it (a createContainer
+// hook is the box's root: it can leave its chroot and mount over the new
+// root's /proc; a startContainer hook with CAP_SYS_ADMIN can over /proc): so
+// it is opened without blocking (not a FIFO's open) and believed only from a
+// procfs, and no round waits for a child that is not dying. A process that
+// forks and exits, its children doing the same, is re-parented to pid 1 only
+// as each parent exits and can stay ahead of the rounds for as long as it
+// likes, and one the list hides is never killed: so the rounds are bounded
+// (KILL_CHASE_NS, a second). Past it, kill(-1), which the kernel sends to
+// every process of the namespace at once (a process it reaches cannot
+// fork), ends them, joined processes too.
 #define KILL_CHASE_NS (1000 * 1000 * 1000)
 static void kill_children(void)
 {
 	char path[64], buf[4096];
 	snprintf(path, sizeof path, "%s/proc/self/task/1/children", pivoted ? "" : NEWROOT);
-	struct timespec start, now;
+	struct timespec start, now, tick = {0, 1000 * 1000};
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (int all = 0;;) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((int64_t)(now.tv_sec - start.tv_sec) * 1000000000 + (now.tv_nsec - start.tv_nsec) >= KILL_CHASE_NS)
 			all = 1;
-		int fd = all ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+		int fd = all ? -1 : open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+		struct statfs sf;
+		if (fd >= 0 && (fstatfs(fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC)) {
+			close(fd);
+			fd = -1;
+			all = 1;
+		}
 		if (fd < 0) {
 			kill(-1, SIGKILL);
 		} else {
@@ -1363,8 +1374,11 @@ static void kill_children(void)
 					kill((pid_t)pid, SIGKILL);
 			}
 		}
-		if (waitpid(-1, NULL, __WALL) < 0 && errno != EINTR)
-			return; // ECHILD: none left
+		pid_t r = waitpid(-1, NULL, __WALL | WNOHANG);
+		if (r < 0 && errno == ECHILD)
+			return; // none left
+		if (r <= 0)
+			nanosleep(&tick, NULL);
 	}
 }
 
