@@ -1419,6 +1419,22 @@ static void hook_child(const struct op *ops, long i, long n, int in)
 	_exit(errno == ENOENT ? 127 : 126);
 }
 
+// hook_state is an OpHook's state for its stdin (malloc'd, *len bytes):
+// Str[2] with pid 1's pid put before its last byte (the closing brace).
+static char *hook_state(const struct op *o, size_t *len)
+{
+	char tail[48];
+	snprintf(tail, sizeof tail, *host_pid ? ",\"pid\":%s}" : "}", host_pid);
+	size_t body = o->len[2] > 0 ? o->len[2] - 1 : 0;
+	*len = body + strlen(tail);
+	char *in = malloc(*len);
+	if (in) {
+		memcpy(in, o->str[2], body);
+		memcpy(in + body, tail, *len - body);
+	}
+	return in;
+}
+
 // do_hook runs an OCI createContainer or startContainer hook (OP_HOOK,
 // sandbox.HookOp): in the box's namespaces, as pid 1's child, given the
 // state on its stdin, killed when its timeout (Arg seconds, 0: none)
@@ -1453,14 +1469,9 @@ static int do_hook(const struct op *ops, long i, long n)
 	// never reads its stdin still meets its timeout). A hook that does
 	// not read it costs nothing: EPIPE, not SIGPIPE (ignored only here:
 	// the payload inherits the default).
-	char tail[48];
-	snprintf(tail, sizeof tail, *host_pid ? ",\"pid\":%s}" : "}", host_pid);
-	size_t body = o->len[2] > 0 ? o->len[2] - 1 : 0, left = body + strlen(tail);
-	char *in = malloc(left);
-	if (in) {
-		memcpy(in, o->str[2], body);
-		memcpy(in + body, tail, left - body);
-	} else {
+	size_t left;
+	char *in = hook_state(o, &left);
+	if (!in) {
 		left = 0;
 		close(p[1]), p[1] = -1; // no memory: an empty stdin
 	}
