@@ -1760,3 +1760,37 @@ int main(int argc, char **argv)
 		})
 	}
 }
+
+// TestOCIHookEdges: a startContainer hook gets the payload's confinement
+// (no_new_privs, the seccomp filter); a hook's timeout of any size is a
+// timeout (a huge one overflowed pid 1's nanoseconds and killed the hook at
+// once).
+func TestOCIHookEdges(t *testing.T) {
+	for _, c := range ociCallers {
+		t.Run(c.name, func(t *testing.T) {
+			c.gate(t)
+			out := hostDir(t)
+			if err := os.Chmod(out, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			bundle, root := ociBundle(t, c, "/bin/true")
+			huge := 1 << 40
+			ociEdit(t, bundle, func(s *specs.Spec) {
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp/out", Type: "bind", Source: out, Options: []string{"rbind", "rw"}})
+				s.Hooks = &specs.Hooks{
+					CreateContainer: []specs.Hook{{Path: "/bin/sh", Timeout: &huge, Args: []string{"sh", "-c", "sleep 0.2"}}},
+					StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c",
+						`grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status > /tmp/out/sc.status`}}},
+				}
+			})
+			r := c.oci(t, root, "run", "--bundle", bundle, "e1")
+			if r.code != 0 {
+				t.Errorf("run with a createContainer hook of timeout %d: want it to run to its end\n%s", huge, r)
+			}
+			b, _ := os.ReadFile(filepath.Join(out, "sc.status"))
+			if st := string(b); !strings.Contains(st, "NoNewPrivs:\t1") || !strings.Contains(st, "Seccomp:\t2") {
+				t.Errorf("startContainer hook: %q, want no_new_privs and a seccomp filter", st)
+			}
+		})
+	}
+}

@@ -1499,7 +1499,8 @@ static int do_hook(const struct op *ops, long i, long n)
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		int64_t ns = (int64_t)(now.tv_sec - start.tv_sec) * 1000000000 + (now.tv_nsec - start.tv_nsec);
-		if (o->arg > 0 && ns >= (int64_t)o->arg * 1000000000) {
+		// In seconds: Arg (the config's) times 10^9 may not fit.
+		if (o->arg > 0 && ns >= 0 && (uint64_t)ns / 1000000000 >= o->arg) {
 			timed_out = 1;
 			break;
 		}
