@@ -1264,12 +1264,14 @@ static void reap(const sigset_t *unblock)
 // engine's or the supervisor's (a sender in an ancestor pid namespace, whose
 // pid is 0 here), or the kernel's. A process of the box's own (an OCI hook, a process exec joined
 // to it) is not one to end the box as if the engine had; nor can it pass
-// for one: si_code SI_USER is the kernel's to set (rt_sigqueueinfo(2)
-// refuses it from another process), and with it the sender's true pid.
+// for one: si_code SI_USER or SI_TKILL is the kernel's to set
+// (rt_sigqueueinfo(2) refuses them from another process), and with it the
+// sender's true pid.
 static void setup_signal(int sig, siginfo_t *info, void *ctx)
 {
 	(void)ctx;
-	if (info && getpid() == 1 && info->si_code != SI_KERNEL && (info->si_code != SI_USER || info->si_pid != 0))
+	if (info && getpid() == 1 && info->si_code != SI_KERNEL &&
+	    ((info->si_code != SI_USER && info->si_code != SI_TKILL) || info->si_pid != 0))
 		return;
 	report(MSG_EXIT, 0, 0, sig);
 	_exit(128 + sig);
