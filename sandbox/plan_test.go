@@ -174,6 +174,11 @@ func FuzzDecodePlan(f *testing.F) {
 	}}
 	f.Add(p.Encode())
 	f.Add([]byte("SBX1\x01\x00\x00\x00"))
+	h := &Plan{Ops: []Op{
+		{Code: OpHookHold},
+		{Code: OpHook, Flags: FlagStartHook, Arg: 5, Arg2: 1, Str: []string{"/bin/sh\x00sh\x00-c\x00true", "X=1", `{"id":"k"}`}},
+	}}
+	f.Add(h.Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := DecodePlan(b)
 		if err != nil {

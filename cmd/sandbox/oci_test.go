@@ -1595,3 +1595,189 @@ func TestOCIContainerHooks(t *testing.T) {
 		})
 	}
 }
+
+// TestOCIHookForkChain: a createContainer hook leaves a process that forks
+// and exits without end, each child carrying on (a "runner": never the same
+// pid for long, each re-parented to pid 1 as its parent exits). pid 1's
+// kill of a hook's leftovers must still end, promptly, with the runner
+// dead: the round of re-reading its children must not chase it for as long
+// as it runs (here until its own deadline, far past the test's bound).
+func TestOCIHookForkChain(t *testing.T) {
+	for _, c := range ociCallers {
+		t.Run(c.name, func(t *testing.T) {
+			c.gate(t)
+			runner := staticC(t, `#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	long end = atol(argv[1]);
+	if (fork() != 0)
+		_exit(0); // the hook itself ends at once
+	for (;;) {
+		if (time(NULL) >= end)
+			_exit(0);
+		pid_t p = fork();
+		if (p < 0)
+			continue;
+		if (p != 0 && fork() != 0)
+			_exit(0); // two children go on, re-parented
+	}
+}
+`)
+			const runFor = 25 * time.Second
+			end := strconv.FormatInt(time.Now().Add(runFor).Unix(), 10)
+			r, took := createWithHook(t, c, specs.Hook{Path: runner, Args: []string{"runner", end}})
+			if took > 10*time.Second {
+				t.Errorf("create with a hook that left a fork-and-exit runner took %v (the runner ran for %v): pid 1 chased it", took, runFor)
+			}
+			if r.code != 0 {
+				t.Errorf("create:\n%s", r)
+			}
+			if p := pgrep(runner); len(p) > 0 {
+				t.Errorf("the runner lives on: %v", p)
+			}
+		})
+	}
+}
+
+// TestOCIHookFakesChildrenList: a createContainer hook is the box's root
+// (CAP_SYS_CHROOT, CAP_SYS_ADMIN over the box's mounts): it can leave its
+// chroot, put a tmpfs over the new root's /proc and a FIFO where pid 1 reads
+// its children, and leave a process running. pid 1 must neither block on
+// the FIFO nor take the list it finds for the truth: the leftover is killed
+// and create ends promptly (an error or not).
+func TestOCIHookFakesChildrenList(t *testing.T) {
+	for _, c := range ociCallers {
+		t.Run(c.name, func(t *testing.T) {
+			c.gate(t)
+			marker := fmt.Sprintf("sleep 3%d.5", time.Now().UnixNano()%100000)
+			hook := staticC(t, `#define _GNU_SOURCE
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	// argv[1]: a directory to chroot into and climb out of.
+	char done[4096];
+	snprintf(done, sizeof done, "%s/planted", argv[1]);
+	FILE *f = fopen(done, "w");
+	if (!f || chroot(argv[1]) < 0) { perror("chroot"); return 1; }
+	for (int i = 0; i < 64; i++)
+		chdir("..");
+	if (chroot(".") < 0) { perror("chroot ."); return 1; }
+	if (mount("tmpfs", "/newroot/proc", "tmpfs", 0, NULL) < 0) { perror("mount"); return 1; }
+	mkdir("/newroot/proc/self", 0755);
+	mkdir("/newroot/proc/self/task", 0755);
+	mkdir("/newroot/proc/self/task/1", 0755);
+	if (mkfifo("/newroot/proc/self/task/1/children", 0644) < 0) { perror("mkfifo"); return 1; }
+	fputs("yes", f);
+	fclose(f);
+	if (fork() == 0) {
+		setsid();
+		execl("/bin/sh", "sh", "-c", argv[2], (char *)NULL);
+		_exit(1);
+	}
+	return 0;
+}
+`)
+			jail := sharedDir(t)
+			one := 1
+			r, took := createWithHook(t, c, specs.Hook{Path: hook, Args: []string{"hook", jail, marker}, Timeout: &one})
+			if took > 10*time.Second {
+				t.Errorf("create with a hook that faked pid 1's children list took %v\n%s", took, r)
+			}
+			if b, _ := os.ReadFile(filepath.Join(jail, "planted")); string(b) != "yes" {
+				t.Errorf("the hook did not plant its FIFO: %q\n%s", b, r)
+			}
+			if p := pgrep(marker); len(p) > 0 {
+				t.Errorf("the hook's leftover lives on: %v\n%s", p, r)
+			}
+		})
+	}
+}
+
+// TestOCIHookEdges: a hook is a process of the box, not the engine: a
+// signal it sends pid 1 while pid 1 waits for it (a SIGTERM, which from
+// outside ends a box stuck in setup) must not end the box as if the engine
+// had killed it, with a status of its choosing. A startContainer hook gets
+// the payload's confinement (no_new_privs, the seccomp filter). A hook's
+// timeout of any size is a timeout (a huge one overflowed pid 1's
+// nanoseconds and killed the hook at once).
+func TestOCIHookEdges(t *testing.T) {
+	for _, c := range ociCallers {
+		t.Run(c.name, func(t *testing.T) {
+			c.gate(t)
+			out := sharedDir(t)
+			bundle, root := ociBundle(t, c, "/bin/sh", "-c", "echo ran > /tmp/out/payload; exit 7")
+			huge := 1 << 40
+			ociEdit(t, bundle, func(s *specs.Spec) {
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp/out", Type: "bind", Source: out, Options: []string{"rbind", "rw"}})
+				s.Hooks = &specs.Hooks{
+					CreateContainer: []specs.Hook{{Path: "/bin/sh", Timeout: &huge, Args: []string{"sh", "-c", "kill -USR1 1; sleep 0.3"}}},
+					StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c",
+						`grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status > /tmp/out/sc.status; kill -TERM 1; sleep 0.3`}}},
+				}
+			})
+			r := c.oci(t, root, "run", "--bundle", bundle, "e1")
+			b, _ := os.ReadFile(filepath.Join(out, "payload"))
+			if r.code != 7 || strings.TrimSpace(string(b)) != "ran" {
+				t.Errorf("run: exit %d, payload %q: want 7, ran (the hooks' signals to pid 1 ignored, a timeout of %d not past)\n%s", r.code, b, huge, r)
+			}
+			b, _ = os.ReadFile(filepath.Join(out, "sc.status"))
+			if st := string(b); !strings.Contains(st, "NoNewPrivs:\t1") || !strings.Contains(st, "Seccomp:\t2") {
+				t.Errorf("startContainer hook: %q, want no_new_privs and a seccomp filter", st)
+			}
+		})
+	}
+}
+
+// sharedDir is a host directory the box's ids (a root caller's: nobody or
+// root's range) can write.
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	d := hostDir(t)
+	if err := os.Chmod(d, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// staticC builds the C program src, static, where the box's ids can run it
+// (a hook's path is the host's); no gcc: the test is skipped.
+func staticC(t *testing.T, src string) string {
+	t.Helper()
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		testenv.Skip(t, "no gcc to build a test program: %v", err)
+	}
+	dir := hostDir(t)
+	c, bin := filepath.Join(dir, "prog.c"), filepath.Join(dir, "prog")
+	if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(gcc, "-O2", "-static", "-o", bin, c).CombinedOutput(); err != nil {
+		testenv.Skip(t, "gcc -static: %v\n%s", err, out)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// createWithHook creates a container of /bin/true with one createContainer
+// hook, h, and says how long create took; the container is deleted at the
+// test's end.
+func createWithHook(t *testing.T, c ociCaller, h specs.Hook) (result, time.Duration) {
+	t.Helper()
+	bundle, root := ociBundle(t, c, "/bin/true")
+	ociEdit(t, bundle, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{h}}
+	})
+	t0 := time.Now()
+	r := c.oci(t, root, "create", "--bundle", bundle, "h1")
+	took := time.Since(t0)
+	t.Cleanup(func() { c.oci(t, root, "delete", "--force", "h1") })
+	return r, took
+}

@@ -1305,8 +1305,20 @@ static void reap(const sigset_t *unblock)
 // supervisor's SIGINT or SIGTERM would do nothing and a run stuck in setup
 // would hang. The supervisor is told "killed by sig", as if the payload had
 // been, and pid 1 exits.
-static void setup_signal(int sig)
+//
+// Once this is the box's pid 1, only a signal from outside the box does: the
+// engine's or the supervisor's (a sender in an ancestor pid namespace, whose
+// pid is 0 here), or the kernel's. A process of the box's own (an OCI hook, a process exec joined
+// to it) is not one to end the box as if the engine had; nor can it pass
+// for one: si_code SI_USER or SI_TKILL is the kernel's to set
+// (rt_sigqueueinfo(2) refuses them from another process), and with it the
+// sender's true pid.
+static void setup_signal(int sig, siginfo_t *info, void *ctx)
 {
+	(void)ctx;
+	if (info && getpid() == 1 && info->si_code != SI_KERNEL &&
+	    ((info->si_code != SI_USER && info->si_code != SI_TKILL) || info->si_pid != 0))
+		return;
 	report(MSG_EXIT, 0, 0, sig);
 	_exit(128 + sig);
 }
@@ -1337,7 +1349,8 @@ static void reset_signals(void)
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = setup_signal;
+	sa.sa_sigaction = setup_signal;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigfillset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
 		sigaction(forwarded[i], &sa, NULL);
@@ -1361,12 +1374,36 @@ static void read_start(void)
 // list is the box's own procfs's (at NEWROOT before the pivot); a kernel
 // without it (CONFIG_PROC_CHILDREN) gets kill(-1), which also ends such
 // joined processes.
+//
+// The list is a snapshot, and the hook may have made it (a createContainer
+// hook is the box's root: it can leave its chroot and mount over the new
+// root's /proc; a startContainer hook with CAP_SYS_ADMIN can over /proc): so
+// it is opened without blocking (not a FIFO's open) and believed only from a
+// procfs, and no round waits for a child that is not dying. A process that
+// forks and exits, its children doing the same, is re-parented to pid 1 only
+// as each parent exits and can stay ahead of the rounds for as long as it
+// likes, and one the list hides is never killed: so the rounds are bounded
+// (KILL_CHASE_NS, a second). Past it, kill(-1), which the kernel sends to
+// every process of the namespace at once (a process it reaches cannot
+// fork), ends them, joined processes too.
+#define KILL_CHASE_NS (1000 * 1000 * 1000)
 static void kill_children(void)
 {
 	char path[64], buf[4096];
 	snprintf(path, sizeof path, "%s/proc/self/task/1/children", pivoted ? "" : NEWROOT);
-	for (;;) {
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct timespec start, now, tick = {0, 1000 * 1000};
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (int all = 0;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((int64_t)(now.tv_sec - start.tv_sec) * 1000000000 + (now.tv_nsec - start.tv_nsec) >= KILL_CHASE_NS)
+			all = 1;
+		int fd = all ? -1 : open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+		struct statfs sf;
+		if (fd >= 0 && (fstatfs(fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC)) {
+			close(fd);
+			fd = -1;
+			all = 1;
+		}
 		if (fd < 0) {
 			kill(-1, SIGKILL);
 		} else {
@@ -1385,8 +1422,11 @@ static void kill_children(void)
 					kill((pid_t)pid, SIGKILL);
 			}
 		}
-		if (waitpid(-1, NULL, __WALL) < 0 && errno != EINTR)
-			return; // ECHILD: none left
+		pid_t r = waitpid(-1, NULL, __WALL | WNOHANG);
+		if (r < 0 && errno == ECHILD)
+			return; // none left
+		if (r <= 0)
+			nanosleep(&tick, NULL);
 	}
 }
 
@@ -1427,6 +1467,22 @@ static void hook_child(const struct op *ops, long i, long n, int in)
 	_exit(errno == ENOENT ? 127 : 126);
 }
 
+// hook_state is an OpHook's state for its stdin (malloc'd, *len bytes):
+// Str[2] with pid 1's pid put before its last byte (the closing brace).
+static char *hook_state(const struct op *o, size_t *len)
+{
+	char tail[48];
+	snprintf(tail, sizeof tail, *host_pid ? ",\"pid\":%s}" : "}", host_pid);
+	size_t body = o->len[2] > 0 ? o->len[2] - 1 : 0;
+	*len = body + strlen(tail);
+	char *in = malloc(*len);
+	if (in) {
+		memcpy(in, o->str[2], body);
+		memcpy(in + body, tail, *len - body);
+	}
+	return in;
+}
+
 // do_hook runs an OCI createContainer or startContainer hook (OP_HOOK,
 // sandbox.HookOp): in the box's namespaces, as pid 1's child, given the
 // state on its stdin, killed when its timeout (Arg seconds, 0: none)
@@ -1461,14 +1517,9 @@ static int do_hook(const struct op *ops, long i, long n)
 	// never reads its stdin still meets its timeout). A hook that does
 	// not read it costs nothing: EPIPE, not SIGPIPE (ignored only here:
 	// the payload inherits the default).
-	char tail[48];
-	snprintf(tail, sizeof tail, *host_pid ? ",\"pid\":%s}" : "}", host_pid);
-	size_t body = o->len[2] > 0 ? o->len[2] - 1 : 0, left = body + strlen(tail);
-	char *in = malloc(left);
-	if (in) {
-		memcpy(in, o->str[2], body);
-		memcpy(in + body, tail, left - body);
-	} else {
+	size_t left;
+	char *in = hook_state(o, &left);
+	if (!in) {
 		left = 0;
 		close(p[1]), p[1] = -1; // no memory: an empty stdin
 	}
@@ -1496,7 +1547,8 @@ static int do_hook(const struct op *ops, long i, long n)
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		int64_t ns = (int64_t)(now.tv_sec - start.tv_sec) * 1000000000 + (now.tv_nsec - start.tv_nsec);
-		if (o->arg > 0 && ns >= (int64_t)o->arg * 1000000000) {
+		// In seconds: Arg (the config's) times 10^9 may not fit.
+		if (o->arg > 0 && ns >= 0 && (uint64_t)ns / 1000000000 >= o->arg) {
 			timed_out = 1;
 			break;
 		}

@@ -16,6 +16,24 @@ static long decode_ops(unsigned char *b, size_t n, unsigned int *codes, unsigned
 	for (long i = 0; i < r && i < max; i++) {
 		codes[i] = ops[i].code;
 		len0[i] = ops[i].nstr ? ops[i].len[0] : 0;
+		if (ops[i].code == OP_HOOK) {
+			// What do_hook and hook_child make of it: its argv, its
+			// env, its stdin (with a pid of the longest).
+			char **argv = split(ops[i].str[0], ops[i].len[0]);
+			char **envp = split(ops[i].str[1], ops[i].len[1]);
+			for (char **v = argv; v && *v; v++)
+				(void)strlen(*v);
+			for (char **v = envp; v && *v; v++)
+				(void)strlen(*v);
+			free(argv);
+			free(envp);
+			size_t n;
+			snprintf(host_pid, sizeof host_pid, "%s", "4294967295");
+			char *in = hook_state(&ops[i], &n);
+			if (in && (n == 0 || in[n - 1] != '}'))
+				abort();
+			free(in);
+		}
 	}
 	if (r >= 0)
 		free(ops);

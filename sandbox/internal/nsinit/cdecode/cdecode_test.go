@@ -18,6 +18,15 @@ func FuzzCDecode(f *testing.F) {
 	}}
 	f.Add(p.Encode())
 	f.Add([]byte("SBX1\x00\x00\x00\x00"))
+	// An OCI hook's ops (createContainer, startContainer): decode_ops
+	// also splits its argv and env and builds its stdin, as pid 1 does.
+	h := &sandbox.Plan{Ops: []sandbox.Op{
+		{Code: sandbox.OpHookHold},
+		{Code: sandbox.OpHook, Arg: 5, Str: []string{"/bin/sh\x00sh\x00-c\x00true", "X=1", `{"id":"k"}`}},
+		{Code: sandbox.OpHook, Flags: sandbox.FlagStartHook, Str: []string{"/h", "", "}"}},
+		{Code: sandbox.OpHook, Str: []string{"\x00"}},
+	}}
+	f.Add(h.Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		want, err := sandbox.DecodePlan(b)
 		got, ok := Decode(b)
