@@ -86,6 +86,7 @@ type Box struct {
 	v2Inner *cgroup2.Manager // the v2 leaf's child holding the processes
 	fd      int              // O_PATH fd of the v2 leaf's inner child, -1 if none
 	lock    int              // the v2 leaf's lock (stale.go), -1 if none
+	at      string           // NewAt's path; "" for New's <prefix>-HEX
 	deleted bool
 }
 
@@ -128,6 +129,11 @@ func New(name string, l Limits) (*Box, error) {
 // newBox is New with the name of Setup's directory replaced (for tests);
 // "" means setupDirName(user).
 func newBox(name string, l Limits, setupDir string) (*Box, error) {
+	return newBoxAt(name, l, setupDir, "")
+}
+
+// newBoxAt is newBox with NewAt's path ("" for New's rule).
+func newBoxAt(name string, l Limits, setupDir, at string) (*Box, error) {
 	if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
 		return nil, fmt.Errorf("cgroup: bad box name %q (one path element expected)", name)
 	}
@@ -142,7 +148,10 @@ func newBox(name string, l Limits, setupDir string) (*Box, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Box{leaf: name + "-" + hex.EncodeToString(suffix), prefix: name, fd: -1, lock: -1}
+	b := &Box{leaf: name + "-" + hex.EncodeToString(suffix), prefix: name, fd: -1, lock: -1, at: at}
+	if at != "" {
+		b.leaf = filepath.Base(at)
+	}
 	switch mode := cgroups.Mode(); mode {
 	case cgroups.Legacy, cgroups.Hybrid:
 		err = b.createV1(h, l)
@@ -301,7 +310,8 @@ func (b *Box) createV1(h host, l Limits) error {
 	for _, w := range want {
 		leaf, err := b.createV1Leaf(h, l, w.ctrl, w.required)
 		if err != nil {
-			if !w.required {
+			// A refused path is refused in every hierarchy.
+			if !w.required && !errors.Is(err, ErrPath) {
 				continue // accounting only: the run goes on without it
 			}
 			b.removeAll()
@@ -321,8 +331,17 @@ func (b *Box) createV1Leaf(h host, l Limits, ctrl string, required bool) (*v1Lea
 	if err != nil {
 		return nil, err
 	}
+	if b.at != "" {
+		p.Rel = b.atParent(p.Rel)
+	}
 	rel := filepath.Join(p.Rel, b.leaf)
 	dir := filepath.Join(p.Mount.Point, rel)
+	if b.at != "" {
+		// Made here, new (makeAtLeaf); cgroup1.New then finds it.
+		if err := makeAtLeaf(dir); err != nil {
+			return nil, err
+		}
+	}
 	memsw := false
 	if ctrl == "memory" && l.Memory > 0 {
 		// Only a memory limit writes memory.memsw.limit_in_bytes.
@@ -392,8 +411,17 @@ func (b *Box) createV2(h host, l Limits) error {
 	if err != nil {
 		return fmt.Errorf("cgroup: %w", err)
 	}
+	if b.at != "" {
+		// Parents made here get their controllers from
+		// cgroup2.NewManager, which enables them from the root down:
+		// the root's are what there is.
+		parent = b.atParent(parent)
+	}
 	parentDir := filepath.Join(m.Point, parent)
 	avail, err := os.ReadFile(filepath.Join(parentDir, "cgroup.controllers"))
+	if b.at != "" {
+		avail, err = os.ReadFile(filepath.Join(m.Point, "cgroup.controllers"))
+	}
 	if err != nil {
 		return fmt.Errorf("cgroup: read the controllers of %s: %w", parentDir, err)
 	}
@@ -405,13 +433,22 @@ func (b *Box) createV2(h host, l Limits) error {
 		}
 	}
 	group := filepath.Join(parent, b.leaf)
+	if b.at != "" {
+		// Made here, new (makeAtLeaf); cgroup2.NewManager then finds it
+		// and removes it if it fails.
+		if err := makeAtLeaf(filepath.Join(m.Point, group)); err != nil {
+			return err
+		}
+	}
 	// Sweep what dead supervisors left here, and keep sweeps off our leaf
 	// until it is locked (stale.go).
 	release := claimParent(parentDir, b.prefix)
 	defer release()
 	create := func(res *cgroup2.Resources) (*cgroup2.Manager, error) {
 		mgr, err := cgroup2.NewManager(m.Point, group, res)
-		if errors.Is(err, unix.EBUSY) && parent != "/" {
+		// Never at NewAt's path: the processes there are not this
+		// caller's to move.
+		if errors.Is(err, unix.EBUSY) && parent != "/" && b.at == "" {
 			// Processes sit in parent (this one, and the user's shell
 			// when it was started there), so it cannot hand controllers
 			// to children: move them all into a child first, as podman

@@ -71,12 +71,13 @@ func (b *Box) HandOff() ([]*os.File, error) {
 }
 
 // checkLeaf refuses a directory that is not a box leaf named <prefix>-<hex>
-// on a cgroup file system: the directories come from a record on disk
+// (or, for host root, one NewAt can have made: isAtLeaf) on a cgroup file
+// system: the directories come from a record on disk
 // (the OCI runtime's state.json), and removing or signalling what another
 // directory holds must not follow from a changed record.
 func checkLeaf(dir, prefix string) error {
 	if !filepath.IsAbs(dir) || filepath.Clean(dir) != dir || !strings.HasPrefix(dir, "/sys/fs/cgroup/") ||
-		!isLeafName(filepath.Base(dir), prefix) {
+		!isLeafName(filepath.Base(dir), prefix) && !isAtLeaf(dir) {
 		return fmt.Errorf("cgroup: %q is not a box's cgroup", dir)
 	}
 	var st unix.Statfs_t

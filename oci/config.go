@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sandbox-dev/sandbox/cgroup"
 	"os"
 	"os/user"
 	"path"
@@ -125,6 +126,9 @@ type Result struct {
 	// OOMScoreAdj, when set, is the oom_score_adj the runtime takes
 	// before it starts the box, which inherits it (setOOMScoreAdj).
 	OOMScoreAdj *int
+	// CgroupsPath is linux.cgroupsPath for a runtime run as host root:
+	// where the box's cgroup goes (cgroup.NewAt); "" otherwise.
+	CgroupsPath string
 	// Notes say where the box is stronger than the config asked.
 	Notes []string
 }
@@ -506,6 +510,9 @@ func mapLinux(l *specs.Linux, p *specs.Process, h Host, r *Result, note func(str
 	if err := mapResources(l.Resources, sp, note); err != nil {
 		return err
 	}
+	if err := mapCgroupsPath(l.CgroupsPath, h, r, note); err != nil {
+		return err
+	}
 	for i, d := range l.Devices {
 		if !slices.Contains(sandbox.DeviceNodes(), path.Clean(d.Path)) {
 			return fieldErr(fmt.Sprintf("linux.devices[%d]", i), "%s: only %s are supported", d.Path, strings.Join(sandbox.DeviceNodes(), ", "))
@@ -602,6 +609,28 @@ func mapSysctl(sysctls map[string]string, have map[specs.LinuxNamespaceType]bool
 		}
 		sp.Sysctls[k] = v
 	}
+	return nil
+}
+
+// mapCgroupsPath takes linux.cgroupsPath for a runtime run as host root
+// (containerd, rootful podman), whose engine reads the box's metrics and
+// OOM events there. A regular user's box (and root's in an engine's user
+// namespace, a regular user on the host) goes in the user's own or
+// delegated cgroup, never where the config says: the path is ignored.
+func mapCgroupsPath(p string, h Host, r *Result, note func(string, ...any)) error {
+	switch {
+	case p == "":
+		return nil
+	case h.UID != 0 || len(h.UserNSUIDs) > 0:
+		note("linux.cgroupsPath %q: ignored, a regular user's box goes in the user's own or delegated cgroup", p)
+		return nil
+	case strings.Contains(p, ":"):
+		return fieldErr("linux.cgroupsPath", "%q: the systemd slice:prefix:name form (--systemd-cgroup) is not supported: give a path", p)
+	}
+	if err := cgroup.CheckPath(p); err != nil {
+		return fieldErr("linux.cgroupsPath", "%v", err)
+	}
+	r.CgroupsPath = p
 	return nil
 }
 

@@ -175,7 +175,10 @@ func create(root, id string, o CreateOptions, holder bool) (*container, *sandbox
 		// range, which cannot reach the engine's per-container files
 		// or make mount points in its rootfs; the binds are opened as
 		// root before the box's user namespace (docs/oci.md).
-		CallerMounts: os.Geteuid() == 0 && !inUserNS()})
+		CallerMounts: os.Geteuid() == 0 && !inUserNS(), CgroupPath: res.CgroupsPath})
+	if errors.Is(err, cgroup.ErrPath) {
+		err = fieldErr("linux.cgroupsPath", "%v", err)
+	}
 	if err != nil {
 		return fail(err)
 	}

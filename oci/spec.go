@@ -71,8 +71,8 @@ func Features() features.Features {
 		Linux: &features.Linux{
 			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts"},
 			Capabilities: caps,
-			// linux.resources memory, cpu and pids on a cgroup the runtime
-			// places itself (linux.cgroupsPath is not used; docs/oci.md).
+			// linux.resources memory, cpu and pids on the box's cgroup, at
+			// linux.cgroupsPath for host root (docs/oci.md); no systemd.
 			Cgroup: &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no},
 			Seccomp: &features.Seccomp{
 				Enabled: &yes,

@@ -92,6 +92,10 @@ type CreateOptions struct {
 	// the box's ids, and the bind's flags are set as for any bind. See
 	// callerMounts for what differs.
 	CallerMounts bool
+	// CgroupPath, when set, is where the box's cgroup goes (cgroup.NewAt:
+	// an OCI config's linux.cgroupsPath, for host root), made even without
+	// limits, for the engine's metrics and OOM events.
+	CgroupPath string
 	// CreateContainer and StartContainer are OCI hooks run by pid 1 in
 	// the box's namespaces (OpHook): the first after the box's mounts,
 	// before pivot_root, the second at the start, just before the
@@ -264,7 +268,11 @@ func Create(s Spec, o CreateOptions) (*Detached, error) {
 	// The cgroup, before the box exists, so that it is born limited (as
 	// Run does); it stays after Create returns (Detached.Cgroup).
 	var cg *cgroup.Box
-	if s.Limits.Any() {
+	if o.CgroupPath != "" {
+		if cg, err = cgroup.NewAt(cgroupName, s.Limits, o.CgroupPath); err != nil {
+			return nil, &SetupError{Step: "limits", Err: err}
+		}
+	} else if s.Limits.Any() {
 		if cg, err = cgroup.New(cgroupName, s.Limits); err != nil {
 			return nil, &SetupError{Step: "limits", Err: err}
 		}

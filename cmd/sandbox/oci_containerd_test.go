@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -147,6 +148,14 @@ func TestOCIContainerd(t *testing.T) {
 			os.Remove(fmt.Sprintf("/run/containerd/s/%x", sha256.Sum256([]byte(filepath.Join(sock, ns, id)))))
 		}
 	})
+	t.Cleanup(func() {
+		// The parent of the boxes' leaves (cgroupsPath /NAMESPACE/ID),
+		// which the runtime made and leaves behind, as runc does.
+		m, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/*", ns))
+		for _, d := range append(m, filepath.Join("/sys/fs/cgroup", ns)) {
+			os.Remove(d)
+		}
+	})
 	privateContainerd(t, containerd, dir, sock)
 	runcRoot := filepath.Join(dir, "runc")
 	stateRoot := filepath.Join(runcRoot, ns) // the shim passes --root RUNCROOT/NAMESPACE
@@ -189,10 +198,14 @@ func TestOCIContainerd(t *testing.T) {
 				t.Errorf("the box's cgroup %s is left (%v)", cg, err)
 			}
 		}
-		// A cgroup named after the config's cgroupsPath (/NAMESPACE/ID).
-		for _, root := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/*", "/sys/fs/cgroup/*/*"} {
-			if m, _ := filepath.Glob(filepath.Join(root, ns)); len(m) > 0 {
-				t.Errorf("cgroups named after the namespace are left: %v", m)
+		// The box's leaf is at the config's cgroupsPath (/NAMESPACE/ID):
+		// gone, and nothing below the namespace's cgroup, which create
+		// made as a missing parent and leaves, as runc does (cleanup).
+		for _, root := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/*"} {
+			if m, _ := filepath.Glob(filepath.Join(root, ns, "*")); len(m) > 0 {
+				if m = slices.DeleteFunc(m, func(p string) bool { st, err := os.Stat(p); return err != nil || !st.IsDir() }); len(m) > 0 {
+					t.Errorf("cgroups below the namespace's are left: %v", m)
+				}
 			}
 		}
 	}
@@ -275,6 +288,14 @@ func TestOCIContainerd(t *testing.T) {
 					}
 				}
 				cgroups = append(cgroups, filepath.Join("/sys/fs/cgroup", ctrl, parts[2]))
+				// Where the shim reads the metrics and OOM events: the
+				// config's cgroupsPath, the box's processes in its
+				// child "box".
+				if ctrl == "pids" || ctrl == "memory" || ctrl == "" {
+					if want := "/" + ns + "/detach/box"; parts[2] != want {
+						t.Errorf("the box's %s cgroup %s, want the config's cgroupsPath's child %s", parts[1], parts[2], want)
+					}
+				}
 			}
 		}
 		// ctr task exec: the shim's exec --process --detach --pid-file;

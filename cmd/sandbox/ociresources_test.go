@@ -6,7 +6,9 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"slices"
@@ -364,5 +366,141 @@ func TestOCIPsWithoutCgroup(t *testing.T) {
 		if cmd, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline"); !strings.HasPrefix(string(cmd), "/bin/sh") && !strings.HasPrefix(string(cmd), "sleep") {
 			t.Errorf("pid %d is not the box's: %q", p, cmd)
 		}
+	}
+}
+
+// cgHier is the directory of controller ctrl's hierarchy (v1), or the v2
+// mount.
+func cgHier(ctrl string) string {
+	if limUnified() {
+		return "/sys/fs/cgroup"
+	}
+	return filepath.Join("/sys/fs/cgroup", ctrl)
+}
+
+// linux.cgroupsPath for a root runtime (containerd, rootful podman): the
+// box's leaf is at the path, in each hierarchy (an absolute path from its
+// root, a relative one below the runtime's own cgroup), with the limits
+// on it and the box's processes in its child "box"; delete removes it.
+// A path with ".." and an existing cgroup (here with a process in it) are
+// refused naming the field; a regular user's runtime ignores the path.
+func TestOCICgroupsPath(t *testing.T) {
+	c := ociCallers[1]
+	c.gate(t)
+	top := fmt.Sprintf("sandbox-cgpath-test-%d", os.Getpid())
+	t.Cleanup(func() {
+		// The parents create made are left, as runc leaves them.
+		for _, ctrl := range []string{"memory", "pids", "cpu", "cpuacct", "freezer"} {
+			os.Remove(filepath.Join(cgHier(ctrl), top, "busy"))
+			os.Remove(filepath.Join(cgHier(ctrl), top))
+		}
+	})
+	b, root := ociBundle(t, c, "/bin/sleep", "100")
+	cgPath := "/" + top + "/box1"
+	ociEdit(t, b, func(s *specs.Spec) { s.Linux.Resources = resources(64<<20, 16, 100000); s.Linux.CgroupsPath = cgPath })
+	if r := c.oci(t, root, "create", "--bundle", b, "at"); r.code != 0 {
+		t.Fatalf("create:\n%s", r)
+	}
+	pidsDir := filepath.Join(cgHier("pids"), cgPath)
+	memDir := filepath.Join(cgHier("memory"), cgPath)
+	dirs := ociCgroups(t, root, "at")
+	if !slices.Contains(dirs, pidsDir) {
+		t.Errorf("state.json's cgroups %v: want %s", dirs, pidsDir)
+	}
+	if got := leafFile(t, []string{pidsDir}, "pids", "pids.max"); got != "16" {
+		t.Errorf("%s/pids.max %s, want 16", pidsDir, got)
+	}
+	memFile := "memory.max"
+	if !limUnified() {
+		memFile = "memory.limit_in_bytes"
+	}
+	if got := leafFile(t, []string{memDir}, "memory", memFile); got != strconv.Itoa(64<<20) {
+		t.Errorf("%s/%s %s, want 64 MiB", memDir, memFile, got)
+	}
+	st := waitStatus(t, c, root, "at", specs.StateCreated)
+	procs, _ := os.ReadFile(filepath.Join(pidsDir, "box", "cgroup.procs"))
+	if !slices.Contains(strings.Fields(string(procs)), strconv.Itoa(st.Pid)) {
+		t.Errorf("pid 1 (%d) not in %s/box: %q", st.Pid, pidsDir, procs)
+	}
+	if r := c.oci(t, root, "delete", "--force", "at"); r.code != 0 {
+		t.Fatalf("delete --force:\n%s", r)
+	}
+	limAssertGone(t, dirs)
+	if len(dirs) == 0 {
+		t.Error("no cgroup recorded")
+	}
+
+	// Relative: below the runtime's own cgroup.
+	rel := top + "/rel"
+	ociEdit(t, b, func(s *specs.Spec) { s.Linux.CgroupsPath = rel })
+	if r := c.oci(t, root, "create", "--bundle", b, "rel"); r.code != 0 {
+		t.Fatalf("create (relative path):\n%s", r)
+	}
+	dirs = ociCgroups(t, root, "rel")
+	for _, d := range dirs {
+		if !strings.HasSuffix(d, "/"+rel) {
+			t.Errorf("relative cgroupsPath %q: leaf %s", rel, d)
+		}
+	}
+	if r := c.oci(t, root, "delete", "--force", "rel"); r.code != 0 {
+		t.Fatalf("delete --force:\n%s", r)
+	}
+	limAssertGone(t, dirs)
+	for _, d := range dirs {
+		os.Remove(filepath.Dir(d)) // the parent create made
+	}
+
+	refused := func(path, why string) {
+		t.Helper()
+		ociEdit(t, b, func(s *specs.Spec) { s.Linux.CgroupsPath = path })
+		r := c.oci(t, root, "create", "--bundle", b, "bad")
+		if r.code == 0 || !strings.Contains(r.stderr, "linux.cgroupsPath") {
+			t.Errorf("create with cgroupsPath %q (%s): want an error naming linux.cgroupsPath\n%s", path, why, r)
+		}
+		if ents, _ := os.ReadDir(root); len(ents) != 0 {
+			t.Errorf("state left: %v", ents)
+		}
+	}
+	refused("/"+top+"/../escape", "a .. element")
+	refused("machine.slice:libpod:x", "systemd's form")
+	// A cgroup someone else made, with a process in it: never the box's.
+	busy := filepath.Join(cgHier("pids"), top, "busy")
+	if err := os.MkdirAll(busy, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sleep := exec.Command("/bin/sleep", "100")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sleep.Process.Kill(); sleep.Wait() }()
+	if err := os.WriteFile(filepath.Join(busy, "cgroup.procs"), []byte(strconv.Itoa(sleep.Process.Pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	refused("/"+top+"/busy", "an existing cgroup with a process")
+	if _, err := os.Stat(busy); err != nil {
+		t.Errorf("the existing cgroup was removed: %v", err)
+	}
+	if procs, _ := os.ReadFile(filepath.Join(busy, "cgroup.procs")); !strings.Contains(string(procs), strconv.Itoa(sleep.Process.Pid)) {
+		t.Errorf("the existing cgroup's process left it: %q", procs)
+	}
+	if sleep.Process.Signal(syscall.Signal(0)) != nil {
+		t.Error("the existing cgroup's process was killed")
+	}
+	sleep.Process.Kill()
+	sleep.Wait()
+
+	// A regular user's runtime: ignored, no cgroup at the path.
+	u := ociCallers[0]
+	ub, uroot := ociBundle(t, u, "/bin/true")
+	upath := "/" + top + "/user"
+	ociEdit(t, ub, func(s *specs.Spec) { s.Linux.CgroupsPath = upath })
+	if r := u.oci(t, uroot, "create", "--bundle", ub, "u"); r.code != 0 {
+		t.Fatalf("create as a regular user with cgroupsPath:\n%s", r)
+	}
+	if _, err := os.Stat(filepath.Join(cgHier("pids"), upath)); !os.IsNotExist(err) {
+		t.Errorf("a regular user's box made a cgroup at the config's path (%v)", err)
+	}
+	if r := u.oci(t, uroot, "delete", "--force", "u"); r.code != 0 {
+		t.Fatalf("delete --force:\n%s", r)
 	}
 }
