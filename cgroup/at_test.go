@@ -2,7 +2,13 @@ package cgroup
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/sandbox-dev/sandbox/internal/testenv"
 )
 
 // CheckPath refuses what could climb out of the place an OCI config's
@@ -16,6 +22,60 @@ func TestCheckPath(t *testing.T) {
 	for _, p := range []string{"", "/", "//", "/a/../b", "..", "a/..", "/a/./b", "/a//b", "a\x00b"} {
 		if err := CheckPath(p); !errors.Is(err, ErrPath) {
 			t.Errorf("CheckPath(%q): %v, want ErrPath", p, err)
+		}
+	}
+}
+
+// A record (state.json) naming a leaf NewAt did not make is refused: a
+// hierarchy's mount, the file system's root, a cgroup without the box's
+// inner child; one NewAt made passes, and RemoveLeaves removes it.
+func TestCheckLeafAt(t *testing.T) {
+	if os.Geteuid() != 0 {
+		testenv.Skip(t, "NewAt is host root's")
+	}
+	top := fmt.Sprintf("/sandbox-at-test-%d", os.Getpid())
+	b, err := NewAt("sandbox", Limits{Pids: 8}, top+"/leaf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := b.Dirs()
+	b.HandOff()
+	defer func() {
+		for _, d := range dirs {
+			os.Remove(filepath.Join(d, innerLeaf))
+			os.Remove(d)
+			os.Remove(filepath.Dir(d))
+		}
+	}()
+	if len(dirs) == 0 {
+		t.Fatal("no leaf")
+	}
+	for _, d := range dirs {
+		if !strings.HasSuffix(d, top+"/leaf") {
+			t.Errorf("leaf %s, want it at %s", d, top+"/leaf")
+		}
+		if err := checkLeaf(d, "sandbox"); err != nil {
+			t.Errorf("NewAt's leaf refused: %v", err)
+		}
+		// Its parent has no child "box": not a leaf.
+		if err := checkLeaf(filepath.Dir(d), "sandbox"); err == nil {
+			t.Errorf("the parent %s passed checkLeaf", filepath.Dir(d))
+		}
+	}
+	if _, err := NewAt("sandbox", Limits{Pids: 8}, top+"/leaf"); !errors.Is(err, ErrPath) {
+		t.Errorf("NewAt on an existing leaf: %v, want ErrPath", err)
+	}
+	for _, d := range []string{"/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory", "/sys/fs/cgroup"} {
+		if err := checkLeaf(d, "sandbox"); err == nil {
+			t.Errorf("%s passed checkLeaf", d)
+		}
+	}
+	if err := RemoveLeaves(dirs, "sandbox"); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s left (%v)", d, err)
 		}
 	}
 }

@@ -461,6 +461,21 @@ func TestOCICgroupsPath(t *testing.T) {
 			t.Errorf("state left: %v", ents)
 		}
 	}
+	// A create that fails after the cgroup was made (a bind's source is
+	// missing) removes it.
+	failPath := "/" + top + "/failed"
+	ociEdit(t, b, func(s *specs.Spec) {
+		s.Linux.CgroupsPath = failPath
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/nonexistent-source", Options: []string{"rbind"}})
+	})
+	if r := c.oci(t, root, "create", "--bundle", b, "failed"); r.code == 0 || !strings.Contains(r.stderr, "/nonexistent-source") {
+		t.Errorf("create: want an error naming the mount\n%s", r)
+	}
+	if _, err := os.Stat(filepath.Join(cgHier("pids"), failPath)); !os.IsNotExist(err) {
+		t.Errorf("a failed create left its cgroup %s (%v)", failPath, err)
+	}
+	ociEdit(t, b, func(s *specs.Spec) { s.Mounts = s.Mounts[:len(s.Mounts)-1] })
+
 	refused("/"+top+"/../escape", "a .. element")
 	refused("machine.slice:libpod:x", "systemd's form")
 	// A cgroup someone else made, with a process in it: never the box's.
