@@ -426,3 +426,32 @@ func TestToSpecOOMScoreAdj(t *testing.T) {
 		}
 	}
 }
+
+// linux.cgroupsPath: host root's runtime takes it (refusing ".." and the
+// systemd form, naming the field); a regular user's ignores it with a note.
+func TestToSpecCgroupsPath(t *testing.T) {
+	root := testHost
+	root.UID, root.GID = 0, 0
+	root.SubUIDs, root.SubGIDs = nil, nil
+	at := func(p string) *Config {
+		return bundle(t, func(s *specs.Spec) { s.Linux.CgroupsPath = p; s.Linux.UIDMappings, s.Linux.GIDMappings = nil, nil })
+	}
+	r, err := ToSpec(at("/default/id"), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.CgroupsPath != "/default/id" {
+		t.Errorf("root: CgroupsPath %q, want /default/id", r.CgroupsPath)
+	}
+	for _, p := range []string{"/default/../x", "system.slice:docker:id", "a//b"} {
+		_, err := ToSpec(at(p), root)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != "linux.cgroupsPath" {
+			t.Errorf("root, %q: %v, want a FieldError naming linux.cgroupsPath", p, err)
+		}
+	}
+	r, err = ToSpec(at("/default/id"), testHost)
+	if err != nil || r.CgroupsPath != "" || !strings.Contains(strings.Join(r.Notes, "\n"), "linux.cgroupsPath") {
+		t.Errorf("a regular user: CgroupsPath %q, notes %q, %v; want it ignored with a note", r.CgroupsPath, r.Notes, err)
+	}
+}
