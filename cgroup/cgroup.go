@@ -22,6 +22,8 @@
 //   - v2, anyone: if processes sit in the chosen cgroup, New first moves
 //     them all into its child "sandbox-supervisor", because v2 gives
 //     controllers to children only of a cgroup that holds no process.
+//   - NewAt (at.go), host root only: at a path its caller names (an OCI
+//     config's linux.cgroupsPath), which must not exist yet.
 //
 // On a hybrid host the cgroup2 mount at /sys/fs/cgroup/unified has no
 // controllers and is not used.
