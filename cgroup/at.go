@@ -63,10 +63,20 @@ func (b *Box) atParent(own string) string {
 	return filepath.Join(own, filepath.Dir(b.at))
 }
 
-// makeAtLeaf makes the parents of the leaf dir and the leaf itself, which
-// must be new: mkdir(2) fails with EEXIST on any existing cgroup, so a leaf
-// made here is one nobody else made, whatever its limits or processes.
-func makeAtLeaf(dir string) error {
+// makeAtLeaf makes the parents of the leaf dir (in the hierarchy mounted at
+// root) and the leaf itself, which must be new: mkdir(2) fails with EEXIST
+// on any existing cgroup, so a leaf made here is one nobody else made,
+// whatever its limits or processes. Nor may it go below another box's leaf
+// (an existing cgroup under the root with a child "box"): its processes
+// would count against that box's limits, and that box's kill and delete
+// would reach them.
+func makeAtLeaf(root, dir string) error {
+	for p := filepath.Dir(dir); p != root && strings.HasPrefix(p, root+"/"); p = filepath.Dir(p) {
+		var st unix.Stat_t
+		if unix.Lstat(filepath.Join(p, innerLeaf), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return fmt.Errorf("%w: %s is below %s, another box's cgroup", ErrPath, dir, p)
+		}
+	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return fmt.Errorf("cgroup: make the parents of %s: %w", dir, err)
 	}

@@ -79,3 +79,39 @@ func TestCheckLeafAt(t *testing.T) {
 		}
 	}
 }
+
+// A config naming a path inside another box's leaf (its inner child or
+// beside it) is refused: the new box's processes would count against the
+// other box's limits, and the other box's kill and delete would reach them.
+func TestNewAtInsideBox(t *testing.T) {
+	if os.Geteuid() != 0 {
+		testenv.Skip(t, "NewAt is host root's")
+	}
+	top := fmt.Sprintf("/sandbox-at-nest-%d", os.Getpid())
+	b, err := NewAt("sandbox", Limits{Pids: 8}, top+"/leaf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := b.Dirs()
+	b.HandOff()
+	defer func() {
+		RemoveLeaves(dirs, "sandbox")
+		for _, d := range dirs {
+			os.Remove(filepath.Dir(d))
+		}
+	}()
+	for _, p := range []string{top + "/leaf/box/x", top + "/leaf/x", top + "/leaf/box/a/b"} {
+		nb, err := NewAt("sandbox", Limits{Pids: 8}, p)
+		if err == nil {
+			nd := nb.Dirs()
+			nb.HandOff()
+			RemoveLeaves(nd, "sandbox")
+			for _, d := range nd {
+				os.Remove(filepath.Dir(d))
+			}
+			t.Errorf("NewAt(%q) inside another box's leaf: made %v", p, nd)
+		} else if !errors.Is(err, ErrPath) {
+			t.Errorf("NewAt(%q): %v, want ErrPath", p, err)
+		}
+	}
+}

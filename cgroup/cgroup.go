@@ -340,7 +340,7 @@ func (b *Box) createV1Leaf(h host, l Limits, ctrl string, required bool) (*v1Lea
 	dir := filepath.Join(p.Mount.Point, rel)
 	if b.at != "" {
 		// Made here, new (makeAtLeaf); cgroup1.New then finds it.
-		if err := makeAtLeaf(dir); err != nil {
+		if err := makeAtLeaf(p.Mount.Point, dir); err != nil {
 			return nil, err
 		}
 	}
@@ -438,7 +438,7 @@ func (b *Box) createV2(h host, l Limits) error {
 	if b.at != "" {
 		// Made here, new (makeAtLeaf); cgroup2.NewManager then finds it
 		// and removes it if it fails.
-		if err := makeAtLeaf(filepath.Join(m.Point, group)); err != nil {
+		if err := makeAtLeaf(m.Point, filepath.Join(m.Point, group)); err != nil {
 			return err
 		}
 	}
