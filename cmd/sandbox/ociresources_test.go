@@ -422,6 +422,20 @@ func TestOCICgroupsPath(t *testing.T) {
 	if !slices.Contains(strings.Fields(string(procs)), strconv.Itoa(st.Pid)) {
 		t.Errorf("pid 1 (%d) not in %s/box: %q", st.Pid, pidsDir, procs)
 	}
+	// Another config's path inside this box's cgroup (its box, or beside
+	// it) is refused: that box would be under this one's limits, and this
+	// one's kill and delete would reach it.
+	for _, p := range []string{cgPath + "/box/nest", cgPath + "/nest"} {
+		nb, nroot := ociBundle(t, c, "/bin/true")
+		ociEdit(t, nb, func(s *specs.Spec) { s.Linux.CgroupsPath = p })
+		if r := c.oci(t, nroot, "create", "--bundle", nb, "nest"); r.code == 0 || !strings.Contains(r.stderr, "linux.cgroupsPath") {
+			t.Errorf("create with cgroupsPath %q inside another box's cgroup: want an error naming linux.cgroupsPath\n%s", p, r)
+			c.oci(t, nroot, "delete", "--force", "nest")
+		}
+		if _, err := os.Stat(filepath.Join(cgHier("pids"), p)); !os.IsNotExist(err) {
+			t.Errorf("%s made inside another box's cgroup (%v)", p, err)
+		}
+	}
 	if r := c.oci(t, root, "delete", "--force", "at"); r.code != 0 {
 		t.Fatalf("delete --force:\n%s", r)
 	}
