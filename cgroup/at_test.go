@@ -3,8 +3,10 @@ package cgroup
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -113,5 +115,49 @@ func TestNewAtInsideBox(t *testing.T) {
 		} else if !errors.Is(err, ErrPath) {
 			t.Errorf("NewAt(%q): %v, want ErrPath", p, err)
 		}
+	}
+}
+
+// On a v1 host with co-mounted controllers (cpu,cpuacct, the usual), the
+// leaf NewAt made for one controller is the one of the other: not a
+// cgroup someone else made.
+func TestNewAtCoMounted(t *testing.T) {
+	if os.Geteuid() != 0 {
+		testenv.Skip(t, "NewAt is host root's")
+	}
+	h, err := readHost("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := findV1Mount(h.mounts, "cpu"); !ok {
+		testenv.Skip(t, "no v1 cpu hierarchy")
+	}
+	// cpuacct's hierarchy is cpu's (as if co-mounted).
+	var ms []mount
+	for _, m := range h.mounts {
+		if !m.V2 && slices.Contains(m.Controllers, "cpuacct") {
+			continue
+		}
+		if !m.V2 && slices.Contains(m.Controllers, "cpu") {
+			m.Controllers = append(slices.Clone(m.Controllers), "cpuacct")
+		}
+		ms = append(ms, m)
+	}
+	real := h.mounts
+	h.mounts = ms
+	h.self.V1 = maps.Clone(h.self.V1)
+	h.self.V1["cpuacct"] = h.self.V1["cpu"]
+	top := fmt.Sprintf("/sandbox-at-comount-%d", os.Getpid())
+	b := &Box{leaf: "leaf", prefix: "sandbox", fd: -1, lock: -1, at: top + "/leaf"}
+	err = b.createV1(h, Limits{Pids: 8})
+	b.removeAll()
+	for _, m := range real {
+		// The library's cpuacct leaf is in the real cpuacct hierarchy.
+		os.Remove(filepath.Join(m.Point, top, "leaf", innerLeaf))
+		os.Remove(filepath.Join(m.Point, top, "leaf"))
+		os.Remove(filepath.Join(m.Point, top))
+	}
+	if err != nil {
+		t.Fatalf("co-mounted cpu,cpuacct: %v", err)
 	}
 }

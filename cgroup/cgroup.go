@@ -56,6 +56,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -338,8 +339,10 @@ func (b *Box) createV1Leaf(h host, l Limits, ctrl string, required bool) (*v1Lea
 	}
 	rel := filepath.Join(p.Rel, b.leaf)
 	dir := filepath.Join(p.Mount.Point, rel)
-	if b.at != "" {
-		// Made here, new (makeAtLeaf); cgroup1.New then finds it.
+	if b.at != "" && !slices.ContainsFunc(b.v1, func(v *v1Leaf) bool { return v.dir == dir }) {
+		// Made here, new (makeAtLeaf); cgroup1.New then finds it. A
+		// hierarchy of co-mounted controllers (cpu,cpuacct) has the leaf
+		// made for the first already.
 		if err := makeAtLeaf(p.Mount.Point, dir); err != nil {
 			return nil, err
 		}
