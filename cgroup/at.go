@@ -50,7 +50,9 @@ func NewAt(name string, l Limits, path string) (*Box, error) {
 	if hostUID(os.Geteuid()) != 0 {
 		return nil, fmt.Errorf("%w: %q: only host root places a box's cgroup at a given path", ErrPath, path)
 	}
-	return newBoxAt(name, l, "", path)
+	// CheckPath left no "." or ".." or empty element: Clean drops only
+	// a trailing slash, which would otherwise make atParent the leaf.
+	return newBoxAt(name, l, "", filepath.Clean(path))
 }
 
 // atParent is where the leaf at b.at goes, given the parent New would use

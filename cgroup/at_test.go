@@ -161,3 +161,26 @@ func TestNewAtCoMounted(t *testing.T) {
 		t.Fatalf("co-mounted cpu,cpuacct: %v", err)
 	}
 }
+
+// A path with a trailing slash names the same leaf as without: not a
+// child of it named after its last element.
+func TestNewAtTrailingSlash(t *testing.T) {
+	if os.Geteuid() != 0 {
+		testenv.Skip(t, "NewAt is host root's")
+	}
+	top := fmt.Sprintf("/sandbox-at-slash-%d", os.Getpid())
+	b, err := NewAt("sandbox", Limits{Pids: 8}, top+"/leaf/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := b.Dirs()
+	b.HandOff()
+	RemoveLeaves(dirs, "sandbox")
+	for _, d := range dirs {
+		os.Remove(filepath.Dir(d))
+		os.Remove(filepath.Dir(filepath.Dir(d)))
+		if !strings.HasSuffix(d, top+"/leaf") {
+			t.Errorf("cgroupsPath %q: leaf %s", top+"/leaf/", d)
+		}
+	}
+}
