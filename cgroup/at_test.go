@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/sandbox-dev/sandbox/internal/testenv"
+	"golang.org/x/sys/unix"
 )
 
 // CheckPath refuses what could climb out of the place an OCI config's
@@ -182,5 +185,54 @@ func TestNewAtTrailingSlash(t *testing.T) {
 		if !strings.HasSuffix(d, top+"/leaf") {
 			t.Errorf("cgroupsPath %q: leaf %s", top+"/leaf/", d)
 		}
+	}
+}
+
+// NewAt does not sweep the parent a config names (not the runtime's own
+// cgroup): host root would kill the processes of whatever unlocked cgroup
+// named like a box's leaf sits there, and remove it.
+func TestNewAtNoSweep(t *testing.T) {
+	if os.Geteuid() != 0 {
+		testenv.Skip(t, "NewAt is host root's")
+	}
+	pidsRoot := "/sys/fs/cgroup/pids"
+	if _, err := os.Stat(filepath.Join(pidsRoot, "cgroup.procs")); err != nil {
+		testenv.Skip(t, "no v1 pids hierarchy")
+	}
+	top := fmt.Sprintf("/sandbox-at-sweep-%d", os.Getpid())
+	other := filepath.Join(pidsRoot, top, "sandbox-"+strings.Repeat("00", leafSuffixBytes))
+	if err := os.MkdirAll(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sleep := exec.Command("/bin/sleep", "100")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		sleep.Process.Kill()
+		sleep.Wait()
+		os.Remove(other)
+		os.Remove(filepath.Join(pidsRoot, top))
+	}()
+	if err := os.WriteFile(filepath.Join(other, "cgroup.procs"), []byte(strconv.Itoa(sleep.Process.Pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewAt("sandbox", Limits{Pids: 8}, top+"/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := b.Dirs()
+	b.HandOff()
+	RemoveLeaves(dirs, "sandbox")
+	for _, d := range dirs {
+		if filepath.Dir(d) != filepath.Join(pidsRoot, top) {
+			os.Remove(filepath.Dir(d))
+		}
+	}
+	if sleep.Process.Signal(unix.Signal(0)) != nil {
+		t.Error("the process in the parent's other cgroup was killed")
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("the parent's other cgroup was removed: %v", err)
 	}
 }

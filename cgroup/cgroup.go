@@ -359,8 +359,13 @@ func (b *Box) createV1Leaf(h host, l Limits, ctrl string, required bool) (*v1Lea
 	}
 	// Sweep what dead supervisors left here, and keep sweeps off our leaf
 	// until it is locked (stale.go).
-	release := claimParent(p.dir(), b.prefix)
-	defer release()
+	// Not NewAt's parent: a config names it, not the runtime, and what
+	// sits there is not this runtime's to kill (its leaf's name is not a
+	// <prefix>-HEX a sweep takes).
+	if b.at == "" {
+		release := claimParent(p.dir(), b.prefix)
+		defer release()
+	}
 	cg, err := cgroup1.New(cgroup1.StaticPath(rel), res, only(sub))
 	if err != nil {
 		os.Remove(dir) // made before a limit failed to apply; rmdir of an empty cgroup
@@ -447,8 +452,10 @@ func (b *Box) createV2(h host, l Limits) error {
 	}
 	// Sweep what dead supervisors left here, and keep sweeps off our leaf
 	// until it is locked (stale.go).
-	release := claimParent(parentDir, b.prefix)
-	defer release()
+	if b.at == "" { // not NewAt's parent (createV1Leaf)
+		release := claimParent(parentDir, b.prefix)
+		defer release()
+	}
 	create := func(res *cgroup2.Resources) (*cgroup2.Manager, error) {
 		mgr, err := cgroup2.NewManager(m.Point, group, res)
 		// Never at NewAt's path: the processes there are not this
