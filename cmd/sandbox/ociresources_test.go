@@ -401,6 +401,8 @@ func TestOCICgroupsPath(t *testing.T) {
 	if r := c.oci(t, root, "create", "--bundle", b, "at"); r.code != 0 {
 		t.Fatalf("create:\n%s", r)
 	}
+	// A failed check below must not leave the container (its holder) running.
+	t.Cleanup(func() { c.oci(t, root, "delete", "--force", "at") })
 	pidsDir := filepath.Join(cgHier("pids"), cgPath)
 	memDir := filepath.Join(cgHier("memory"), cgPath)
 	dirs := ociCgroups(t, root, "at")
@@ -450,6 +452,7 @@ func TestOCICgroupsPath(t *testing.T) {
 	if r := c.oci(t, root, "create", "--bundle", b, "rel"); r.code != 0 {
 		t.Fatalf("create (relative path):\n%s", r)
 	}
+	t.Cleanup(func() { c.oci(t, root, "delete", "--force", "rel") })
 	dirs = ociCgroups(t, root, "rel")
 	for _, d := range dirs {
 		if !strings.HasSuffix(d, "/"+rel) {
