@@ -559,12 +559,26 @@ func TestCgroupDelegationAsUser(t *testing.T) {
 			os.Remove(d) // rmdir: only an empty cgroup goes
 		}
 	}
-	removeMade() // left by an earlier run
+	// Left by an earlier run. An earlier test's box cgroup may still be
+	// on its way out (the kernel frees a cgroup whose last task is dying
+	// after the rmdir of its supervisor is tried), hence the retries.
 	t.Cleanup(removeMade)
-	for _, d := range made {
-		if _, err := os.Stat(d); err == nil {
-			t.Fatalf("%s exists and cannot be removed (a box of %s still running?): the no-delegation case cannot be tested", d, u.Username)
+	var busy string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		removeMade()
+		busy = ""
+		for _, d := range made {
+			if _, err := os.Stat(d); err == nil {
+				busy = d
+			}
 		}
+		if busy == "" || time.Now().After(deadline) {
+			break
+		}
+	}
+	if busy != "" {
+		out, _ := exec.Command("sh", "-c", "find "+busy+" -name cgroup.procs | while read f; do echo \"$f: $(cat $f)\"; done").CombinedOutput()
+		t.Fatalf("%s exists and cannot be removed (a box of %s still running?): the no-delegation case cannot be tested; in it:\n%s", busy, u.Username, out)
 	}
 
 	// The systemd user manager (v2) is kept out: this is the path without it.
