@@ -91,8 +91,16 @@ func TestCgroupV2SetupShell(t *testing.T) {
 	}
 	other := filepath.Join(top, "other")
 	t.Cleanup(func() {
-		for _, d := range []string{other, filepath.Join(top, "shell"), top} {
-			os.Remove(d)
+		// A box cgroup below other may still be on its way out (its last
+		// task dying), so other cannot go at once: retry, or a later
+		// test finds the setup directory left (TestCgroupDelegationAsUser).
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			for _, d := range []string{other, filepath.Join(top, "shell"), top} {
+				os.Remove(d)
+			}
+			if _, err := os.Stat(other); os.IsNotExist(err) || time.Now().After(deadline) {
+				break
+			}
 		}
 	})
 	noBus := "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/bus"
