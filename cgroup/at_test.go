@@ -31,27 +31,35 @@ func TestCheckPath(t *testing.T) {
 	}
 }
 
-// A record (state.json) naming a leaf NewAt did not make is refused: a
-// hierarchy's mount, the file system's root, a cgroup without the box's
-// inner child; one NewAt made passes, and RemoveLeaves removes it.
-func TestCheckLeafAt(t *testing.T) {
-	if os.Geteuid() != 0 {
-		testenv.Skip(t, "NewAt is host root's")
-	}
-	top := fmt.Sprintf("/sandbox-at-test-%d", os.Getpid())
-	b, err := NewAt("sandbox", Limits{Pids: 8}, top+"/leaf")
+// newAtLeaf makes a leaf at path with NewAt, its locks handed off as the
+// OCI runtime hands them, and removes it and the parents made for it at
+// the end of the test. It returns the leaf's directories.
+func newAtLeaf(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := NewAt("sandbox", Limits{Pids: 8}, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dirs := b.Dirs()
 	b.HandOff()
-	defer func() {
+	t.Cleanup(func() {
+		RemoveLeaves(dirs, "sandbox")
 		for _, d := range dirs {
-			os.Remove(filepath.Join(d, innerLeaf))
-			os.Remove(d)
-			os.Remove(filepath.Dir(d))
+			// rmdir up to the first that is not empty, or a mount.
+			for p := filepath.Dir(d); p != "/" && os.Remove(p) == nil; p = filepath.Dir(p) {
+			}
 		}
-	}()
+	})
+	return dirs
+}
+
+// A record (state.json) naming a leaf NewAt did not make is refused: a
+// hierarchy's mount, the file system's root, a cgroup without the box's
+// inner child; one NewAt made passes, and RemoveLeaves removes it.
+func TestCheckLeafAt(t *testing.T) {
+	testenv.NeedRoot(t, "NewAt is host root's")
+	top := fmt.Sprintf("/sandbox-at-test-%d", os.Getpid())
+	dirs := newAtLeaf(t, top+"/leaf")
 	if len(dirs) == 0 {
 		t.Fatal("no leaf")
 	}
@@ -89,22 +97,9 @@ func TestCheckLeafAt(t *testing.T) {
 // beside it) is refused: the new box's processes would count against the
 // other box's limits, and the other box's kill and delete would reach them.
 func TestNewAtInsideBox(t *testing.T) {
-	if os.Geteuid() != 0 {
-		testenv.Skip(t, "NewAt is host root's")
-	}
+	testenv.NeedRoot(t, "NewAt is host root's")
 	top := fmt.Sprintf("/sandbox-at-nest-%d", os.Getpid())
-	b, err := NewAt("sandbox", Limits{Pids: 8}, top+"/leaf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dirs := b.Dirs()
-	b.HandOff()
-	defer func() {
-		RemoveLeaves(dirs, "sandbox")
-		for _, d := range dirs {
-			os.Remove(filepath.Dir(d))
-		}
-	}()
+	newAtLeaf(t, top+"/leaf")
 	for _, p := range []string{top + "/leaf/box/x", top + "/leaf/x", top + "/leaf/box/a/b"} {
 		nb, err := NewAt("sandbox", Limits{Pids: 8}, p)
 		if err == nil {
@@ -125,9 +120,7 @@ func TestNewAtInsideBox(t *testing.T) {
 // leaf NewAt made for one controller is the one of the other: not a
 // cgroup someone else made.
 func TestNewAtCoMounted(t *testing.T) {
-	if os.Geteuid() != 0 {
-		testenv.Skip(t, "NewAt is host root's")
-	}
+	testenv.NeedRoot(t, "NewAt is host root's")
 	h, err := readHost("")
 	if err != nil {
 		t.Fatal(err)
@@ -168,20 +161,9 @@ func TestNewAtCoMounted(t *testing.T) {
 // A path with a trailing slash names the same leaf as without: not a
 // child of it named after its last element.
 func TestNewAtTrailingSlash(t *testing.T) {
-	if os.Geteuid() != 0 {
-		testenv.Skip(t, "NewAt is host root's")
-	}
+	testenv.NeedRoot(t, "NewAt is host root's")
 	top := fmt.Sprintf("/sandbox-at-slash-%d", os.Getpid())
-	b, err := NewAt("sandbox", Limits{Pids: 8}, top+"/leaf/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dirs := b.Dirs()
-	b.HandOff()
-	RemoveLeaves(dirs, "sandbox")
-	for _, d := range dirs {
-		os.Remove(filepath.Dir(d))
-		os.Remove(filepath.Dir(filepath.Dir(d)))
+	for _, d := range newAtLeaf(t, top+"/leaf/") {
 		if !strings.HasSuffix(d, top+"/leaf") {
 			t.Errorf("cgroupsPath %q: leaf %s", top+"/leaf/", d)
 		}
@@ -192,9 +174,7 @@ func TestNewAtTrailingSlash(t *testing.T) {
 // cgroup): host root would kill the processes of whatever unlocked cgroup
 // named like a box's leaf sits there, and remove it.
 func TestNewAtNoSweep(t *testing.T) {
-	if os.Geteuid() != 0 {
-		testenv.Skip(t, "NewAt is host root's")
-	}
+	testenv.NeedRoot(t, "NewAt is host root's")
 	pidsRoot := "/sys/fs/cgroup/pids"
 	if _, err := os.Stat(filepath.Join(pidsRoot, "cgroup.procs")); err != nil {
 		testenv.Skip(t, "no v1 pids hierarchy")
@@ -217,18 +197,7 @@ func TestNewAtNoSweep(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(other, "cgroup.procs"), []byte(strconv.Itoa(sleep.Process.Pid)), 0); err != nil {
 		t.Fatal(err)
 	}
-	b, err := NewAt("sandbox", Limits{Pids: 8}, top+"/x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dirs := b.Dirs()
-	b.HandOff()
-	RemoveLeaves(dirs, "sandbox")
-	for _, d := range dirs {
-		if filepath.Dir(d) != filepath.Join(pidsRoot, top) {
-			os.Remove(filepath.Dir(d))
-		}
-	}
+	newAtLeaf(t, top+"/x")
 	if sleep.Process.Signal(unix.Signal(0)) != nil {
 		t.Error("the process in the parent's other cgroup was killed")
 	}

@@ -470,6 +470,13 @@ func (b *Box) createV2(h host, l Limits) error {
 			}
 			mgr, err = cgroup2.NewManager(m.Point, group, res)
 		}
+		if b.at != "" && (errors.Is(err, unix.EBUSY) || errors.Is(err, unix.ENOENT)) {
+			// A cgroup with processes gives no controllers to children
+			// (v2: EBUSY enabling them there, ENOENT below it): the
+			// config's path cannot be honoured below it.
+			return nil, fmt.Errorf("%w: %q: a cgroup above it holds processes or does not hand down the controllers (cgroup v2 gives controllers only to children of a cgroup without processes; a relative path is below the runtime's own cgroup): %v",
+				ErrPath, b.at, err)
+		}
 		return mgr, err
 	}
 	mgr, err := create(v2Resources(l, contains(have, "memory")))

@@ -139,6 +139,16 @@ func (m Mapping) ChildWrites() bool {
 	return !m.Helpers && m.InitUID < 0
 }
 
+// Maps tells whether id, inside the namespace, is one the maps map.
+func Maps(maps []syscall.SysProcIDMap, id int) bool {
+	for _, l := range maps {
+		if id >= l.ContainerID && id-l.ContainerID < l.Size {
+			return true
+		}
+	}
+	return false
+}
+
 // MapText renders map lines as uid_map and gid_map take them, one
 // "inside outside count" line each.
 func MapText(maps []syscall.SysProcIDMap) string {

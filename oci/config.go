@@ -775,11 +775,7 @@ func mapGroups(u specs.User, gids []syscall.SysProcIDMap, setgroups bool, out *[
 			"a root caller's nobody or first id of its range): map a range (linux.gidMappings: the caller at 0 and its /etc/subgid range from 1, through newgidmap)", extra)
 	}
 	for _, g := range extra {
-		mapped := false
-		for _, m := range gids {
-			mapped = mapped || g >= m.ContainerID && g-m.ContainerID < m.Size
-		}
-		if !mapped {
+		if !idmap.Maps(gids, g) {
 			return fieldErr("process.user.additionalGids", "%d: not a gid of the box's user namespace (%s)", g, strings.TrimSpace(idmap.MapText(gids)))
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -275,7 +274,7 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 		}
 		var gs []string
 		for _, g := range s.Groups {
-			if !idMapped(ps.mapping.GIDs, g) {
+			if !idmap.Maps(ps.mapping.GIDs, g) {
 				return nil, specErr("groups", "%d: not a gid of the box's user namespace", g)
 			}
 			gs = append(gs, fmt.Sprint(g))
@@ -313,16 +312,6 @@ func buildPlan(s *Spec, h host, ps payloadSpec) (*Plan, error) {
 	env := boxEnv(s, h.environ())
 	add(Op{Code: OpExec, Str: []string{joinNUL(s.Args), joinNUL(env), lookup(env, "PATH")}})
 	return p, nil
-}
-
-// idMapped tells whether id (inside) is in the map.
-func idMapped(m []syscall.SysProcIDMap, id int) bool {
-	for _, l := range m {
-		if id >= l.ContainerID && id-l.ContainerID < l.Size {
-			return true
-		}
-	}
-	return false
 }
 
 // boxEnv is the payload's environment: cleared by default, because the

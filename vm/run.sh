@@ -13,7 +13,9 @@
 #   VM_TIMEOUT  seconds for the whole guest run (default 1080)
 #   VM_TEST_RUN a -test.run pattern (default: the cgroup and limit tests,
 #               and those of supervisors killed and of reports, whose
-#               cgroups differ on v2;
+#               cgroups differ on v2, and the OCI runtime's cgroup tests
+#               (linux.resources, cgroupsPath; the engines' tests are the
+#               host's: make ocitest);
 #               not the wall-clock bounds of TestTimeout*, TestCPUTimeLimit
 #               and TestReportFields, which TCG on a loaded host cannot
 #               meet, nor TestPeakMemoryIgnoresPageCache, whose file would
@@ -24,7 +26,7 @@ repo=$(pwd)
 work=${VM_WORK:-$repo/vm/.work}
 user=${SANDBOX_TEST_USER:-sandbox-test}
 timeout=${VM_TIMEOUT:-1080}
-run=${VM_TEST_RUN:-'TestSystemdUser|TestCgroup|TestLimit|TestPidsForkBomb|TestPidNamespace|TestNothingLeftAfterKilledSupervisors|TestKilledSupervisorsLeaveNothing|TestReportOnSetupError|TestReportSaysCPULowerBound'}
+run=${VM_TEST_RUN:-'TestSystemdUser|TestCgroup|TestLimit|TestPidsForkBomb|TestPidNamespace|TestNothingLeftAfterKilledSupervisors|TestKilledSupervisorsLeaveNothing|TestReportOnSetupError|TestReportSaysCPULowerBound|TestOCIResources|TestOCICgroupsPath|TestOCISysctl|TestOCILifecycle'}
 start=$(date +%s)
 mkdir -p "$work"
 
